@@ -1,0 +1,68 @@
+# One entry point for every task. `make test` and `make demo` set everything up first, so each
+# works alone on a fresh clone: Python from PyPI, anvil/forge/solc-js/OpenZeppelin from npm.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SOLC_VERSION := 0.8.37
+
+# py-solc-x (inside brownie) finds the compiler here: the solc-js shim, never a download.
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+# The native anvil (not the Node wrapper) comes first on PATH; brownie launches `anvil`.
+export PATH := $(CURDIR)/.tools/bin:$(BIN):$(PATH)
+
+STAMP_PY := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+SHIM := .solcx/solc-v$(SOLC_VERSION)
+ANVIL := .tools/bin/anvil
+
+.PHONY: help setup test demo gas lint slither clean
+
+help:
+	@echo "make demo   run the demo scenario on a local anvil chain"
+	@echo "make test   run every test (contracts, invariants, gas caps)"
+	@echo "make gas    measure gas of the hot paths, write reports/gas.json"
+	@echo "make lint   ruff, mypy (strict) and slither"
+	@echo "make setup  install the toolchain (idempotent; test/demo run it)"
+
+setup: $(STAMP_PY) $(STAMP_NPM) $(SHIM) $(ANVIL)
+
+$(STAMP_PY): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip check
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+$(SHIM): tools/solc-shim/solc.js $(STAMP_NPM)
+	mkdir -p $(dir $@)
+	ln -sfn ../tools/solc-shim/solc.js $@
+	$@ --version | grep -q 'Version: $(SOLC_VERSION)+commit'
+
+$(ANVIL): tools/link-native.js $(STAMP_NPM)
+	node tools/link-native.js
+
+test: setup
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/brownie run scripts/demo.py
+
+gas: setup
+	$(BIN)/brownie run scripts/gas.py
+
+lint: setup slither
+	$(BIN)/ruff check disburse scripts tests
+	$(BIN)/ruff format --check disburse scripts tests
+	$(BIN)/mypy
+
+slither: setup
+	bash tools/slither/run.sh
+
+clean:
+	rm -rf build out cache .solcx .tools $(VENV) .venv-slither node_modules

@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IMilestoneEscrow} from "./interfaces/IMilestoneEscrow.sol";
+import {
+    CompactSignature,
+    MilestoneInput,
+    MilestoneStatus,
+    MilestoneView,
+    ProgramView,
+    SignedAttestations
+} from "./types/EscrowTypes.sol";
+
+/// @title MilestoneEscrow
+/// @notice Escrow for public programs: funds are committed to milestones and paid to the
+/// milestone's beneficiary only after a quorum of the oracle committee attests the same evidence
+/// and the program's challenge window passes.
+/// @dev Storage is laid out for the hot paths: one milestone slot holds everything attestation and
+/// release read and write, and the pause flag shares a slot with the committee epoch and quorum.
+contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    /// @notice May create programs (and manage the programs it created).
+    bytes32 public constant PROGRAM_MANAGER_ROLE = keccak256("PROGRAM_MANAGER_ROLE");
+
+    /// @notice The EIP-712 type an oracle signs.
+    bytes32 public constant ATTESTATION_TYPEHASH =
+        keccak256("Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch)");
+
+    /// @notice The committee's attestations are tracked as a 16-bit set of seats per milestone.
+    uint256 public constant MAX_COMMITTEE_SIZE = 16;
+
+    /// @notice A longer window is almost certainly a unit mistake (milliseconds for seconds).
+    uint256 public constant MAX_CHALLENGE_WINDOW = 90 days;
+
+    struct Program {
+        address manager;
+        bool closed;
+        IERC20 token;
+        uint40 challengeWindow;
+        address treasury;
+        // Tokens held for the program (funded - paid - withdrawn) and the part owed to open milestones.
+        uint128 balance;
+        uint128 committed;
+    }
+
+    struct Milestone {
+        // One slot: everything an attestation or a release reads and writes.
+        uint128 amount;
+        uint40 deadline;
+        uint40 verifiedAt;
+        MilestoneStatus status;
+        uint8 attestations;
+        uint16 epoch;
+        uint16 attesters;
+        // Read on release only.
+        address beneficiary;
+        uint64 programId;
+        bytes32 evidenceSpecHash;
+        // Written by the first attestation of an epoch.
+        bytes32 evidenceHash;
+    }
+
+    // These pack into the slot of Pausable's `_paused`: one cold read serves the pause check and
+    // the committee checks of an attestation.
+    uint16 private _epoch;
+    uint8 private _quorum;
+    uint64 private _programCount;
+
+    mapping(uint256 programId => Program) private _programs;
+    mapping(bytes32 milestoneId => Milestone) private _milestones;
+    /// Seat (1-based) of each member of the current committee; zero for everyone else.
+    mapping(address oracle => uint256 seat) private _seatOf;
+    address[] private _oracles;
+
+    /// @param admin Holds DEFAULT_ADMIN_ROLE: sets the committee, grants roles, pauses.
+    constructor(address admin) EIP712("MilestoneEscrow", "1") {
+        if (admin == address(0)) revert Escrow_ZeroAddress("admin");
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               PROGRAMS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IMilestoneEscrow
+    function createProgram(IERC20 token, address treasury, uint40 challengeWindow)
+        external
+        override
+        whenNotPaused
+        onlyRole(PROGRAM_MANAGER_ROLE)
+        returns (uint256 programId)
+    {
+        // Checks
+        if (address(token) == address(0)) revert Escrow_ZeroAddress("token");
+        if (treasury == address(0)) revert Escrow_ZeroAddress("treasury");
+        if (challengeWindow > MAX_CHALLENGE_WINDOW) {
+            revert Escrow_ChallengeWindowTooLong(challengeWindow, MAX_CHALLENGE_WINDOW);
+        }
+
+        // Effects
+        programId = ++_programCount;
+        Program storage p = _programs[programId];
+        p.manager = msg.sender;
+        p.token = token;
+        p.challengeWindow = challengeWindow;
+        p.treasury = treasury;
+        emit ProgramCreated(programId, msg.sender, address(token), treasury, challengeWindow);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function fund(uint256 programId, uint256 amount) external override whenNotPaused nonReentrant {
+        // Checks
+        Program storage p = _existingProgram(programId);
+        if (p.closed) revert Escrow_ProgramClosed(programId);
+        if (amount == 0) revert Escrow_ZeroAmount();
+
+        // Interactions: the credit is what actually arrived, so it is measured around the transfer.
+        IERC20 token = p.token;
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != amount) revert Escrow_FundingShortfall(programId, amount, received);
+
+        // Effects (reentrancy is excluded by the guard; a revert above undoes the transfer)
+        p.balance = (p.balance + received).toUint128();
+        emit ProgramFunded(programId, msg.sender, received);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function closeProgram(uint256 programId) external override whenNotPaused {
+        // Checks
+        Program storage p = _managedProgram(programId);
+        if (p.closed) revert Escrow_ProgramClosed(programId);
+
+        // Effects
+        p.closed = true;
+        emit ProgramClosed(programId);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function withdrawRemainder(uint256 programId)
+        external
+        override
+        whenNotPaused
+        nonReentrant
+        returns (uint256 amount)
+    {
+        // Checks
+        Program storage p = _managedProgram(programId);
+        if (!p.closed) revert Escrow_ProgramNotClosed(programId);
+        amount = p.balance - p.committed;
+        if (amount == 0) revert Escrow_NothingToWithdraw(programId);
+
+        // Effects
+        p.balance -= uint128(amount);
+        address treasury = p.treasury;
+        emit RemainderWithdrawn(programId, treasury, amount);
+
+        // Interactions
+        p.token.safeTransfer(treasury, amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               MILESTONES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IMilestoneEscrow
+    function registerMilestone(uint256 programId, MilestoneInput calldata input)
+        external
+        override
+        whenNotPaused
+        returns (bytes32 milestoneId)
+    {
+        Program storage p = _openManagedProgram(programId);
+        uint128 amount;
+        (milestoneId, amount) = _register(programId, input);
+        _commit(p, programId, amount);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function registerMilestones(uint256 programId, MilestoneInput[] calldata inputs)
+        external
+        override
+        whenNotPaused
+    {
+        Program storage p = _openManagedProgram(programId);
+        uint256 count = inputs.length;
+        if (count == 0) revert Escrow_EmptyBatch();
+        uint256 total;
+        for (uint256 i; i < count; ++i) {
+            (, uint128 amount) = _register(programId, inputs[i]);
+            total += amount;
+        }
+        _commit(p, programId, total);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function amendMilestone(
+        bytes32 milestoneId,
+        address beneficiary,
+        uint128 amount,
+        uint40 deadline,
+        bytes32 evidenceSpecHash
+    ) external override whenNotPaused {
+        // Checks
+        Milestone storage m = _existingMilestone(milestoneId);
+        uint256 programId = m.programId;
+        Program storage p = _openManagedProgram(programId);
+        if (m.status != MilestoneStatus.Registered) {
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
+        }
+        if (m.attestations != 0) revert Escrow_MilestoneAlreadyAttested(milestoneId, m.attestations);
+        _checkTerms(beneficiary, amount, deadline);
+        uint256 committed = uint256(p.committed) - m.amount + amount;
+        if (committed > p.balance) {
+            revert Escrow_InsufficientFunds(programId, committed, p.balance);
+        }
+
+        // Effects
+        p.committed = uint128(committed);
+        m.amount = amount;
+        m.deadline = deadline;
+        m.beneficiary = beneficiary;
+        m.evidenceSpecHash = evidenceSpecHash;
+        emit MilestoneAmended(milestoneId, beneficiary, amount, deadline, evidenceSpecHash);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external override whenNotPaused {
+        uint16 current = _epoch;
+        if (epoch != current) revert Escrow_WrongEpoch(epoch, current);
+        uint256 seat = _seatOf[msg.sender];
+        if (seat == 0) revert Escrow_NotOracle(msg.sender);
+        _recordAttestation(milestoneId, evidenceHash, msg.sender, seat, current, _quorum);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function attestWithSignatures(uint16 epoch, SignedAttestations[] calldata batch)
+        external
+        override
+        whenNotPaused
+    {
+        uint16 current = _epoch;
+        if (epoch != current) revert Escrow_WrongEpoch(epoch, current);
+        if (batch.length == 0) revert Escrow_EmptyBatch();
+        uint8 quorum = _quorum;
+        for (uint256 i; i < batch.length; ++i) {
+            SignedAttestations calldata item = batch[i];
+            CompactSignature[] calldata signatures = item.signatures;
+            if (signatures.length == 0) revert Escrow_EmptyBatch();
+            // The digest binds milestone, evidence and epoch to this chain and this contract, so a
+            // signature replays nowhere else; OpenZeppelin's ECDSA refuses malleable (high-s) forms.
+            bytes32 digest = _attestationDigest(item.milestoneId, item.evidenceHash, current);
+            for (uint256 j; j < signatures.length; ++j) {
+                address oracle = ECDSA.recover(digest, signatures[j].r, signatures[j].vs);
+                uint256 seat = _seatOf[oracle];
+                if (seat == 0) revert Escrow_NotOracle(oracle);
+                _recordAttestation(item.milestoneId, item.evidenceHash, oracle, seat, current, quorum);
+            }
+        }
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function release(bytes32 milestoneId) external override whenNotPaused nonReentrant {
+        // Checks
+        Milestone storage m = _milestones[milestoneId];
+        if (m.status != MilestoneStatus.Verified) {
+            if (m.status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
+        }
+        uint256 programId = m.programId;
+        Program storage p = _programs[programId];
+        uint256 due = uint256(m.verifiedAt) + p.challengeWindow;
+        if (block.timestamp < due) revert Escrow_ChallengeWindowOpen(milestoneId, due);
+
+        // Effects
+        uint128 amount = m.amount;
+        address beneficiary = m.beneficiary;
+        m.status = MilestoneStatus.Released;
+        p.balance -= amount;
+        p.committed -= amount;
+        emit MilestoneReleased(milestoneId, programId, beneficiary, amount);
+
+        // Interactions
+        p.token.safeTransfer(beneficiary, amount);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function expire(bytes32 milestoneId) external override whenNotPaused {
+        // Checks
+        Milestone storage m = _existingMilestone(milestoneId);
+        MilestoneStatus status = _statusOf(m);
+        if (status != MilestoneStatus.Expired || m.status != MilestoneStatus.Registered) {
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, status);
+        }
+
+        // Effects
+        uint256 programId = m.programId;
+        uint128 amount = m.amount;
+        m.status = MilestoneStatus.Expired;
+        _programs[programId].committed -= amount;
+        emit MilestoneExpired(milestoneId, programId, amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               COMMITTEE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IMilestoneEscrow
+    function setCommittee(address[] calldata oracles, uint8 quorum)
+        external
+        override
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        // Checks
+        uint256 size = oracles.length;
+        if (size == 0 || size > MAX_COMMITTEE_SIZE) revert Escrow_InvalidCommitteeSize(size, MAX_COMMITTEE_SIZE);
+        if (quorum == 0 || quorum > size) revert Escrow_InvalidQuorum(quorum, size);
+        uint16 epoch = _epoch;
+        if (epoch == type(uint16).max) revert Escrow_EpochOverflow();
+
+        // Effects
+        address[] storage previous = _oracles;
+        for (uint256 i; i < previous.length; ++i) {
+            delete _seatOf[previous[i]];
+        }
+        for (uint256 i; i < size; ++i) {
+            address oracle = oracles[i];
+            if (oracle == address(0)) revert Escrow_ZeroAddress("oracle");
+            if (_seatOf[oracle] != 0) revert Escrow_DuplicateOracle(oracle);
+            _seatOf[oracle] = i + 1;
+        }
+        _oracles = oracles;
+        _quorum = quorum;
+        _epoch = ++epoch;
+        emit CommitteeUpdated(epoch, oracles, quorum);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function pause() external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function unpause() external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IMilestoneEscrow
+    function milestoneIdOf(uint256 programId, bytes32 externalRef) public pure override returns (bytes32) {
+        return keccak256(abi.encode(programId, externalRef));
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function statusOf(bytes32 milestoneId) external view override returns (MilestoneStatus) {
+        return _statusOf(_milestones[milestoneId]);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function milestone(bytes32 milestoneId) external view override returns (MilestoneView memory view_) {
+        Milestone storage m = _milestones[milestoneId];
+        view_ = MilestoneView({
+            programId: m.programId,
+            beneficiary: m.beneficiary,
+            amount: m.amount,
+            deadline: m.deadline,
+            evidenceSpecHash: m.evidenceSpecHash,
+            status: _statusOf(m),
+            attestations: m.attestations,
+            attestationEpoch: m.epoch,
+            evidenceHash: m.evidenceHash,
+            verifiedAt: m.verifiedAt
+        });
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function releasableAt(bytes32 milestoneId) external view override returns (uint256) {
+        Milestone storage m = _milestones[milestoneId];
+        if (m.status != MilestoneStatus.Verified) return 0;
+        return uint256(m.verifiedAt) + _programs[m.programId].challengeWindow;
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function hasAttested(bytes32 milestoneId, address oracle) external view override returns (bool) {
+        Milestone storage m = _milestones[milestoneId];
+        uint256 seat = _seatOf[oracle];
+        return seat != 0 && m.epoch == _epoch && (m.attesters & (1 << (seat - 1))) != 0;
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function program(uint256 programId) external view override returns (ProgramView memory view_) {
+        Program storage p = _programs[programId];
+        view_ = ProgramView({
+            manager: p.manager,
+            closed: p.closed,
+            token: address(p.token),
+            challengeWindow: p.challengeWindow,
+            treasury: p.treasury,
+            balance: p.balance,
+            committed: p.committed
+        });
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function programCount() external view override returns (uint256) {
+        return _programCount;
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function committee() external view override returns (address[] memory, uint8, uint16) {
+        return (_oracles, _quorum, _epoch);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch)
+        external
+        view
+        override
+        returns (bytes32)
+    {
+        return _attestationDigest(milestoneId, evidenceHash, epoch);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                INTERNAL
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev The one place that decides a milestone's status: a registered milestone past its
+    /// deadline reads as Expired before anyone calls `expire`.
+    function _statusOf(Milestone storage m) private view returns (MilestoneStatus) {
+        MilestoneStatus status = m.status;
+        if (status == MilestoneStatus.Registered && block.timestamp > m.deadline) {
+            return MilestoneStatus.Expired;
+        }
+        return status;
+    }
+
+    function _attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch)
+        private
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(ATTESTATION_TYPEHASH, milestoneId, evidenceHash, epoch)));
+    }
+
+    function _existingProgram(uint256 programId) private view returns (Program storage p) {
+        p = _programs[programId];
+        if (p.manager == address(0)) revert Escrow_UnknownProgram(programId);
+    }
+
+    /// @dev The program's manager, while it still holds the role: revoking the role cuts a
+    /// compromised manager key off its programs too.
+    function _managedProgram(uint256 programId) private view returns (Program storage p) {
+        p = _existingProgram(programId);
+        if (p.manager != msg.sender || !hasRole(PROGRAM_MANAGER_ROLE, msg.sender)) {
+            revert Escrow_NotProgramManager(programId, msg.sender);
+        }
+    }
+
+    function _openManagedProgram(uint256 programId) private view returns (Program storage p) {
+        p = _managedProgram(programId);
+        if (p.closed) revert Escrow_ProgramClosed(programId);
+    }
+
+    function _existingMilestone(bytes32 milestoneId) private view returns (Milestone storage m) {
+        m = _milestones[milestoneId];
+        if (m.status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
+    }
+
+    function _checkTerms(address beneficiary, uint128 amount, uint40 deadline) private view {
+        if (beneficiary == address(0)) revert Escrow_ZeroAddress("beneficiary");
+        if (amount == 0) revert Escrow_ZeroAmount();
+        if (deadline <= block.timestamp) revert Escrow_DeadlineNotInFuture(deadline, block.timestamp);
+    }
+
+    /// @dev Writes one milestone; the caller commits the amount.
+    function _register(uint256 programId, MilestoneInput calldata input)
+        private
+        returns (bytes32 milestoneId, uint128 amount)
+    {
+        amount = input.amount;
+        _checkTerms(input.beneficiary, amount, input.deadline);
+        milestoneId = milestoneIdOf(programId, input.externalRef);
+        Milestone storage m = _milestones[milestoneId];
+        if (m.status != MilestoneStatus.None) {
+            revert Escrow_DuplicateMilestone(programId, input.externalRef, milestoneId);
+        }
+        m.amount = amount;
+        m.deadline = input.deadline;
+        m.status = MilestoneStatus.Registered;
+        m.beneficiary = input.beneficiary;
+        m.programId = uint64(programId);
+        m.evidenceSpecHash = input.evidenceSpecHash;
+        emit MilestoneRegistered(
+            milestoneId, programId, input.beneficiary, amount, input.deadline, input.evidenceSpecHash, input.externalRef
+        );
+    }
+
+    /// @dev Adds `amount` to the program's commitment, which may never exceed its balance.
+    function _commit(Program storage p, uint256 programId, uint256 amount) private {
+        uint256 committed = uint256(p.committed) + amount;
+        uint256 balance = p.balance;
+        if (committed > balance) revert Escrow_InsufficientFunds(programId, committed, balance);
+        p.committed = uint128(committed);
+    }
+
+    /// @dev Counts one committee member's attestation. Attestations made under an earlier epoch
+    /// stop counting: the first attestation of a new epoch starts the tally again.
+    function _recordAttestation(
+        bytes32 milestoneId,
+        bytes32 evidenceHash,
+        address oracle,
+        uint256 seat,
+        uint16 epoch,
+        uint8 quorum
+    ) private {
+        // Checks
+        Milestone storage m = _milestones[milestoneId];
+        MilestoneStatus status = m.status;
+        if (status != MilestoneStatus.Registered) {
+            if (status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, status);
+        }
+        if (block.timestamp > m.deadline) revert Escrow_MilestonePastDeadline(milestoneId, m.deadline);
+        uint16 attesters = m.attesters;
+        uint8 count = m.attestations;
+        if (m.epoch != epoch) {
+            attesters = 0;
+            count = 0;
+        }
+        uint16 bit = uint16(1 << (seat - 1));
+        if (attesters & bit != 0) revert Escrow_AlreadyAttested(milestoneId, oracle);
+
+        // Effects
+        attesters |= bit;
+        ++count;
+        bytes32 agreed = evidenceHash;
+        if (count == 1) {
+            m.evidenceHash = evidenceHash;
+        } else {
+            agreed = m.evidenceHash;
+            if (agreed != evidenceHash) status = MilestoneStatus.Disputed;
+        }
+        if (status == MilestoneStatus.Registered && count >= quorum) {
+            status = MilestoneStatus.Verified;
+            m.verifiedAt = uint40(block.timestamp);
+        }
+        m.attesters = attesters;
+        m.attestations = count;
+        m.epoch = epoch;
+        m.status = status;
+
+        emit AttestationRecorded(milestoneId, oracle, evidenceHash, epoch);
+        if (status == MilestoneStatus.Disputed) {
+            emit MilestoneDisputed(milestoneId, oracle, agreed, evidenceHash);
+        } else if (status == MilestoneStatus.Verified) {
+            emit MilestoneVerified(milestoneId, agreed, count);
+        }
+    }
+}

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {
+    CompactSignature,
+    MilestoneInput,
+    MilestoneStatus,
+    MilestoneView,
+    ProgramView,
+    SignedAttestations
+} from "../types/EscrowTypes.sol";
+
+/// @title Milestone escrow
+/// @notice Holds program funds in escrow and pays a milestone's beneficiary once a quorum of the
+/// oracle committee has attested the same evidence and the program's challenge window has passed.
+/// Milestone ids are keccak256(abi.encode(programId, externalRef)): a manager can compute the id
+/// of any of its milestones offline, and the id itself makes the reference unique per program.
+interface IMilestoneEscrow {
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice A program was created.
+    /// @param programId The new program's id (sequential from 1).
+    /// @param manager The program manager who created it and alone registers its milestones.
+    /// @param token The settlement token the program holds and pays in.
+    /// @param treasury Where the uncommitted remainder goes when the program is closed.
+    /// @param challengeWindow Seconds between verification and the earliest release.
+    event ProgramCreated(
+        uint256 indexed programId,
+        address indexed manager,
+        address indexed token,
+        address treasury,
+        uint40 challengeWindow
+    );
+
+    /// @notice Tokens were received for a program (the amount actually credited).
+    /// @param programId The program funded.
+    /// @param funder The account the tokens came from.
+    /// @param amount The amount credited, equal to the balance increase of the escrow.
+    event ProgramFunded(uint256 indexed programId, address indexed funder, uint256 amount);
+
+    /// @notice A program was closed: no more funding or milestones.
+    /// @param programId The program closed.
+    event ProgramClosed(uint256 indexed programId);
+
+    /// @notice The uncommitted remainder of a closed program was paid back to its treasury.
+    /// @param programId The program refunded.
+    /// @param treasury The treasury paid.
+    /// @param amount The amount paid.
+    event RemainderWithdrawn(uint256 indexed programId, address indexed treasury, uint256 amount);
+
+    /// @notice A milestone was registered and its amount committed.
+    /// @param milestoneId keccak256(abi.encode(programId, externalRef)).
+    /// @param programId The program that pays it.
+    /// @param beneficiary The contractor paid on release.
+    /// @param amount The amount committed and paid on release.
+    /// @param deadline Unix time after which attestations are refused.
+    /// @param evidenceSpecHash Hash of the evidence specification.
+    /// @param externalRef The manager's reference for the milestone.
+    event MilestoneRegistered(
+        bytes32 indexed milestoneId,
+        uint256 indexed programId,
+        address indexed beneficiary,
+        uint256 amount,
+        uint40 deadline,
+        bytes32 evidenceSpecHash,
+        bytes32 externalRef
+    );
+
+    /// @notice A milestone's terms were amended before any attestation.
+    /// @param milestoneId The milestone amended.
+    /// @param beneficiary The (new) beneficiary.
+    /// @param amount The (new) amount; the program's commitment moved by the difference.
+    /// @param deadline The (new) deadline.
+    /// @param evidenceSpecHash The (new) evidence specification hash.
+    event MilestoneAmended(
+        bytes32 indexed milestoneId,
+        address indexed beneficiary,
+        uint256 amount,
+        uint40 deadline,
+        bytes32 evidenceSpecHash
+    );
+
+    /// @notice An oracle's attestation was counted.
+    /// @param milestoneId The milestone attested.
+    /// @param oracle The committee member who attested (the signer, when relayed).
+    /// @param evidenceHash The hash of the evidence bundle the oracle verified.
+    /// @param epoch The committee epoch the attestation was made under.
+    event AttestationRecorded(
+        bytes32 indexed milestoneId, address indexed oracle, bytes32 evidenceHash, uint16 epoch
+    );
+
+    /// @notice A quorum agreed on one evidence hash; the challenge window starts now.
+    /// @param milestoneId The milestone verified.
+    /// @param evidenceHash The evidence hash the quorum agreed on.
+    /// @param attestations The number of matching attestations.
+    event MilestoneVerified(bytes32 indexed milestoneId, bytes32 evidenceHash, uint8 attestations);
+
+    /// @notice Oracles attested different evidence hashes; the milestone waits for the council.
+    /// @param milestoneId The milestone disputed.
+    /// @param oracle The oracle whose attestation disagreed.
+    /// @param evidenceHash The hash attested first in this epoch.
+    /// @param conflictingHash The hash that disagreed.
+    event MilestoneDisputed(
+        bytes32 indexed milestoneId, address indexed oracle, bytes32 evidenceHash, bytes32 conflictingHash
+    );
+
+    /// @notice A milestone was paid.
+    /// @param milestoneId The milestone paid.
+    /// @param programId The program that paid it.
+    /// @param beneficiary The account paid.
+    /// @param amount The amount paid.
+    event MilestoneReleased(
+        bytes32 indexed milestoneId, uint256 indexed programId, address indexed beneficiary, uint256 amount
+    );
+
+    /// @notice An expired milestone's amount went back to its program's available balance.
+    /// @param milestoneId The milestone expired.
+    /// @param programId Its program.
+    /// @param amount The amount no longer committed.
+    event MilestoneExpired(bytes32 indexed milestoneId, uint256 indexed programId, uint256 amount);
+
+    /// @notice The oracle committee or its quorum changed; attestations of earlier epochs stop counting.
+    /// @param epoch The new epoch.
+    /// @param oracles The new committee.
+    /// @param quorum Matching attestations needed to verify a milestone.
+    event CommitteeUpdated(uint16 indexed epoch, address[] oracles, uint8 quorum);
+
+    /*//////////////////////////////////////////////////////////////
+                                 ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice No program has this id.
+    error Escrow_UnknownProgram(uint256 programId);
+    /// @notice The caller is not the program's manager, or no longer holds the manager role.
+    error Escrow_NotProgramManager(uint256 programId, address caller);
+    /// @notice The program is closed.
+    error Escrow_ProgramClosed(uint256 programId);
+    /// @notice The program must be closed first.
+    error Escrow_ProgramNotClosed(uint256 programId);
+    /// @notice An address that must be set is zero (`what` names it: "token", "treasury", ...).
+    error Escrow_ZeroAddress(string what);
+    /// @notice The amount must be above zero.
+    error Escrow_ZeroAmount();
+    /// @notice The challenge window is longer than the maximum allowed.
+    error Escrow_ChallengeWindowTooLong(uint256 window, uint256 max);
+    /// @notice The token delivered less than asked (fee-on-transfer or rebasing tokens are refused).
+    error Escrow_FundingShortfall(uint256 programId, uint256 expected, uint256 received);
+    /// @notice Committing this amount would exceed the program's uncommitted balance.
+    error Escrow_InsufficientFunds(uint256 programId, uint256 required, uint256 uncommitted);
+    /// @notice The deadline is not in the future.
+    error Escrow_DeadlineNotInFuture(uint40 deadline, uint256 currentTime);
+    /// @notice The program already has a milestone with this external reference.
+    error Escrow_DuplicateMilestone(uint256 programId, bytes32 externalRef, bytes32 milestoneId);
+    /// @notice No milestone has this id.
+    error Escrow_UnknownMilestone(bytes32 milestoneId);
+    /// @notice The milestone was attested already; its terms can no longer change.
+    error Escrow_MilestoneAlreadyAttested(bytes32 milestoneId, uint8 attestations);
+    /// @notice The milestone is not in a status that allows the operation; `status` is the one found.
+    error Escrow_UnexpectedMilestoneStatus(bytes32 milestoneId, MilestoneStatus status);
+    /// @notice The milestone's deadline has passed.
+    error Escrow_MilestonePastDeadline(bytes32 milestoneId, uint40 deadline);
+    /// @notice The milestone's challenge window has not ended.
+    error Escrow_ChallengeWindowOpen(bytes32 milestoneId, uint256 releasableAt);
+    /// @notice The account is not in the current oracle committee.
+    error Escrow_NotOracle(address account);
+    /// @notice The attestation names another committee epoch than the current one.
+    error Escrow_WrongEpoch(uint16 given, uint16 current);
+    /// @notice This oracle has attested this milestone already in this epoch.
+    error Escrow_AlreadyAttested(bytes32 milestoneId, address oracle);
+    /// @notice A batch or signature list is empty.
+    error Escrow_EmptyBatch();
+    /// @notice The committee is empty or larger than the maximum.
+    error Escrow_InvalidCommitteeSize(uint256 size, uint256 max);
+    /// @notice The quorum is zero or larger than the committee.
+    error Escrow_InvalidQuorum(uint256 quorum, uint256 committeeSize);
+    /// @notice An oracle appears twice in the committee.
+    error Escrow_DuplicateOracle(address oracle);
+    /// @notice The committee epoch counter is exhausted.
+    error Escrow_EpochOverflow();
+    /// @notice A closed program has nothing uncommitted to withdraw.
+    error Escrow_NothingToWithdraw(uint256 programId);
+
+    /*//////////////////////////////////////////////////////////////
+                               PROGRAMS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Creates a program paying in `token`; the caller becomes its manager.
+    /// @dev Caller must hold PROGRAM_MANAGER_ROLE. Refused while paused.
+    /// @param token The settlement token (a plain ERC-20; fee-on-transfer tokens are refused at funding).
+    /// @param treasury Where the uncommitted remainder goes when the program is closed.
+    /// @param challengeWindow Seconds between verification and the earliest release (zero allowed).
+    /// @return programId The new program's id.
+    function createProgram(IERC20 token, address treasury, uint40 challengeWindow)
+        external
+        returns (uint256 programId);
+
+    /// @notice Moves `amount` tokens from the caller into the program. Anyone may fund.
+    /// @dev Credited by the escrow's balance difference: a token that delivers less is refused.
+    /// @param programId The program to fund.
+    /// @param amount The amount to transfer (the caller must have approved it).
+    function fund(uint256 programId, uint256 amount) external;
+
+    /// @notice Closes a program: no funding or milestones after this. Program manager only.
+    /// @param programId The program to close.
+    function closeProgram(uint256 programId) external;
+
+    /// @notice Pays the uncommitted remainder of a closed program to its treasury. Program manager only.
+    /// @param programId The closed program.
+    /// @return amount The amount paid.
+    function withdrawRemainder(uint256 programId) external returns (uint256 amount);
+
+    /*//////////////////////////////////////////////////////////////
+                               MILESTONES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Registers one milestone and commits its amount. Program manager only.
+    /// @param programId The paying program.
+    /// @param input The milestone's terms.
+    /// @return milestoneId keccak256(abi.encode(programId, input.externalRef)).
+    function registerMilestone(uint256 programId, MilestoneInput calldata input)
+        external
+        returns (bytes32 milestoneId);
+
+    /// @notice Registers several milestones of one program in one transaction. Program manager only.
+    /// @param programId The paying program.
+    /// @param inputs The milestones' terms; the whole batch is refused if any one is invalid.
+    function registerMilestones(uint256 programId, MilestoneInput[] calldata inputs) external;
+
+    /// @notice Changes a milestone's terms before any attestation. Program manager only.
+    /// @param milestoneId The milestone to amend.
+    /// @param beneficiary The new beneficiary.
+    /// @param amount The new amount; the commitment moves by the difference.
+    /// @param deadline The new deadline, in the future.
+    /// @param evidenceSpecHash The new evidence specification hash.
+    function amendMilestone(
+        bytes32 milestoneId,
+        address beneficiary,
+        uint128 amount,
+        uint40 deadline,
+        bytes32 evidenceSpecHash
+    ) external;
+
+    /// @notice Records the caller's attestation. Current committee members only.
+    /// @param milestoneId The milestone attested.
+    /// @param evidenceHash The hash of the evidence bundle the oracle verified.
+    /// @param epoch The current committee epoch.
+    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external;
+
+    /// @notice Records relayed EIP-712 attestations for one or more milestones. Anyone may relay;
+    /// each signature must come from a current committee member.
+    /// @param epoch The current committee epoch, signed in every attestation.
+    /// @param batch The milestones, each with its evidence hash and signatures.
+    function attestWithSignatures(uint16 epoch, SignedAttestations[] calldata batch) external;
+
+    /// @notice Pays a verified milestone whose challenge window has passed. Anyone may call.
+    /// @param milestoneId The milestone to pay.
+    function release(bytes32 milestoneId) external;
+
+    /// @notice Returns an expired milestone's amount to its program's available balance. Anyone may call.
+    /// @param milestoneId The milestone whose deadline passed without a quorum.
+    function expire(bytes32 milestoneId) external;
+
+    /*//////////////////////////////////////////////////////////////
+                               COMMITTEE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Replaces the oracle committee and quorum and starts a new epoch. Admin only.
+    /// @param oracles The new committee, without duplicates, at most MAX_COMMITTEE_SIZE.
+    /// @param quorum Matching attestations needed, from 1 to the committee size.
+    function setCommittee(address[] calldata oracles, uint8 quorum) external;
+
+    /// @notice Stops every milestone, program and attestation operation. Admin only.
+    function pause() external;
+
+    /// @notice Lifts a pause. Admin only.
+    function unpause() external;
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The id a milestone with this reference has (or would have) in this program.
+    /// @param programId The program.
+    /// @param externalRef The manager's reference.
+    /// @return milestoneId keccak256(abi.encode(programId, externalRef)).
+    function milestoneIdOf(uint256 programId, bytes32 externalRef) external pure returns (bytes32 milestoneId);
+
+    /// @notice A milestone's status, computed from its stored facts and the current time.
+    /// @param milestoneId The milestone.
+    /// @return status The status (None for an unknown id).
+    function statusOf(bytes32 milestoneId) external view returns (MilestoneStatus status);
+
+    /// @notice Everything stored about a milestone, with its computed status.
+    /// @param milestoneId The milestone.
+    /// @return view_ The milestone (all zero for an unknown id).
+    function milestone(bytes32 milestoneId) external view returns (MilestoneView memory view_);
+
+    /// @notice When a verified milestone can be released (zero when it is not verified).
+    /// @param milestoneId The milestone.
+    /// @return time The earliest Unix time at which `release` succeeds.
+    function releasableAt(bytes32 milestoneId) external view returns (uint256 time);
+
+    /// @notice Whether an oracle's attestation for this milestone counts in the current epoch.
+    /// @param milestoneId The milestone.
+    /// @param oracle The oracle.
+    /// @return attested True when the oracle attested in the epoch the milestone's tally belongs to.
+    function hasAttested(bytes32 milestoneId, address oracle) external view returns (bool attested);
+
+    /// @notice A program's settings and balances.
+    /// @param programId The program.
+    /// @return view_ The program (all zero for an unknown id).
+    function program(uint256 programId) external view returns (ProgramView memory view_);
+
+    /// @notice The number of programs created; ids run from 1 to this number.
+    /// @return count The number of programs.
+    function programCount() external view returns (uint256 count);
+
+    /// @notice The current oracle committee.
+    /// @return oracles The members. @return quorum The quorum. @return epoch The current epoch.
+    function committee() external view returns (address[] memory oracles, uint8 quorum, uint16 epoch);
+
+    /// @notice The EIP-712 digest an oracle signs for an attestation.
+    /// @param milestoneId The milestone.
+    /// @param evidenceHash The evidence hash.
+    /// @param epoch The committee epoch.
+    /// @return digest The typed-data hash bound to this chain and contract.
+    function attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch)
+        external
+        view
+        returns (bytes32 digest);
+}

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/// @notice Where a milestone stands. `statusOf` is the one place that decides it: a milestone
+/// whose stored status is Registered reads as Expired once its deadline has passed.
+enum MilestoneStatus {
+    /// No milestone under this id.
+    None,
+    /// Registered and funded; waiting for a quorum of matching attestations before its deadline.
+    Registered,
+    /// A quorum of current-committee oracles agreed on one evidence hash; the program's
+    /// challenge window runs from `verifiedAt`, after which anyone may release it.
+    Verified,
+    /// Two oracles attested different evidence hashes; only the council can settle it.
+    Disputed,
+    /// Held by the council during its challenge window; nobody can release it.
+    Frozen,
+    /// Paid to the beneficiary, exactly once.
+    Released,
+    /// Cancelled by the council; its amount went back to the program's available balance.
+    Cancelled,
+    /// The deadline passed without a quorum; its amount is (or, once `expire` is called, has
+    /// been) returned to the program's available balance.
+    Expired
+}
+
+/// @notice What a program manager submits to register a milestone.
+/// @param externalRef The manager's own reference (e.g. a purchase-order line), unique per program.
+/// @param beneficiary The contractor paid on release.
+/// @param amount The amount paid on release, in the program token's smallest unit.
+/// @param deadline Unix time (seconds) after which attestations are refused.
+/// @param evidenceSpecHash Hash of the evidence specification the oracles check against.
+struct MilestoneInput {
+    bytes32 externalRef;
+    address beneficiary;
+    uint128 amount;
+    uint40 deadline;
+    bytes32 evidenceSpecHash;
+}
+
+/// @notice An ECDSA signature in the compact form of EIP-2098 (64 bytes; `vs` holds v in its top bit).
+struct CompactSignature {
+    bytes32 r;
+    bytes32 vs;
+}
+
+/// @notice One milestone's relayed attestations: every signature signs
+/// Attestation(milestoneId, evidenceHash, epoch) under the escrow's EIP-712 domain.
+struct SignedAttestations {
+    bytes32 milestoneId;
+    bytes32 evidenceHash;
+    CompactSignature[] signatures;
+}
+
+/// @notice A program as read by `program`.
+struct ProgramView {
+    address manager;
+    bool closed;
+    address token;
+    uint40 challengeWindow;
+    address treasury;
+    uint128 balance;
+    uint128 committed;
+}
+
+/// @notice A milestone as read by `milestone`; `status` is the computed status of `statusOf`.
+struct MilestoneView {
+    uint256 programId;
+    address beneficiary;
+    uint128 amount;
+    uint40 deadline;
+    bytes32 evidenceSpecHash;
+    MilestoneStatus status;
+    uint8 attestations;
+    uint16 attestationEpoch;
+    bytes32 evidenceHash;
+    uint40 verifiedAt;
+}
