@@ -240,9 +240,10 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external override whenNotPaused {
         uint16 current = _epoch;
         if (epoch != current) revert Escrow_WrongEpoch(epoch, current);
-        uint256 seat = _seatOf[msg.sender];
-        if (seat == 0) revert Escrow_NotOracle(msg.sender);
-        _recordAttestation(milestoneId, evidenceHash, msg.sender, seat, current, _quorum);
+        Milestone storage m = _milestones[milestoneId];
+        Tally memory tally = _openTally(m, milestoneId, current);
+        _count(tally, milestoneId, msg.sender, evidenceHash, current);
+        _closeTally(m, tally, milestoneId, evidenceHash, msg.sender, current, _quorum);
     }
 
     /// @inheritdoc IMilestoneEscrow
@@ -256,18 +257,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         if (batch.length == 0) revert Escrow_EmptyBatch();
         uint8 quorum = _quorum;
         for (uint256 i; i < batch.length; ++i) {
-            SignedAttestations calldata item = batch[i];
-            CompactSignature[] calldata signatures = item.signatures;
-            if (signatures.length == 0) revert Escrow_EmptyBatch();
-            // The digest binds milestone, evidence and epoch to this chain and this contract, so a
-            // signature replays nowhere else; OpenZeppelin's ECDSA refuses malleable (high-s) forms.
-            bytes32 digest = _attestationDigest(item.milestoneId, item.evidenceHash, current);
-            for (uint256 j; j < signatures.length; ++j) {
-                address oracle = ECDSA.recover(digest, signatures[j].r, signatures[j].vs);
-                uint256 seat = _seatOf[oracle];
-                if (seat == 0) revert Escrow_NotOracle(oracle);
-                _recordAttestation(item.milestoneId, item.evidenceHash, oracle, seat, current, quorum);
-            }
+            _attestSigned(batch[i], current, quorum);
         }
     }
 
@@ -519,57 +509,98 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         p.committed = uint128(committed);
     }
 
-    /// @dev Counts one committee member's attestation. Attestations made under an earlier epoch
-    /// stop counting: the first attestation of a new epoch starts the tally again.
-    function _recordAttestation(
-        bytes32 milestoneId,
-        bytes32 evidenceHash,
-        address oracle,
-        uint256 seat,
-        uint16 epoch,
-        uint8 quorum
-    ) private {
-        // Checks
+    /// @dev Counts one milestone's relayed signatures.
+    function _attestSigned(SignedAttestations calldata item, uint16 epoch, uint8 quorum) private {
+        CompactSignature[] calldata signatures = item.signatures;
+        if (signatures.length == 0) revert Escrow_EmptyBatch();
+        bytes32 milestoneId = item.milestoneId;
+        // The digest binds milestone, evidence and epoch to this chain and this contract, so a
+        // signature replays nowhere else; OpenZeppelin's ECDSA refuses malleable (high-s) forms.
+        bytes32 digest = _attestationDigest(milestoneId, item.evidenceHash, epoch);
         Milestone storage m = _milestones[milestoneId];
+        Tally memory tally = _openTally(m, milestoneId, epoch);
+        address firstSigner;
+        for (uint256 j; j < signatures.length; ++j) {
+            address oracle = ECDSA.recover(digest, signatures[j].r, signatures[j].vs);
+            if (j == 0) firstSigner = oracle;
+            _count(tally, milestoneId, oracle, item.evidenceHash, epoch);
+        }
+        _closeTally(m, tally, milestoneId, item.evidenceHash, firstSigner, epoch, quorum);
+    }
+
+    /// @dev A milestone's attestation tally while attestations are being counted.
+    struct Tally {
+        uint8 countBefore;
+        uint8 count;
+        uint16 attesters;
+    }
+
+    /// @dev Checks that the milestone takes attestations and loads its tally. Attestations made
+    /// under an earlier epoch stop counting: the first attestation of a new epoch starts afresh.
+    function _openTally(Milestone storage m, bytes32 milestoneId, uint16 epoch)
+        private
+        view
+        returns (Tally memory tally)
+    {
         MilestoneStatus status = m.status;
         if (status != MilestoneStatus.Registered) {
             if (status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
             revert Escrow_UnexpectedMilestoneStatus(milestoneId, status);
         }
-        if (block.timestamp > m.deadline) revert Escrow_MilestonePastDeadline(milestoneId, m.deadline);
-        uint16 attesters = m.attesters;
-        uint8 count = m.attestations;
-        if (m.epoch != epoch) {
-            attesters = 0;
-            count = 0;
+        uint40 deadline = m.deadline;
+        if (block.timestamp > deadline) revert Escrow_MilestonePastDeadline(milestoneId, deadline);
+        if (m.epoch == epoch) {
+            tally.countBefore = m.attestations;
+            tally.count = tally.countBefore;
+            tally.attesters = m.attesters;
         }
-        uint16 bit = uint16(1 << (seat - 1));
-        if (attesters & bit != 0) revert Escrow_AlreadyAttested(milestoneId, oracle);
+    }
 
-        // Effects
-        attesters |= bit;
-        ++count;
+    /// @dev Counts one committee member's attestation, once per epoch.
+    function _count(Tally memory tally, bytes32 milestoneId, address oracle, bytes32 evidenceHash, uint16 epoch)
+        private
+    {
+        uint256 seat = _seatOf[oracle];
+        if (seat == 0) revert Escrow_NotOracle(oracle);
+        uint16 bit = uint16(1 << (seat - 1));
+        if (tally.attesters & bit != 0) revert Escrow_AlreadyAttested(milestoneId, oracle);
+        tally.attesters |= bit;
+        ++tally.count;
+        emit AttestationRecorded(milestoneId, oracle, evidenceHash, epoch);
+    }
+
+    /// @dev Stores the tally and decides the outcome: the first hash of an epoch is the one the
+    /// others must match; a different one disputes the milestone; a full quorum verifies it.
+    function _closeTally(
+        Milestone storage m,
+        Tally memory tally,
+        bytes32 milestoneId,
+        bytes32 evidenceHash,
+        address oracle,
+        uint16 epoch,
+        uint8 quorum
+    ) private {
+        MilestoneStatus status = MilestoneStatus.Registered;
         bytes32 agreed = evidenceHash;
-        if (count == 1) {
+        if (tally.countBefore == 0) {
             m.evidenceHash = evidenceHash;
         } else {
             agreed = m.evidenceHash;
             if (agreed != evidenceHash) status = MilestoneStatus.Disputed;
         }
-        if (status == MilestoneStatus.Registered && count >= quorum) {
+        if (status == MilestoneStatus.Registered && tally.count >= quorum) {
             status = MilestoneStatus.Verified;
             m.verifiedAt = uint40(block.timestamp);
         }
-        m.attesters = attesters;
-        m.attestations = count;
+        m.attesters = tally.attesters;
+        m.attestations = tally.count;
         m.epoch = epoch;
         m.status = status;
 
-        emit AttestationRecorded(milestoneId, oracle, evidenceHash, epoch);
         if (status == MilestoneStatus.Disputed) {
             emit MilestoneDisputed(milestoneId, oracle, agreed, evidenceHash);
         } else if (status == MilestoneStatus.Verified) {
-            emit MilestoneVerified(milestoneId, agreed, count);
+            emit MilestoneVerified(milestoneId, agreed, tally.count);
         }
     }
 }
