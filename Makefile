@@ -33,6 +33,8 @@ $(STAMP_PY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip check
+	echo 'import disburse._toolchain as t; t.install()' > \
+	  "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/disburse-toolchain.pth"
 	touch $@
 
 $(STAMP_NPM): package.json package-lock.json

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eth_utils import is_checksum_address
+from eth_utils.address import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEPLOYMENTS_DIR = Path("deployments")

@@ -24,7 +24,16 @@ from scripts.deploy import deploy
 
 DAY = 24 * 3600
 UNIT = 10**18
-STATUS = ["None", "Registered", "Verified", "Disputed", "Frozen", "Released", "Cancelled", "Expired"]
+STATUS = [
+    "None",
+    "Registered",
+    "Verified",
+    "Disputed",
+    "Frozen",
+    "Released",
+    "Cancelled",
+    "Expired",
+]
 
 
 _OUT = sys.stdout

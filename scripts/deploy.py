@@ -72,7 +72,7 @@ def main() -> None:
     quorum = int(os.environ.get("DISBURSE_QUORUM", "0"))
     if oracles and not quorum:
         raise SystemExit("DISBURSE_QUORUM must be set with DISBURSE_ORACLES")
-    record, escrow, token = deploy(
+    record, escrow, _token = deploy(
         deployer=deployer,
         admin=str(deployer),
         oracles=oracles,

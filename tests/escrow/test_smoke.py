@@ -4,7 +4,9 @@ from brownie import chain
 from conftest import CHALLENGE_WINDOW, TOKEN_UNIT, evidence
 
 
-def test_quorum_then_window_then_release_pays_beneficiary(escrow, token, roles, oracles, register, sign):
+def test_quorum_then_window_then_release_pays_beneficiary(
+    escrow, token, roles, oracles, register, sign
+):
     mid = register("PO-1/M1", 1_000 * TOKEN_UNIT)
     epoch = escrow.committee()[2]
     escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
