@@ -269,21 +269,10 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
             if (m.status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
             revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
         }
-        uint256 programId = m.programId;
-        Program storage p = _programs[programId];
-        uint256 due = uint256(m.verifiedAt) + p.challengeWindow;
+        uint256 due = uint256(m.verifiedAt) + _programs[m.programId].challengeWindow;
         if (block.timestamp < due) revert Escrow_ChallengeWindowOpen(milestoneId, due);
 
-        // Effects
-        uint128 amount = m.amount;
-        address beneficiary = m.beneficiary;
-        m.status = MilestoneStatus.Released;
-        p.balance -= amount;
-        p.committed -= amount;
-        emit MilestoneReleased(milestoneId, programId, beneficiary, amount);
-
-        // Interactions
-        p.token.safeTransfer(beneficiary, amount);
+        _pay(milestoneId, m);
     }
 
     /// @inheritdoc IMilestoneEscrow
@@ -345,6 +334,98 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     /// @inheritdoc IMilestoneEscrow
     function unpause() external override onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                   COUNCIL OVERRIDES (admin role = the council)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IMilestoneEscrow
+    function freeze(bytes32 milestoneId) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        Milestone storage m = _existingMilestone(milestoneId);
+        if (m.status != MilestoneStatus.Verified) {
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
+        }
+        m.status = MilestoneStatus.Frozen;
+        emit MilestoneFrozen(milestoneId);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function unfreeze(bytes32 milestoneId) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        Milestone storage m = _existingMilestone(milestoneId);
+        if (m.status != MilestoneStatus.Frozen) {
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
+        }
+        m.status = MilestoneStatus.Verified;
+        emit MilestoneUnfrozen(milestoneId);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function cancel(bytes32 milestoneId) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        // Checks
+        Milestone storage m = _unpaidMilestone(milestoneId);
+
+        // Effects
+        uint256 programId = m.programId;
+        uint128 amount = m.amount;
+        m.status = MilestoneStatus.Cancelled;
+        _programs[programId].committed -= amount;
+        emit MilestoneCancelled(milestoneId, programId, amount);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function forceRelease(bytes32 milestoneId, bytes32 reasonHash)
+        external
+        override
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        nonReentrant
+    {
+        Milestone storage m = _unpaidMilestone(milestoneId);
+        emit MilestoneForceReleased(milestoneId, reasonHash);
+        _pay(milestoneId, m);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function replaceBeneficiary(bytes32 milestoneId, address beneficiary)
+        external
+        override
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        Milestone storage m = _unpaidMilestone(milestoneId);
+        if (beneficiary == address(0)) revert Escrow_ZeroAddress("beneficiary");
+        address previous = m.beneficiary;
+        m.beneficiary = beneficiary;
+        emit BeneficiaryReplaced(milestoneId, previous, beneficiary);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function resolveDispute(bytes32 milestoneId, bytes32 evidenceHash)
+        external
+        override
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        Milestone storage m = _existingMilestone(milestoneId);
+        if (m.status != MilestoneStatus.Disputed) {
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
+        }
+        m.evidenceHash = evidenceHash;
+        m.verifiedAt = uint40(block.timestamp);
+        m.status = MilestoneStatus.Verified;
+        emit DisputeResolved(milestoneId, evidenceHash);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function setChallengeWindow(uint256 programId, uint40 challengeWindow)
+        external
+        override
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        Program storage p = _existingProgram(programId);
+        if (challengeWindow > MAX_CHALLENGE_WINDOW) {
+            revert Escrow_ChallengeWindowTooLong(challengeWindow, MAX_CHALLENGE_WINDOW);
+        }
+        p.challengeWindow = challengeWindow;
+        emit ChallengeWindowSet(programId, challengeWindow);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -470,6 +551,33 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     function _existingMilestone(bytes32 milestoneId) private view returns (Milestone storage m) {
         m = _milestones[milestoneId];
         if (m.status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
+    }
+
+    /// @dev A milestone the council may still cancel, force-release or redirect: not paid,
+    /// cancelled or expired by `expire` (one past its deadline but not yet expired qualifies).
+    function _unpaidMilestone(bytes32 milestoneId) private view returns (Milestone storage m) {
+        m = _existingMilestone(milestoneId);
+        MilestoneStatus status = m.status;
+        if (
+            status != MilestoneStatus.Registered && status != MilestoneStatus.Verified
+                && status != MilestoneStatus.Frozen && status != MilestoneStatus.Disputed
+        ) revert Escrow_UnexpectedMilestoneStatus(milestoneId, status);
+    }
+
+    /// @dev Pays a milestone its amount, once: the status changes before the transfer.
+    function _pay(bytes32 milestoneId, Milestone storage m) private {
+        // Effects
+        uint256 programId = m.programId;
+        Program storage p = _programs[programId];
+        uint128 amount = m.amount;
+        address beneficiary = m.beneficiary;
+        m.status = MilestoneStatus.Released;
+        p.balance -= amount;
+        p.committed -= amount;
+        emit MilestoneReleased(milestoneId, programId, beneficiary, amount);
+
+        // Interactions
+        p.token.safeTransfer(beneficiary, amount);
     }
 
     function _checkTerms(address beneficiary, uint128 amount, uint40 deadline) private view {

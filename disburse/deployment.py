@@ -27,14 +27,14 @@ class Deployment(BaseModel):
     network: str = Field(min_length=1, description="brownie network id the deployment was made on")
     chain_id: int = Field(gt=0, description="EIP-155 chain id, checked against eth_chainId")
     escrow: str = Field(description="MilestoneEscrow address (checksummed)")
+    council: str = Field(description="OversightCouncil address, the escrow's only admin")
     token: str | None = Field(
         default=None, description="settlement token deployed with it (local networks only)"
     )
-    admin: str = Field(description="holder of the escrow's admin role after deployment")
     deployment_block: int = Field(ge=0, description="block of the escrow's deployment")
     evm_version: str = Field(min_length=1, description="EVM version the contracts were built for")
 
-    @field_validator("escrow", "admin", "token")
+    @field_validator("escrow", "council", "token")
     @classmethod
     def _checksummed(cls, value: str | None) -> str | None:
         if value is not None and not is_checksum_address(value):

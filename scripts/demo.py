@@ -77,9 +77,11 @@ def scenario() -> None:
         admin.transfer(oracle, UNIT, silent=True)
 
     say("1/9", "Deploying the escrow and a settlement token on the local chain")
-    record, escrow, token = deploy(
+    overseers = {"Overseer Sato": accounts[6], "Overseer Ito": accounts[7], "Overseer Mori": accounts[8]}
+    record, escrow, council, token = deploy(
         deployer=admin,
-        admin=str(admin),
+        council_members=[str(a) for a in overseers.values()],
+        threshold=2,
         oracles=[o.address for o in oracles.values()],
         quorum=2,
         managers=[str(manager)],
@@ -88,6 +90,7 @@ def scenario() -> None:
     )
     tell(f"escrow {escrow.address}, token {token.address}, block {record.deployment_block}")
     tell(f"oracle committee: {', '.join(oracles)} (any 2 of 3 must agree)")
+    tell(f"oversight council {council.address}: {', '.join(overseers)} (2 of 3); it alone is admin")
 
     say("2/9", "The program manager creates program 'Coastal Radar' with a 2-day challenge window")
     program = escrow.createProgram(token, treasury, 2 * DAY, {"from": manager}).return_value

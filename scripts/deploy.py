@@ -2,10 +2,17 @@
 
     brownie run scripts/deploy.py [--network NAME]
 
+Deploys the escrow, configures it, deploys the oversight council and hands it the escrow's admin
+role; the deployer then renounces its own, so that after deployment no single key controls the
+escrow: every later change is a council proposal.
+
 Settings come from the environment:
-    DISBURSE_ORACLES   comma-separated committee addresses (optional; set later by the admin)
-    DISBURSE_QUORUM    matching attestations needed (required with DISBURSE_ORACLES)
-    DISBURSE_MANAGERS  comma-separated program-manager addresses (optional)
+    DISBURSE_COUNCIL     comma-separated council member addresses (required on live networks;
+                         on a local network the last three local accounts)
+    DISBURSE_THRESHOLD   approvals the council needs (default: a majority of the members)
+    DISBURSE_ORACLES     comma-separated committee addresses (optional; later a council proposal)
+    DISBURSE_QUORUM      matching attestations needed (required with DISBURSE_ORACLES)
+    DISBURSE_MANAGERS    comma-separated program-manager addresses (optional)
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from brownie import MilestoneEscrow, SettlementToken, accounts, chain, network
+from brownie import MilestoneEscrow, OversightCouncil, SettlementToken, accounts, chain, network
 
 from disburse.deployment import Deployment, default_path, save
 
@@ -30,14 +37,16 @@ def is_local() -> bool:
 def deploy(
     *,
     deployer: Any,
-    admin: str,
+    council_members: Sequence[str],
+    threshold: int,
     oracles: Sequence[str] = (),
     quorum: int = 0,
     managers: Sequence[str] = (),
     with_token: bool,
     evm_version: str,
-) -> tuple[Deployment, Any, Any]:
-    """Deploys and configures; returns the deployment record, the escrow and the token."""
+) -> tuple[Deployment, Any, Any, Any]:
+    """Deploys and configures; returns the deployment record, the escrow, the council and the
+    token (None unless `with_token`)."""
     token = None
     if with_token:
         token = SettlementToken.deploy("Yen Deposit Token", "JPYT", 18, {"from": deployer})
@@ -47,19 +56,22 @@ def deploy(
         escrow.setCommittee(list(oracles), quorum, {"from": deployer})
     for manager in managers:
         escrow.grantRole(escrow.PROGRAM_MANAGER_ROLE(), manager, {"from": deployer})
-    if str(admin) != str(deployer):
-        escrow.grantRole(escrow.DEFAULT_ADMIN_ROLE(), admin, {"from": deployer})
-        escrow.renounceRole(escrow.DEFAULT_ADMIN_ROLE(), deployer, {"from": deployer})
+    council = OversightCouncil.deploy(escrow, list(council_members), threshold, {"from": deployer})
+    admin_role = escrow.DEFAULT_ADMIN_ROLE()
+    escrow.grantRole(admin_role, council, {"from": deployer})
+    escrow.renounceRole(admin_role, deployer, {"from": deployer})
+    if escrow.hasRole(admin_role, deployer) or not escrow.hasRole(admin_role, council):
+        raise RuntimeError("admin hand-over to the council failed")
     record = Deployment(
         network=network.show_active() or "unknown",
         chain_id=chain.id,
         escrow=escrow.address,
+        council=council.address,
         token=token.address if token is not None else None,
-        admin=str(admin),
         deployment_block=block,
         evm_version=evm_version,
     )
-    return record, escrow, token
+    return record, escrow, council, token
 
 
 def _addresses(name: str) -> list[str]:
@@ -72,9 +84,16 @@ def main() -> None:
     quorum = int(os.environ.get("DISBURSE_QUORUM", "0"))
     if oracles and not quorum:
         raise SystemExit("DISBURSE_QUORUM must be set with DISBURSE_ORACLES")
-    record, escrow, _token = deploy(
+    members = _addresses("DISBURSE_COUNCIL")
+    if not members:
+        if not is_local():
+            raise SystemExit("DISBURSE_COUNCIL must name the council members on a live network")
+        members = [str(a) for a in accounts[-3:]]
+    threshold = int(os.environ.get("DISBURSE_THRESHOLD", str(len(members) // 2 + 1)))
+    record, escrow, _council, _token = deploy(
         deployer=deployer,
-        admin=str(deployer),
+        council_members=members,
+        threshold=threshold,
         oracles=oracles,
         quorum=quorum,
         managers=_addresses("DISBURSE_MANAGERS"),
@@ -83,4 +102,7 @@ def main() -> None:
     )
     path = Path(default_path(record.network))
     save(record, path)
-    print(f"escrow {escrow.address} at block {record.deployment_block}; written to {path}")
+    print(
+        f"escrow {escrow.address} at block {record.deployment_block}, governed by council "
+        f"{record.council} ({threshold} of {len(members)}); written to {path}"
+    )

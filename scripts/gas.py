@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brownie import MilestoneEscrow, SettlementToken, accounts, chain
+from brownie import MilestoneEscrow, OversightCouncil, SettlementToken, accounts, chain
 from eth_utils import keccak
 
 from disburse.attestations import external_ref, milestone_id, sign_attestation
@@ -43,6 +43,9 @@ CAPS = {
     "attest_relayed_3_signatures_batch_20": 65_000,
     "release": 60_000,
     "release_first_payment": 80_000,
+    "council_propose": 120_000,
+    "council_approve": 60_000,
+    "council_approve_and_execute_freeze": 110_000,
 }
 
 
@@ -104,6 +107,30 @@ def _bounds_release(calldata: int, *, first_payment: bool) -> int:
     # The token: its account, the escrow's balance update, the beneficiary's balance, Transfer.
     recipient = NEW_SLOT if first_payment else COLD_UPDATE
     return escrow + COLD_ACCOUNT + COLD_UPDATE + recipient + TRANSFER
+
+
+PROPOSED = log_cost(4, 5 * 32 + 64 + 64)  # data, description (each padded), expiry
+APPROVED = log_cost(3, 32)
+EXECUTED = log_cost(3, 0)
+FROZEN = log_cost(2, 0)
+
+
+def _bounds_propose(calldata: int) -> int:
+    # Reads: proposer's seat, the counters slot (updated); new: target/expiry slot, calldata hash.
+    return BASE + calldata + COLD_READ + COLD_UPDATE + 2 * NEW_SLOT + PROPOSED
+
+
+def _bounds_approve(calldata: int) -> int:
+    # Reads: member's seat, proposal target/expiry, the seats of current members; new: approvals.
+    return BASE + calldata + 3 * COLD_READ + NEW_SLOT + APPROVED
+
+
+def _bounds_approve_and_execute_freeze(calldata: int) -> int:
+    # Council: seat, seats/threshold, calldata hash read; proposal and approvals updated.
+    council = BASE + calldata + 3 * COLD_READ + 2 * COLD_UPDATE + APPROVED + EXECUTED
+    # Escrow: its account, the admin role read, the milestone's status slot updated.
+    escrow = COLD_ACCOUNT + COLD_READ + COLD_UPDATE + FROZEN
+    return council + escrow
 
 
 def _oracle(index: int, funder: Any) -> Any:
@@ -219,6 +246,58 @@ def measure() -> list[GasRow]:
         tx,
         _bounds_release(calldata_cost(_tx_calldata(tx)), first_payment=True),
     )
+    rows.extend(_measure_council(escrow, manager, program, oracles, admin, sigs, terms, mid))
+    return rows
+
+
+def _measure_council(
+    escrow: Any,
+    manager: Any,
+    program: int,
+    oracles: list[Any],
+    admin: Any,
+    sigs: Any,
+    terms: Any,
+    mid: Any,
+) -> list[GasRow]:
+    """A council of three (threshold two) takes over the escrow and freezes a verified milestone."""
+    members = [accounts[4], accounts[5], accounts[6]]
+    council = OversightCouncil.deploy(escrow, members, 2, {"from": admin})
+    escrow.grantRole(escrow.DEFAULT_ADMIN_ROLE(), council, {"from": admin})
+    evidence = keccak(text="council-evidence")
+    target = terms()
+    escrow.registerMilestone(program, target, {"from": manager})
+    milestone = mid(target[0])
+    epoch = escrow.committee()[2]
+    escrow.attestWithSignatures(
+        epoch, [(milestone, evidence, sigs(milestone, evidence))], {"from": admin}
+    )
+    data = escrow.freeze.encode_input(milestone)
+    expiry = chain.time() + 7 * 24 * 3600
+    rows = []
+    tx = council.propose(
+        escrow,
+        data,
+        "Freeze: inspection report disputed by the ministry",
+        expiry,
+        {"from": members[0]},
+    )
+    pid = tx.return_value
+    cd = calldata_cost(_tx_calldata(tx))
+    rows.append(
+        GasRow("council_propose", tx.gas_used, _bounds_propose(cd), CAPS["council_propose"])
+    )
+    tx = council.approve(pid, {"from": members[0]})
+    cd = calldata_cost(_tx_calldata(tx))
+    rows.append(
+        GasRow("council_approve", tx.gas_used, _bounds_approve(cd), CAPS["council_approve"])
+    )
+    tx = council.approveAndExecute(pid, data, {"from": members[1]})
+    if escrow.statusOf(milestone) != 4:  # Frozen
+        raise RuntimeError("the council's freeze did not take effect")
+    cd = calldata_cost(_tx_calldata(tx))
+    name = "council_approve_and_execute_freeze"
+    rows.append(GasRow(name, tx.gas_used, _bounds_approve_and_execute_freeze(cd), CAPS[name]))
     return rows
 
 

@@ -128,6 +128,41 @@ interface IMilestoneEscrow {
     /// @param quorum Matching attestations needed to verify a milestone.
     event CommitteeUpdated(uint16 indexed epoch, address[] oracles, uint8 quorum);
 
+    /// @notice The council froze a verified milestone: nobody can release it until unfrozen.
+    /// @param milestoneId The milestone frozen.
+    event MilestoneFrozen(bytes32 indexed milestoneId);
+
+    /// @notice The council lifted a freeze; the milestone is Verified again.
+    /// @param milestoneId The milestone unfrozen.
+    event MilestoneUnfrozen(bytes32 indexed milestoneId);
+
+    /// @notice The council cancelled a milestone; its amount went back to the program's available balance.
+    /// @param milestoneId The milestone cancelled.
+    /// @param programId Its program.
+    /// @param amount The amount no longer committed.
+    event MilestoneCancelled(bytes32 indexed milestoneId, uint256 indexed programId, uint256 amount);
+
+    /// @notice The council paid a milestone without an oracle quorum (MilestoneReleased follows).
+    /// @param milestoneId The milestone paid.
+    /// @param reasonHash Hash of the council's written reason.
+    event MilestoneForceReleased(bytes32 indexed milestoneId, bytes32 reasonHash);
+
+    /// @notice The council replaced a milestone's beneficiary.
+    /// @param milestoneId The milestone.
+    /// @param previous The beneficiary replaced.
+    /// @param beneficiary The new beneficiary.
+    event BeneficiaryReplaced(bytes32 indexed milestoneId, address indexed previous, address indexed beneficiary);
+
+    /// @notice The council settled a dispute for one evidence hash; the challenge window starts again.
+    /// @param milestoneId The milestone.
+    /// @param evidenceHash The evidence hash that stands.
+    event DisputeResolved(bytes32 indexed milestoneId, bytes32 evidenceHash);
+
+    /// @notice The council changed a program's challenge window.
+    /// @param programId The program.
+    /// @param challengeWindow The new window, in seconds.
+    event ChallengeWindowSet(uint256 indexed programId, uint40 challengeWindow);
+
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
     //////////////////////////////////////////////////////////////*/
@@ -279,6 +314,44 @@ interface IMilestoneEscrow {
     function unpause() external;
 
     /*//////////////////////////////////////////////////////////////
+                   COUNCIL OVERRIDES (admin role = the council)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Holds a verified milestone (a veto during its challenge window). Admin only.
+    /// @param milestoneId A Verified milestone.
+    function freeze(bytes32 milestoneId) external;
+
+    /// @notice Lifts a freeze; the milestone is Verified again. Admin only.
+    /// @param milestoneId A Frozen milestone.
+    function unfreeze(bytes32 milestoneId) external;
+
+    /// @notice Cancels an unpaid milestone; its amount returns to the program's available balance.
+    /// Admin only; works while paused.
+    /// @param milestoneId A Registered, Verified, Frozen or Disputed milestone.
+    function cancel(bytes32 milestoneId) external;
+
+    /// @notice Pays an unpaid milestone without an oracle quorum. Admin only; works while paused.
+    /// @param milestoneId A Registered, Verified, Frozen or Disputed milestone.
+    /// @param reasonHash Hash of the council's written reason, kept in the event.
+    function forceRelease(bytes32 milestoneId, bytes32 reasonHash) external;
+
+    /// @notice Replaces the beneficiary of an unpaid milestone (a compromised contractor address). Admin only.
+    /// @param milestoneId A Registered, Verified, Frozen or Disputed milestone.
+    /// @param beneficiary The new beneficiary.
+    function replaceBeneficiary(bytes32 milestoneId, address beneficiary) external;
+
+    /// @notice Settles a dispute for one evidence hash: the milestone becomes Verified and its
+    /// challenge window starts now. (To settle against it, cancel.) Admin only.
+    /// @param milestoneId A Disputed milestone.
+    /// @param evidenceHash The evidence hash that stands.
+    function resolveDispute(bytes32 milestoneId, bytes32 evidenceHash) external;
+
+    /// @notice Sets a program's challenge window. Admin only.
+    /// @param programId The program.
+    /// @param challengeWindow Seconds, at most MAX_CHALLENGE_WINDOW.
+    function setChallengeWindow(uint256 programId, uint40 challengeWindow) external;
+
+    /*//////////////////////////////////////////////////////////////
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
@@ -319,7 +392,9 @@ interface IMilestoneEscrow {
     function programCount() external view returns (uint256 count);
 
     /// @notice The current oracle committee.
-    /// @return oracles The members. @return quorum The quorum. @return epoch The current epoch.
+    /// @return oracles The members.
+    /// @return quorum The quorum.
+    /// @return epoch The current epoch.
     function committee() external view returns (address[] memory oracles, uint8 quorum, uint16 epoch);
 
     /// @notice The EIP-712 digest an oracle signs for an attestation.
