@@ -59,9 +59,10 @@ gas: setup
 	$(BIN)/brownie run scripts/gas.py
 
 lint: setup slither
-	$(BIN)/ruff check disburse scripts tests
-	$(BIN)/ruff format --check disburse scripts tests
+	$(BIN)/ruff check disburse scripts tests tools/slither
+	$(BIN)/ruff format --check disburse scripts tests tools/slither
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tools/slither/check_findings.py
 
 slither: setup
 	bash tools/slither/run.sh

@@ -239,7 +239,9 @@ def check(
         key = finding.key(scope, exclude)
         if finding.impact not in GATED_IMPACTS:
             minor[(finding.impact, finding.detector)].append(
-                f"{key.contract}.{key.function}" if key.function else key.contract or "-"
+                f"{key.contract}.{key.function}"
+                if key.function
+                else key.contract or elements[0].file
             )
         elif key in reasons:
             used.add(key)

@@ -88,7 +88,9 @@ if ! "$VENV/bin/slither" . \
     --fail-none \
     --disable-color \
     --json "$work/slither.json" >"$work/slither.log" 2>&1; then
-    tail -n 60 "$work/slither.log" >&2
+    # What forge or slither said, without the Python traceback (its last line says the gist).
+    sed -n '/^Traceback/q;p' "$work/slither.log" | grep -v 'is ignored: it is neither' | tail -n 80 >&2
+    tail -n 2 "$work/slither.log" >&2
     fail "slither did not run to the end (its output is above)"
 fi
 [[ -s "$work/slither.json" ]] || { tail -n 60 "$work/slither.log" >&2; fail "slither wrote no report"; }
