@@ -14,7 +14,9 @@ import {IOversightCouncil} from "./interfaces/IOversightCouncil.sol";
 contract OversightCouncil is IOversightCouncil {
     /// @notice Members at most at any time.
     uint256 public constant MAX_MEMBERS = 32;
-    /// @notice Seats the council can assign over its whole life (one per member ever added).
+    /// @notice Seats the council can assign over its whole life (one per member ever added): seats
+    /// are never reused, so that no new member inherits an old approval. Past 128 additions the
+    /// council keeps working but can add no one; a new council is then deployed and given the role.
     uint256 public constant MAX_SEATS = 128;
     /// @notice A proposal lives at most this long.
     uint256 public constant MAX_PROPOSAL_LIFETIME = 90 days;

@@ -265,6 +265,8 @@ interface IMilestoneEscrow {
     function registerMilestones(uint256 programId, MilestoneInput[] calldata inputs) external;
 
     /// @notice Changes a milestone's terms before any attestation. Program manager only.
+    /// @dev A milestone past its deadline but not yet expired by `expire` may be given a new
+    /// deadline this way (an extension before anyone attested); once `expire` ran, it cannot.
     /// @param milestoneId The milestone to amend.
     /// @param beneficiary The new beneficiary.
     /// @param amount The new amount; the commitment moves by the difference.
