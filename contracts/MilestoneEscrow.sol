@@ -102,7 +102,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         returns (uint256 programId)
     {
         // Checks
-        if (address(token) == address(0)) revert Escrow_ZeroAddress("token");
+        if (address(token).code.length == 0) revert Escrow_InvalidToken(address(token));
         if (treasury == address(0)) revert Escrow_ZeroAddress("treasury");
         if (challengeWindow > MAX_CHALLENGE_WINDOW) {
             revert Escrow_ChallengeWindowTooLong(challengeWindow, MAX_CHALLENGE_WINDOW);

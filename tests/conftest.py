@@ -157,6 +157,23 @@ def sign(escrow: Any) -> Callable[..., tuple[bytes, bytes]]:
     return _sign
 
 
+def error(name: str, *args: Any) -> str:
+    """The revert string brownie decodes from a custom error: `Name: arg, arg` with addresses in
+    lower case, bytes32 as Python bytes literals and enums as numbers."""
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, bytes):
+            return repr(bytes(value))
+        if isinstance(value, int):
+            return str(value)
+        if hasattr(value, "address"):
+            return str(value.address).lower()
+        text = str(value)
+        return text.lower() if text.startswith("0x") and len(text) == 42 else text
+
+    return f"{name}: " + ", ".join(fmt(a) for a in args)
+
+
 def evidence(label: str = "bundle-1") -> bytes:
     return keccak(text=f"evidence:{label}")
 

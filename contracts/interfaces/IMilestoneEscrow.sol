@@ -183,8 +183,10 @@ interface IMilestoneEscrow {
     error Escrow_ChallengeWindowTooLong(uint256 window, uint256 max);
     /// @notice The token delivered less than asked (fee-on-transfer or rebasing tokens are refused).
     error Escrow_FundingShortfall(uint256 programId, uint256 expected, uint256 received);
-    /// @notice Committing this amount would exceed the program's uncommitted balance.
-    error Escrow_InsufficientFunds(uint256 programId, uint256 required, uint256 uncommitted);
+    /// @notice The program's commitment would rise to `committed`, above its `balance`.
+    error Escrow_InsufficientFunds(uint256 programId, uint256 committed, uint256 balance);
+    /// @notice The settlement token address holds no contract.
+    error Escrow_InvalidToken(address token);
     /// @notice The deadline is not in the future.
     error Escrow_DeadlineNotInFuture(uint40 deadline, uint256 currentTime);
     /// @notice The program already has a milestone with this external reference.
