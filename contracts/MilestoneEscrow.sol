@@ -76,6 +76,9 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     uint16 private _epoch;
     uint8 private _quorum;
     uint64 private _programCount;
+    /// Holders of DEFAULT_ADMIN_ROLE; never allowed to fall to zero, so that no proposal can
+    /// leave the escrow without anyone able to unpause it or rotate the committee.
+    uint8 private _adminCount;
 
     mapping(uint256 programId => Program) private _programs;
     mapping(bytes32 milestoneId => Milestone) private _milestones;
@@ -510,6 +513,21 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     /*//////////////////////////////////////////////////////////////
                                 INTERNAL
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev Counts admins as they are granted.
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == DEFAULT_ADMIN_ROLE) ++_adminCount;
+    }
+
+    /// @dev Refuses to remove the last admin (by revocation or renunciation).
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == DEFAULT_ADMIN_ROLE) {
+            if (_adminCount == 1) revert Escrow_LastAdmin(account);
+            --_adminCount;
+        }
+    }
 
     /// @dev The one place that decides a milestone's status: a registered milestone past its
     /// deadline reads as Expired before anyone calls `expire`.

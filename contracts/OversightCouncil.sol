@@ -127,8 +127,8 @@ contract OversightCouncil is IOversightCouncil {
 
     /// @inheritdoc IOversightCouncil
     function emergencyPause() external override onlyMember {
-        emit EmergencyPause(msg.sender);
         IMilestoneEscrow(_escrow).pause();
+        emit EmergencyPause(msg.sender);
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -217,6 +217,8 @@ interface IMilestoneEscrow {
     error Escrow_DuplicateOracle(address oracle);
     /// @notice The committee epoch counter is exhausted.
     error Escrow_EpochOverflow();
+    /// @notice The escrow must keep at least one admin: revoking or renouncing the last is refused.
+    error Escrow_LastAdmin(address account);
     /// @notice A closed program has nothing uncommitted to withdraw.
     error Escrow_NothingToWithdraw(uint256 programId);
 

@@ -11,53 +11,24 @@ the root `oracles` fixture's first three (quorum 2); program manager accounts[1]
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.fixtures import FixtureFunctionDefinition
 from brownie import accounts, chain
 from eth_utils import keccak
 from hexbytes import HexBytes
 
 from scripts.deploy import deploy
-
-# Conftest files outside packages are all imported under the module name "conftest", and pytest
-# drops the previous one from sys.modules before importing the next. Test modules elsewhere
-# (tests/escrow) do `from conftest import ...` and, when the whole suite runs, are imported after
-# this file: so this module re-exports the root conftest's plain names (constants and helpers,
-# never fixtures, which would be registered twice) to keep those imports working.
-_ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
-
-
-def _load_root_conftest() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_root_conftest_names", _ROOT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_root = _load_root_conftest()
-for _name, _value in vars(_root).items():
-    if _name.startswith("__") or _name in globals():
-        continue
-    if isinstance(_value, FixtureFunctionDefinition):
-        continue
-    globals()[_name] = _value
-del _name, _value
-
-DAY: int = _root.DAY
-TOKEN_UNIT: int = _root.TOKEN_UNIT
-PROGRAM_FUNDS: int = _root.PROGRAM_FUNDS
-CHALLENGE_WINDOW: int = _root.CHALLENGE_WINDOW
-evidence: Callable[..., bytes] = _root.evidence
+from tests.conftest import (  # noqa: F401 (re-exported to the council tests)
+    CHALLENGE_WINDOW,
+    DAY,
+    PROGRAM_FUNDS,
+    TOKEN_UNIT,
+    evidence,
+    milestone_input,
+)
 
 AMOUNT = 1_000 * TOKEN_UNIT
 PROPOSAL_LIFETIME = 7 * DAY

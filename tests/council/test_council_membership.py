@@ -58,7 +58,8 @@ from typing import Any
 import brownie
 import pytest
 from brownie import OversightCouncil, chain
-from conftest import FROZEN, VERIFIED, addr, assert_council_trail
+
+from tests.council.conftest import FROZEN, VERIFIED, addr, assert_council_trail
 
 ZERO = "0x" + "00" * 20
 MAX_MEMBERS = 32

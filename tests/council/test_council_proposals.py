@@ -63,7 +63,10 @@ from typing import Any
 import brownie
 import pytest
 from brownie import chain, web3
-from conftest import (
+from eth_utils import keccak
+from hexbytes import HexBytes
+
+from tests.council.conftest import (
     FROZEN,
     PROPOSAL_LIFETIME,
     REGISTERED,
@@ -72,8 +75,6 @@ from conftest import (
     attest_all,
     b32,
 )
-from eth_utils import keccak
-from hexbytes import HexBytes
 
 MAX_LIFETIME = 90 * 24 * 3600
 FUNCTIONS = ["approve", "revoke", "execute", "approveAndExecute"]

@@ -30,10 +30,16 @@ from typing import Any
 
 import brownie
 from brownie import MilestoneEscrow, chain, network
-from conftest import AMOUNT, CHALLENGE_WINDOW, PROGRAM_MANAGER_ROLE, ZERO_ROLE, unauthorized
 
 from disburse.deployment import load, save
 from scripts.deploy import deploy
+from tests.council.conftest import (
+    AMOUNT,
+    CHALLENGE_WINDOW,
+    PROGRAM_MANAGER_ROLE,
+    ZERO_ROLE,
+    unauthorized,
+)
 
 # --------------------------------------------------------------------------- admin hand-over
 

@@ -89,7 +89,9 @@ from typing import Any
 import brownie
 import pytest
 from brownie import chain
-from conftest import (
+from eth_utils import keccak
+
+from tests.council.conftest import (
     AMOUNT,
     CANCELLED,
     CHALLENGE_WINDOW,
@@ -109,7 +111,6 @@ from conftest import (
     milestone_input,
     unauthorized,
 )
-from eth_utils import keccak
 
 REASON = keccak(text="reason: oracle outage, see council minutes 2025-14")
 MAX_CHALLENGE_WINDOW = 90 * DAY

@@ -69,10 +69,10 @@ from typing import Any
 import brownie
 import pytest
 from brownie import MilestoneEscrow, chain, web3
-from conftest import DAY, PROGRAM_FUNDS, evidence
 from eth_keys import keys
 
 from disburse.attestations import external_ref
+from tests.conftest import DAY, PROGRAM_FUNDS, evidence
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_N = SECP256K1_N // 2

@@ -47,7 +47,8 @@ from typing import Any
 import brownie
 import pytest
 from brownie import ZERO_ADDRESS, accounts, chain, web3
-from conftest import CHALLENGE_WINDOW, DAY, TOKEN_UNIT, error, evidence, milestone_input
+
+from tests.conftest import CHALLENGE_WINDOW, DAY, TOKEN_UNIT, error, evidence, milestone_input
 
 NOT_ADMINS = ["manager", "outsider", "oracle", "beneficiary"]
 DEFAULT_ADMIN_ROLE = bytes(32)

@@ -65,7 +65,10 @@ import brownie
 import pytest
 from brownie import ZERO_ADDRESS, accounts, chain, history, web3
 from brownie.exceptions import VirtualMachineError
-from conftest import (
+from eth_utils import keccak
+
+from disburse.attestations import external_ref, milestone_id
+from tests.conftest import (
     CHALLENGE_WINDOW,
     DAY,
     PROGRAM_FUNDS,
@@ -74,9 +77,6 @@ from conftest import (
     evidence,
     milestone_input,
 )
-from eth_utils import keccak
-
-from disburse.attestations import external_ref, milestone_id
 
 NOT_MANAGERS = ["outsider", "oracle", "beneficiary", "admin", "other_manager"]
 

@@ -49,8 +49,9 @@ from typing import Any
 import brownie
 import pytest
 from brownie import ZERO_ADDRESS, accounts, chain, web3
-from conftest import CHALLENGE_WINDOW, DAY, PROGRAM_FUNDS, TOKEN_UNIT, error, evidence
 from eth_utils import keccak
+
+from tests.conftest import CHALLENGE_WINDOW, DAY, PROGRAM_FUNDS, TOKEN_UNIT, error, evidence
 
 NOT_MANAGERS = ["outsider", "oracle", "beneficiary", "admin", "other_manager"]
 

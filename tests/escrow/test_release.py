@@ -42,8 +42,9 @@ from typing import Any
 import brownie
 import pytest
 from brownie import chain, web3
-from conftest import CHALLENGE_WINDOW, PROGRAM_FUNDS, TOKEN_UNIT, evidence
 from eth_utils import keccak
+
+from tests.conftest import CHALLENGE_WINDOW, PROGRAM_FUNDS, TOKEN_UNIT, evidence
 
 REGISTERED, VERIFIED, DISPUTED, RELEASED, EXPIRED = 1, 2, 3, 5, 7
 AMOUNT = 1_000 * TOKEN_UNIT

@@ -1,7 +1,8 @@
 """The happy path end to end: register, two attestations (one relayed), window, release."""
 
 from brownie import chain
-from conftest import CHALLENGE_WINDOW, TOKEN_UNIT, evidence
+
+from tests.conftest import CHALLENGE_WINDOW, TOKEN_UNIT, evidence
 
 
 def test_quorum_then_window_then_release_pays_beneficiary(
