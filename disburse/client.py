@@ -1,0 +1,348 @@
+"""The typed chain client every tool uses: connection and chain check, reads, transactions signed
+locally (permissioned chains have no eth_sendTransaction), nonces, retries with backoff, receipt
+waits, revert decoding, and event reads in ranges the node accepts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractEvent, ContractFunction
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    ProviderConnectionError,
+    TransactionNotFound,
+    Web3RPCError,
+)
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import BlockIdentifier, EventData, Nonce, TxParams, TxReceipt, Wei
+
+from disburse.contracts import CONTRACTS, load_abi
+from disburse.errors import (
+    ArtifactError,
+    ChainError,
+    ChainIdMismatchError,
+    ChainUnavailableError,
+    ContractRevertError,
+    ErrorDecoder,
+    GasPriceTooLowError,
+    LogRangeTooLargeError,
+    NonceError,
+    SenderNotAuthorisedError,
+    TransactionTimeoutError,
+)
+from disburse.profile import ChainProfile
+
+T = TypeVar("T")
+
+_UNREACHABLE = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ProviderConnectionError,
+    ConnectionError,
+    TimeoutError,
+)
+
+# JSON-RPC error codes of permissioned nodes (Hyperledger Besu) and what they mean for us.
+_RPC_ERRORS: dict[int, type[ChainError]] = {
+    -32007: SenderNotAuthorisedError,
+    -32009: GasPriceTooLowError,
+    -32005: LogRangeTooLargeError,
+    -32001: NonceError,
+    -32006: NonceError,
+}
+_NONCE_WORDS = ("nonce too low", "nonce too high", "replacement transaction underpriced")
+
+
+def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
+    """Maps a node's JSON-RPC error to our exception, or None when it means nothing special."""
+    response = exc.rpc_response or {}
+    error = response.get("error") if isinstance(response, Mapping) else None
+    code = error.get("code") if isinstance(error, Mapping) else None
+    message = str(error.get("message", "")) if isinstance(error, Mapping) else str(exc)
+    kind = _RPC_ERRORS.get(code) if isinstance(code, int) else None
+    if kind is None and any(w in message.lower() for w in _NONCE_WORDS):
+        kind = NonceError
+    if kind is None:
+        return None
+    return kind(f"the node refused: {message} (JSON-RPC {code})")
+
+
+def _revert_data(exc: Exception) -> bytes:
+    data = getattr(exc, "data", None)
+    if isinstance(data, Mapping):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return b""
+    return b""
+
+
+@dataclass(frozen=True)
+class SentTransaction:
+    """A signed transaction handed to the node."""
+
+    tx_hash: str
+    nonce: int
+    sender: ChecksumAddress
+
+
+class ChainClient:
+    """One chain, as its profile describes it."""
+
+    def __init__(
+        self, profile: ChainProfile, *, extra_abis: Sequence[Sequence[Mapping[str, Any]]] = ()
+    ) -> None:
+        self.profile = profile
+        provider = Web3.HTTPProvider(
+            profile.rpc_url, request_kwargs={"timeout": profile.request_timeout_s}
+        )
+        self.w3 = Web3(provider)
+        if profile.poa:
+            self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        abis: list[Sequence[Mapping[str, Any]]] = list(extra_abis)
+        for name in CONTRACTS:
+            try:
+                abis.append(load_abi(name))
+            except ArtifactError:
+                continue
+        self.decoder = ErrorDecoder(abis)
+        self._nonces: dict[str, int] = {}
+        self._nonce_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def rpc(self, fn: Callable[[], T], *, what: str) -> T:
+        """Runs one request, retrying an unreachable endpoint with exponential backoff."""
+        delay = self.profile.backoff_s
+        attempts = self.profile.retries + 1
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except _UNREACHABLE as exc:
+                if attempt == attempts - 1:
+                    raise ChainUnavailableError(
+                        f"{what}: {self.profile.rpc_url} did not answer "
+                        f"after {attempts} attempts ({exc})"
+                    ) from None
+                time.sleep(delay)
+                delay *= 2
+            except Web3RPCError as exc:
+                mapped = rpc_error_of(exc)
+                if mapped is not None:
+                    raise mapped from None
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def check_chain(self) -> int:
+        """Refuses to go on when the node serves another chain than the profile's."""
+        found = self.rpc(lambda: self.w3.eth.chain_id, what="eth_chainId")
+        if found != self.profile.chain_id:
+            raise ChainIdMismatchError(
+                f"{self.profile.rpc_url} serves chain {found}, but profile {self.profile.name!r} "
+                f"expects chain {self.profile.chain_id}: refusing to run"
+            )
+        return found
+
+    def block_number(self) -> int:
+        return self.rpc(lambda: self.w3.eth.block_number, what="eth_blockNumber")
+
+    def timestamp(self, block: BlockIdentifier = "latest") -> int:
+        return int(
+            self.rpc(lambda: self.w3.eth.get_block(block), what="eth_getBlockByNumber")["timestamp"]
+        )
+
+    def contract(self, name: str, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_abi(name))
+
+    # ------------------------------------------------------------------ reads
+
+    def call(self, fn: ContractFunction, *, block: BlockIdentifier = "latest") -> Any:
+        """A read; a revert becomes a decoded ContractRevertError."""
+        try:
+            return self.rpc(lambda: fn.call(block_identifier=block), what=f"call {fn.fn_name}")
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.decoder.revert_error(_revert_data(exc), context=fn.fn_name) from None
+
+    def get_logs(
+        self,
+        event: type[ContractEvent] | ContractEvent,
+        *,
+        from_block: int,
+        to_block: int,
+        argument_filters: Mapping[str, Any] | None = None,
+    ) -> list[EventData]:
+        """Logs of one event in [from_block, to_block], in ranges of at most the profile's cap;
+        a range the node still refuses is halved."""
+        found: list[EventData] = []
+        span = self.profile.log_range_cap
+        start = from_block
+        while start <= to_block:
+            end = min(start + span - 1, to_block)
+            try:
+                chunk = self.rpc(
+                    lambda s=start, e=end: event.get_logs(  # type: ignore[misc]
+                        from_block=s, to_block=e, argument_filters=dict(argument_filters or {})
+                    ),
+                    what="eth_getLogs",
+                )
+            except LogRangeTooLargeError:
+                if span == 1:
+                    raise
+                span = max(1, span // 2)
+                continue
+            found.extend(chunk)
+            start = end + 1
+        return found
+
+    # ------------------------------------------------------------------ nonces
+
+    def next_nonce(self, address: str) -> int:
+        """The next nonce of a local account: from the node once, then counted here."""
+        key = Web3.to_checksum_address(address)
+        with self._nonce_lock:
+            if key not in self._nonces:
+                self._nonces[key] = self.rpc(
+                    lambda: self.w3.eth.get_transaction_count(key, "pending"), what="nonce"
+                )
+            nonce = self._nonces[key]
+            self._nonces[key] = nonce + 1
+            return nonce
+
+    def resync_nonce(self, address: str) -> None:
+        """Forgets the counted nonce; the next transaction asks the node again."""
+        with self._nonce_lock:
+            self._nonces.pop(Web3.to_checksum_address(address), None)
+
+    # ------------------------------------------------------------------ transactions
+
+    def _fees(self) -> TxParams:
+        p = self.profile
+        if p.tx_type == "legacy":
+            price = p.gas_price_wei
+            if price is None:
+                price = self.rpc(lambda: self.w3.eth.gas_price, what="eth_gasPrice")
+            return {"gasPrice": Wei(price)}
+        if p.gas_price_wei is not None:
+            return {
+                "maxFeePerGas": Wei(p.gas_price_wei),
+                "maxPriorityFeePerGas": Wei(min(p.priority_fee_wei, p.gas_price_wei)),
+            }
+        block = self.rpc(lambda: self.w3.eth.get_block("latest"), what="eth_getBlockByNumber")
+        base = int(block.get("baseFeePerGas", 0))
+        return {
+            "maxFeePerGas": Wei(2 * base + p.priority_fee_wei),
+            "maxPriorityFeePerGas": Wei(p.priority_fee_wei),
+        }
+
+    def estimate_gas(self, account: LocalAccount, fn: ContractFunction) -> int:
+        """Estimated gas with the profile's margin; a revert is decoded and raised."""
+        try:
+            estimate = self.rpc(
+                lambda: fn.estimate_gas({"from": account.address}), what=f"estimate {fn.fn_name}"
+            )
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.decoder.revert_error(_revert_data(exc), context=fn.fn_name) from None
+        return int(estimate * self.profile.gas_multiplier)
+
+    def sign(
+        self, account: LocalAccount, fn: ContractFunction, *, nonce: int, gas: int
+    ) -> tuple[bytes, str]:
+        """A signed transaction and its hash."""
+        params: TxParams = {
+            "from": account.address,
+            "nonce": Nonce(nonce),
+            "gas": gas,
+            "chainId": self.profile.chain_id,
+            **self._fees(),
+        }
+        tx = fn.build_transaction(params)
+        signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+        return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+
+    def send_raw(self, raw: bytes, tx_hash: str) -> str:
+        """Hands a signed transaction to the node; one it already has is not an error."""
+        try:
+            self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), what="eth_sendRawTransaction")
+        except Web3RPCError as exc:
+            if "already known" not in str(exc).lower():
+                raise
+        return tx_hash
+
+    def receipt(self, tx_hash: str) -> TxReceipt | None:
+        """The receipt, or None while the transaction is not mined (or unknown)."""
+        try:
+            return self.rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash), what="receipt")  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def wait(self, tx_hash: str, *, timeout_s: float | None = None) -> TxReceipt:
+        """Waits for the receipt (and the profile's confirmations); a revert is decoded."""
+        limit = time.monotonic() + (
+            timeout_s if timeout_s is not None else self.profile.receipt_timeout_s
+        )
+        while True:
+            found = self.receipt(tx_hash)
+            if found is not None:
+                if (
+                    self.profile.confirmations == 0
+                    or self.block_number() >= found["blockNumber"] + self.profile.confirmations
+                ):
+                    break
+            if time.monotonic() > limit:
+                raise TransactionTimeoutError(tx_hash, timeout_s or self.profile.receipt_timeout_s)
+            time.sleep(self.profile.poll_interval_s)
+        if found["status"] != 1:
+            raise self._revert_of(found)
+        return found
+
+    def _revert_of(self, receipt: TxReceipt) -> ContractRevertError:
+        """Replays a failed transaction at its block to learn the revert data."""
+        tx = self.rpc(
+            lambda: self.w3.eth.get_transaction(receipt["transactionHash"]),
+            what="eth_getTransaction",
+        )
+        call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
+        try:
+            self.rpc(
+                lambda: self.w3.eth.call(call, block_identifier=receipt["blockNumber"] - 1),
+                what="replay",
+            )
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            return self.decoder.revert_error(_revert_data(exc), context="transaction reverted")
+        return ContractRevertError(f"transaction {receipt['transactionHash'].hex()} reverted")
+
+    def transact(
+        self, account: LocalAccount, fn: ContractFunction, *, gas: int | None = None
+    ) -> TxReceipt:
+        """Estimate, sign, send and wait; a nonce the node refuses is resynchronised once."""
+        limit = gas if gas is not None else self.estimate_gas(account, fn)
+        for attempt in range(2):
+            nonce = self.next_nonce(account.address)
+            raw, tx_hash = self.sign(account, fn, nonce=nonce, gas=limit)
+            try:
+                self.send_raw(raw, tx_hash)
+            except NonceError:
+                self.resync_nonce(account.address)
+                if attempt == 1:
+                    raise
+                continue
+            return self.wait(tx_hash)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def checksum_all(addresses: Iterable[str]) -> list[ChecksumAddress]:
+    return [Web3.to_checksum_address(a) for a in addresses]
