@@ -26,7 +26,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import BlockIdentifier, EventData, Nonce, TxParams, TxReceipt, Wei
+from web3.types import BlockIdentifier, EventData, LogReceipt, Nonce, TxParams, TxReceipt, Wei
 
 from disburse.contracts import CONTRACTS, load_abi
 from disburse.errors import (
@@ -208,6 +208,30 @@ class ChainClient:
             start = end + 1
         return found
 
+    def contract_logs(self, address: str, *, from_block: int, to_block: int) -> list[LogReceipt]:
+        """Every log of one contract in [from_block, to_block], in ranges the node accepts."""
+        found: list[LogReceipt] = []
+        span = self.profile.log_range_cap
+        start = from_block
+        target = Web3.to_checksum_address(address)
+        while start <= to_block:
+            end = min(start + span - 1, to_block)
+            try:
+                chunk = self.rpc(
+                    lambda s=start, e=end: self.w3.eth.get_logs(  # type: ignore[misc]
+                        {"address": target, "fromBlock": s, "toBlock": e}
+                    ),
+                    what="eth_getLogs",
+                )
+            except LogRangeTooLargeError:
+                if span == 1:
+                    raise
+                span = max(1, span // 2)
+                continue
+            found.extend(chunk)
+            start = end + 1
+        return found
+
     # ------------------------------------------------------------------ nonces
 
     def next_nonce(self, address: str) -> int:
@@ -288,6 +312,14 @@ class ChainClient:
             return self.rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash), what="receipt")  # type: ignore[arg-type]
         except TransactionNotFound:
             return None
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        """Whether the node knows the transaction (mined or pending in its pool)."""
+        try:
+            self.rpc(lambda: self.w3.eth.get_transaction(tx_hash), what="eth_getTransactionByHash")  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        return True
 
     def wait(self, tx_hash: str, *, timeout_s: float | None = None) -> TxReceipt:
         """Waits for the receipt (and the profile's confirmations); a revert is decoded."""

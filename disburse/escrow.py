@@ -1,0 +1,111 @@
+"""The escrow as the tools see it: typed reads and the calls they make, over the ChainClient."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+
+from disburse.attestations import CompactSignature
+from disburse.client import ChainClient
+from disburse.errors import ENUMS
+
+STATUSES = ENUMS["MilestoneStatus"]
+
+
+@dataclass(frozen=True)
+class MilestoneState:
+    """A milestone as `MilestoneEscrow.milestone` returns it, status by name."""
+
+    milestone_id: bytes
+    program_id: int
+    beneficiary: ChecksumAddress
+    amount: int
+    deadline: int
+    evidence_spec_hash: bytes
+    status: str
+    attestations: int
+    attestation_epoch: int
+    evidence_hash: bytes
+    verified_at: int
+
+    @property
+    def exists(self) -> bool:
+        return self.status != "None"
+
+
+@dataclass(frozen=True)
+class Committee:
+    oracles: tuple[ChecksumAddress, ...]
+    quorum: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class RelayedAttestation:
+    """One milestone's evidence hash with the committee signatures gathered for it."""
+
+    milestone_id: bytes
+    evidence_hash: bytes
+    signatures: tuple[CompactSignature, ...]
+
+
+class Escrow:
+    """Typed access to one deployed MilestoneEscrow."""
+
+    def __init__(self, client: ChainClient, address: str) -> None:
+        self.client = client
+        self.address = Web3.to_checksum_address(address)
+        self.contract: Contract = client.contract("MilestoneEscrow", self.address)
+
+    def milestone(self, milestone_id: bytes) -> MilestoneState:
+        raw = self.client.call(self.contract.functions.milestone(milestone_id))
+        return MilestoneState(
+            milestone_id=milestone_id,
+            program_id=int(raw[0]),
+            beneficiary=Web3.to_checksum_address(raw[1]),
+            amount=int(raw[2]),
+            deadline=int(raw[3]),
+            evidence_spec_hash=bytes(raw[4]),
+            status=STATUSES[int(raw[5])],
+            attestations=int(raw[6]),
+            attestation_epoch=int(raw[7]),
+            evidence_hash=bytes(raw[8]),
+            verified_at=int(raw[9]),
+        )
+
+    def committee(self) -> Committee:
+        oracles, quorum, epoch = self.client.call(self.contract.functions.committee())
+        return Committee(
+            tuple(Web3.to_checksum_address(o) for o in oracles), int(quorum), int(epoch)
+        )
+
+    def has_attested(self, milestone_id: bytes, oracle: str) -> bool:
+        fn = self.contract.functions.hasAttested(milestone_id, Web3.to_checksum_address(oracle))
+        return bool(self.client.call(fn))
+
+    def releasable_at(self, milestone_id: bytes) -> int:
+        return int(self.client.call(self.contract.functions.releasableAt(milestone_id)))
+
+    def paused(self) -> bool:
+        return bool(self.client.call(self.contract.functions.paused()))
+
+    # Calls, for ChainClient.transact / sign.
+
+    def attest(self, milestone_id: bytes, evidence_hash: bytes, epoch: int) -> ContractFunction:
+        return self.contract.functions.attest(milestone_id, evidence_hash, epoch)
+
+    def attest_with_signatures(
+        self, epoch: int, batch: Sequence[RelayedAttestation]
+    ) -> ContractFunction:
+        items = [
+            (a.milestone_id, a.evidence_hash, [s.as_tuple() for s in a.signatures]) for a in batch
+        ]
+        return self.contract.functions.attestWithSignatures(epoch, items)
+
+    def release(self, milestone_id: bytes) -> ContractFunction:
+        return self.contract.functions.release(milestone_id)

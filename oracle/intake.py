@@ -1,0 +1,115 @@
+"""Intake: what a submission must satisfy before anything is stored.
+
+A submission is refused (with the HTTP status the API answers) when its milestone is unknown or
+no longer takes attestations, when the milestone's evidence specification has not been uploaded
+(or was uploaded with other content than the on-chain hash names), or when a document it names
+is not in the store as described. Nothing is stored for a refused submission.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from disburse.escrow import Escrow, MilestoneState
+from disburse.specs import spec_hash
+from oracle.errors import EvidenceError, SpecError
+from oracle.evidence import EvidenceCreate
+from oracle.spec import EvidenceSpec, load_spec
+from oracle.store import DocumentStore
+
+
+class IntakeError(EvidenceError):
+    """A refused submission; `status_code` is the HTTP status the API answers with."""
+
+    status_code = 422
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class SpecStore:
+    """Evidence specifications, stored under the keccak256 of their bytes (as registered)."""
+
+    def __init__(self, root: Path, *, max_bytes: int = 1 << 20) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, digest: bytes) -> Path:
+        return self.root / f"{digest.hex()}.spec"
+
+    def put(self, raw: bytes) -> bytes:
+        """Stores a specification after checking it parses; returns its hash."""
+        if len(raw) > self.max_bytes:
+            raise IntakeError(
+                f"specification is {len(raw)} bytes; at most {self.max_bytes}", status_code=413
+            )
+        digest = spec_hash(raw)
+        try:
+            load_spec(raw, expected_hash=digest)
+        except SpecError as exc:
+            raise IntakeError(f"specification refused: {exc}") from None
+        path = self._path(digest)
+        if not path.exists():
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            with open(tmp, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(path)
+        return digest
+
+    def get(self, digest: bytes) -> bytes | None:
+        try:
+            return self._path(digest).read_bytes()
+        except FileNotFoundError:
+            return None
+
+
+def parse_milestone_id(text: str) -> bytes:
+    return bytes.fromhex(text[2:])
+
+
+def check_submission(
+    *, evidence: EvidenceCreate, escrow: Escrow, specs: SpecStore, store: DocumentStore
+) -> tuple[MilestoneState, EvidenceSpec]:
+    """The milestone and its specification, once the submission is acceptable."""
+    milestone = escrow.milestone(parse_milestone_id(evidence.milestone_id))
+    if not milestone.exists:
+        raise IntakeError(f"milestone {evidence.milestone_id} is not registered", status_code=404)
+    if milestone.status == "Expired":
+        raise IntakeError(
+            f"milestone {evidence.milestone_id} is past its deadline ({milestone.deadline})",
+            status_code=422,
+        )
+    if milestone.status != "Registered":
+        raise IntakeError(
+            f"milestone {evidence.milestone_id} is {milestone.status}: it takes no attestations",
+            status_code=409,
+        )
+    raw = specs.get(milestone.evidence_spec_hash)
+    if raw is None:
+        raise IntakeError(
+            f"the evidence specification 0x{milestone.evidence_spec_hash.hex()} registered for "
+            "this milestone has not been uploaded (POST /v1/specs): a specification whose hash "
+            "differs from the on-chain one is never used",
+            status_code=422,
+        )
+    spec = load_spec(raw, expected_hash=milestone.evidence_spec_hash)
+    for doc in evidence.documents:
+        if not store.has(doc.sha256):
+            raise IntakeError(
+                f"document {doc.name!r}: no uploaded document has sha256 {doc.sha256} "
+                "(upload it first with POST /v1/documents)",
+                status_code=422,
+            )
+        size = store.path_of(doc.sha256).stat().st_size
+        if size != doc.size:
+            raise IntakeError(
+                f"document {doc.name!r}: size {doc.size} given, the stored document is {size}",
+                status_code=422,
+            )
+    return milestone, spec
