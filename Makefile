@@ -59,8 +59,8 @@ gas: setup
 	$(BIN)/brownie run scripts/gas.py
 
 lint: setup slither
-	$(BIN)/ruff check disburse scripts tests tools/slither
-	$(BIN)/ruff format --check disburse scripts tests tools/slither
+	$(BIN)/ruff check disburse oracle scripts tests tools/slither
+	$(BIN)/ruff format --check disburse oracle scripts tests tools/slither
 	$(BIN)/mypy
 	$(BIN)/mypy --strict tools/slither/check_findings.py
 

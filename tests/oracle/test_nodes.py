@@ -53,7 +53,7 @@ def system(
     from brownie import accounts
 
     root = tmp_path_factory.mktemp("nodes")
-    record, escrow, council, token = deploy(
+    record, escrow, _council, token = deploy(
         deployer=roles.admin,
         council_members=[str(a) for a in accounts[7:10]],
         threshold=2,
