@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -129,6 +130,21 @@ def create_app(
         if 400 <= exc.status_code < 500:
             node.metrics.requests_refused.labels(status=str(exc.status_code)).inc()
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Each problem by field and message; the offending input is not echoed back (it may be
+        # huge, hold a secret, or be a NaN that JSON cannot even carry).
+        node.metrics.requests_refused.labels(status="422").inc()
+        problems = [
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

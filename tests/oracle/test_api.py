@@ -1,0 +1,264 @@
+"""The node's HTTP API in process (FastAPI's TestClient) against the real escrow on anvil: every
+bad request gets a clear 4xx and stores nothing; generated malformed bodies never cause a 5xx."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from brownie import chain, web3
+from eth_account import Account
+from eth_utils import keccak
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from disburse.attestations import external_ref, milestone_id
+from disburse.client import ChainClient
+from disburse.escrow import Escrow
+from disburse.profile import ChainProfile
+from oracle.api import create_app
+from oracle.intake import SpecStore
+from oracle.journal import Journal
+from oracle.metrics import Metrics
+from oracle.node import Node
+from oracle.store import DocumentStore
+from tests.conftest import TOKEN_UNIT, evidence, milestone_input
+
+MAX_DOC = 1024
+SPEC = b"""version: 1
+title: Acceptance of lot 3
+required_documents:
+  - {name: report.pdf}
+claims:
+  - {name: acceptance_test_passed, kind: boolean, value: true}
+check_deadline: true
+"""
+
+
+@pytest.fixture
+def api(tmp_path: Path, escrow: Any, oracles: list[Any]) -> dict[str, Any]:
+    client = ChainClient(
+        ChainProfile(name="test", rpc_url=web3.provider.endpoint_uri, chain_id=chain.id)
+    )
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    node = Node(
+        name="api-test",
+        client=client,
+        escrow=Escrow(client, escrow.address),
+        account=Account.from_key(oracles[0].private_key),
+        journal=journal,
+        store=DocumentStore(tmp_path / "documents", max_bytes=MAX_DOC),
+        specs=SpecStore(tmp_path / "specs"),
+        metrics=Metrics(),
+    )
+    app = create_app(node, watcher=None, batcher=None, max_document_bytes=MAX_DOC)
+    key = journal.add_api_key("inspector")
+    http = TestClient(app)
+    http.headers["X-API-Key"] = key
+    return {"http": http, "node": node, "key": key, "root": tmp_path, "journal": journal}
+
+
+def rows(api: dict[str, Any]) -> int:
+    with sqlite3.connect(api["root"] / "journal.sqlite3") as db:
+        return int(db.execute("SELECT count(*) FROM evidence").fetchone()[0])
+
+
+def stored_files(api: dict[str, Any]) -> int:
+    return sum(1 for p in (api["root"] / "documents").rglob("*") if p.is_file())
+
+
+def register(
+    escrow: Any, program_id: int, roles: Any, ref: str, spec: bytes = SPEC, **kw: Any
+) -> bytes:
+    escrow.registerMilestone(
+        program_id,
+        milestone_input(ref, roles.beneficiary, 10 * TOKEN_UNIT, spec=keccak(spec), **kw),
+        {"from": roles.manager},
+    )
+    return milestone_id(program_id, external_ref(ref))
+
+
+def body(milestone: bytes, document: bytes = b"report", **over: Any) -> dict[str, Any]:
+    found = {
+        "milestone_id": "0x" + milestone.hex(),
+        "documents": [
+            {
+                "name": "report.pdf",
+                "sha256": hashlib.sha256(document).hexdigest(),
+                "size": len(document),
+                "media_type": "application/pdf",
+            }
+        ],
+        "claims": {"acceptance_test_passed": True},
+        "approvals": [],
+    }
+    found.update(over)
+    return found
+
+
+@pytest.fixture
+def ready(api: dict[str, Any], escrow: Any, program_id: int, roles: Any) -> bytes:
+    http = api["http"]
+    assert http.post("/v1/specs", content=SPEC).status_code == 201
+    assert http.post("/v1/documents", content=b"report").status_code == 201
+    return register(escrow, program_id, roles, "API-1")
+
+
+def test_valid_evidence_is_accepted_and_journaled_once(api, ready):
+    first = api["http"].post("/v1/evidence", json=body(ready))
+    assert first.status_code == 202, first.text
+    again = api["http"].post("/v1/evidence", json=body(ready))
+    assert again.json()["id"] == first.json()["id"]
+    assert first.json()["state"] == "received"
+    assert rows(api) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "ok_not-a-key"}, {"X-API-Key": ""}])
+def test_requests_without_a_valid_api_key_are_refused_with_401(api, ready, headers):
+    http = api["http"]
+    response = http.post("/v1/evidence", json=body(ready), headers={"X-API-Key": "", **headers})
+    assert response.status_code == 401
+    assert rows(api) == 0
+
+
+def test_a_revoked_key_is_refused(api, ready):
+    api["journal"].revoke_api_key("inspector")
+    assert api["http"].post("/v1/evidence", json=body(ready)).status_code == 401
+    assert rows(api) == 0
+
+
+def test_malformed_json_is_refused_with_422(api, ready):
+    response = api["http"].post(
+        "/v1/evidence", content=b'{"milestone_id": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert rows(api) == 0
+
+
+def test_a_field_error_names_the_field(api, ready):
+    response = api["http"].post("/v1/evidence", json=body(ready, milestone_id="0x1234"))
+    assert response.status_code == 422
+    assert "milestone_id" in json.dumps(response.json()["detail"])
+
+
+def test_an_unknown_milestone_is_refused_with_404(api, ready):
+    response = api["http"].post("/v1/evidence", json=body(keccak(text="no such milestone")))
+    assert response.status_code == 404
+    assert "not registered" in response.json()["detail"]
+    assert rows(api) == 0
+
+
+def test_an_oversized_document_is_refused_with_413_and_not_stored(api, ready):
+    before = stored_files(api)
+    response = api["http"].post("/v1/documents", content=b"x" * (MAX_DOC + 1))
+    assert response.status_code == 413
+    assert stored_files(api) == before
+
+
+def test_a_document_hash_nobody_uploaded_is_refused_naming_the_document(api, ready):
+    response = api["http"].post("/v1/evidence", json=body(ready, document=b"other bytes"))
+    assert response.status_code == 422
+    assert "report.pdf" in response.json()["detail"]
+    assert rows(api) == 0
+
+
+def test_a_document_size_that_differs_from_the_stored_one_is_refused(api, ready):
+    wrong = body(ready)
+    wrong["documents"][0]["size"] = 999
+    response = api["http"].post("/v1/evidence", json=wrong)
+    assert response.status_code == 422
+    assert "size" in response.json()["detail"]
+
+
+def test_a_specification_other_than_the_registered_one_is_never_used(
+    api, escrow, program_id, roles
+):
+    registered = SPEC + b"# registered variant\n"
+    mid = register(escrow, program_id, roles, "API-SPEC", spec=registered)
+    api["http"].post("/v1/documents", content=b"report")
+    api["http"].post("/v1/specs", content=SPEC)  # a different document than the one registered
+    response = api["http"].post("/v1/evidence", json=body(mid))
+    assert response.status_code == 422
+    assert "0x" + keccak(registered).hex() in response.json()["detail"]
+    assert rows(api) == 0
+
+
+def test_evidence_for_an_expired_milestone_is_refused(api, escrow, program_id, roles):
+    api["http"].post("/v1/specs", content=SPEC)
+    api["http"].post("/v1/documents", content=b"report")
+    mid = register(escrow, program_id, roles, "API-OLD", deadline=chain.time() + 3600)
+    chain.sleep(7200)
+    chain.mine()
+    response = api["http"].post("/v1/evidence", json=body(mid))
+    assert response.status_code == 422
+    assert "deadline" in response.json()["detail"]
+    assert rows(api) == 0
+
+
+def test_evidence_for_a_milestone_already_verified_is_refused_with_409(api, ready, escrow, oracles):
+    epoch = escrow.committee()[2]
+    for oracle in oracles[:2]:
+        escrow.attest(ready, evidence(), epoch, {"from": oracle})
+    response = api["http"].post("/v1/evidence", json=body(ready))
+    assert response.status_code == 409
+    assert "Verified" in response.json()["detail"]
+
+
+def test_a_specification_that_does_not_parse_is_refused(api):
+    response = api["http"].post("/v1/specs", content=b"version: 2\ntitle: x\n")
+    assert response.status_code == 422
+    assert list((api["root"] / "specs").iterdir()) == []
+
+
+def test_unknown_evidence_id_is_404(api):
+    assert api["http"].get("/v1/evidence/999").status_code == 404
+
+
+def test_refusals_are_counted_in_metrics(api, ready):
+    api["http"].post("/v1/evidence", json=body(ready), headers={"X-API-Key": "ok_wrong"})
+    text = api["http"].get("/metrics").text
+    assert 'oracle_requests_refused_total{status="401"} 1.0' in text
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+evidence_keys = st.sampled_from(["milestone_id", "documents", "claims", "approvals", "extra"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    payload=st.one_of(
+        json_values,
+        st.dictionaries(evidence_keys, json_values, max_size=5),
+        st.binary(max_size=64),
+        st.sampled_from(
+            [
+                b'{"milestone_id": NaN}',
+                b'{"claims": {"units": Infinity}}',
+                b'{"claims": {"units": -Infinity}, "documents": []}',
+                b"[" * 2000,
+                b'{"milestone_id": "0x' + b"0" * 64 + b'", "claims": {"a": 1e999}}',
+            ]
+        ),
+    )
+)
+def test_generated_malformed_bodies_never_cause_a_5xx_or_a_journal_change(api, ready, payload):
+    before = rows(api)
+    if isinstance(payload, bytes):
+        response = api["http"].post(
+            "/v1/evidence", content=payload, headers={"content-type": "application/json"}
+        )
+    else:
+        response = api["http"].post("/v1/evidence", json=payload)
+    assert 400 <= response.status_code < 500, response.text
+    assert rows(api) == before
