@@ -4,6 +4,7 @@ step of the journal, after which exactly one attestation per node reaches the ch
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -298,3 +299,86 @@ def test_a_wrong_keystore_password_stops_the_node_at_start(system):
     assert "wrong password" in out.stderr
     assert "not the password" not in out.stderr + out.stdout
     node.start()
+
+
+def test_health_reports_a_reachable_chain_and_a_current_cursor(system):
+    import httpx as _httpx
+
+    health = _httpx.get(system["nodes"][0].url + "/healthz", timeout=5).json()
+    assert health["ok"] is True
+    assert health["chain_reachable"] is True
+    assert health["lag"] <= 10
+
+
+def test_metrics_count_evidence_and_confirmed_attestations(system):
+    import httpx as _httpx
+
+    text = _httpx.get(system["nodes"][1].url + "/metrics", timeout=5).text
+    confirmed = [
+        line for line in text.splitlines() if line.startswith("oracle_attestations_confirmed_total")
+    ]
+    assert confirmed and float(confirmed[0].split()[-1]) >= 1
+    assert "oracle_release_latency_seconds_bucket" in text
+
+
+def test_the_cli_submits_evidence_through_the_same_api(system, roles, tmp_path):
+    import subprocess
+
+    from tests.oracle.nodes import ORACLE
+
+    node = system["nodes"][1]
+    mid = new_milestone(system, roles, "E2E-CLI")
+    (tmp_path / "key").write_text(node.api_key)
+    (tmp_path / "claims.yaml").write_text("units_delivered: 50\nacceptance_test_passed: true\n")
+    (tmp_path / "delivery-note.pdf").write_bytes(DOCUMENTS["delivery-note.pdf"])
+    (tmp_path / "approvals.json").write_text(json.dumps(approvals_for(mid, claims(50))))
+    common = ["--node", node.url, "--api-key-file", str(tmp_path / "key")]
+    out = subprocess.run(
+        [
+            str(ORACLE),
+            "evidence",
+            "submit",
+            *common,
+            "--milestone",
+            "0x" + mid.hex(),
+            "--claims",
+            str(tmp_path / "claims.yaml"),
+            "--document",
+            str(tmp_path / "delivery-note.pdf"),
+            "--approvals",
+            str(tmp_path / "approvals.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    accepted = json.loads(out.stdout)
+    wait_for(
+        lambda: evidence_state(node, accepted["id"])["state"] == "confirmed",
+        what="CLI evidence attested",
+    )
+    shown = subprocess.run(
+        [str(ORACLE), "evidence", "show", str(accepted["id"]), *common],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(shown.stdout)["attestation"]["state"] == "confirmed"
+    refused = subprocess.run(
+        [
+            str(ORACLE),
+            "evidence",
+            "submit",
+            *common,
+            "--milestone",
+            "0x" + "00" * 32,
+            "--claims",
+            str(tmp_path / "claims.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "404" in refused.stderr and "not registered" in refused.stderr

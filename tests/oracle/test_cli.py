@@ -1,0 +1,142 @@
+"""The verifier's command line: keys from files or environment variables only, API keys shown
+once, settings errors named, all through the real `oracle` entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from eth_account import Account
+from typer.testing import CliRunner
+
+from oracle.cli import app
+from oracle.journal import Journal
+
+runner = CliRunner()
+PASSWORD = "a long enough password"
+
+
+def password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "password.txt"
+    path.write_text(PASSWORD + "\n")
+    return path
+
+
+def test_keys_new_creates_an_encrypted_keystore_readable_only_by_its_owner(tmp_path):
+    keystore = tmp_path / "key.json"
+    out = runner.invoke(
+        app,
+        [
+            "keys",
+            "new",
+            "--keystore",
+            str(keystore),
+            "--password-file",
+            str(password_file(tmp_path)),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    address = out.output.strip()
+    assert address.startswith("0x") and len(address) == 42
+    assert stat.S_IMODE(os.stat(keystore).st_mode) == 0o600
+    document = json.loads(keystore.read_text())
+    assert "crypto" in document and PASSWORD not in keystore.read_text()
+    shown = runner.invoke(app, ["keys", "address", "--keystore", str(keystore)])
+    assert shown.output.strip().lower() == address.lower()
+
+
+def test_keys_new_refuses_to_overwrite_a_keystore(tmp_path):
+    keystore = tmp_path / "key.json"
+    args = [
+        "keys",
+        "new",
+        "--keystore",
+        str(keystore),
+        "--password-file",
+        str(password_file(tmp_path)),
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    before = keystore.read_bytes()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2
+    assert "error:" in again.output
+    assert keystore.read_bytes() == before
+
+
+def test_keys_import_reads_the_private_key_from_a_file(tmp_path):
+    account = Account.create()
+    key_file = tmp_path / "secret.hex"
+    key_file.write_text(account.key.hex())
+    out = runner.invoke(
+        app,
+        [
+            "keys",
+            "import",
+            "--keystore",
+            str(tmp_path / "k.json"),
+            "--private-key-file",
+            str(key_file),
+            "--password-env",
+            "TEST_ORACLE_PW",
+        ],
+        env={"TEST_ORACLE_PW": PASSWORD},
+    )
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == account.address
+    assert account.key.hex() not in out.output
+
+
+def test_a_password_cannot_be_given_on_the_command_line(tmp_path):
+    out = runner.invoke(
+        app, ["keys", "new", "--keystore", str(tmp_path / "k.json"), "--password", "x"]
+    )
+    assert out.exit_code != 0
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_keys_new_without_a_password_source_names_the_variable(tmp_path):
+    out = runner.invoke(
+        app,
+        ["keys", "new", "--keystore", str(tmp_path / "k.json")],
+        env={"ORACLE_KEY_PASSWORD": ""},
+    )
+    assert out.exit_code == 2
+    assert "ORACLE_KEY_PASSWORD" in out.output
+    assert not (tmp_path / "k.json").exists()
+
+
+def settings_file(tmp_path: Path) -> Path:
+    config = tmp_path / "node.yaml"
+    config.write_text(
+        "name: n\nrpc_url: http://127.0.0.1:1\nchain_id: 1\n"
+        f"deployment_file: {tmp_path / 'deployment.json'}\n"
+        f"keystore: {tmp_path / 'key.json'}\ndata_dir: {tmp_path / 'data'}\n"
+    )
+    return config
+
+
+def test_apikeys_add_shows_the_key_once_and_stores_only_its_hash(tmp_path):
+    config = settings_file(tmp_path)
+    out = runner.invoke(app, ["apikeys", "add", "ministry", "--config", str(config)])
+    assert out.exit_code == 0, out.output
+    key = out.output.strip()
+    assert key.startswith("ok_")
+    database = tmp_path / "data" / "journal.sqlite3"
+    assert key.encode() not in database.read_bytes()
+    with Journal.open(database) as journal:
+        assert journal.authenticate(key) == "ministry"
+    revoked = runner.invoke(app, ["apikeys", "revoke", "ministry", "--config", str(config)])
+    assert revoked.exit_code == 0
+    with Journal.open(database) as journal:
+        assert journal.authenticate(key) is None
+
+
+def test_run_with_incomplete_settings_names_what_is_missing(tmp_path):
+    config = tmp_path / "node.yaml"
+    config.write_text("name: n\nchain_id: 5\n")
+    out = runner.invoke(app, ["run", "--config", str(config)])
+    assert out.exit_code == 2
+    for field in ("rpc_url", "deployment_file", "keystore", "data_dir"):
+        assert field in out.output
