@@ -382,3 +382,52 @@ def test_the_cli_submits_evidence_through_the_same_api(system, roles, tmp_path):
     )
     assert refused.returncode == 2
     assert "404" in refused.stderr and "not registered" in refused.stderr
+
+
+def test_relayed_signatures_reach_the_chain_in_batches_sent_by_the_relaying_node(system, roles):
+    nodes = system["nodes"]
+    relayer, senders = nodes[2], nodes[:2]
+    relay_key = relayer.home / "relay-key"
+    relay_key.write_text(relayer.add_api_key("oracle-peers"))
+    relayer.stop()
+    relayer.write_config(relay=True, batch_delay_s=1.5, batch_size=50)
+    relayer.start()
+    for node in senders:
+        node.stop()
+        node.write_config(
+            submission="relay", relayer_url=relayer.url, relayer_api_key_file=str(relay_key)
+        )
+        node.start()
+    try:
+        milestones = [new_milestone(system, roles, f"E2E-RELAY-{i}") for i in range(3)]
+        for mid in milestones:
+            for node in senders:
+                submit(node, mid)
+        for mid in milestones:
+            wait_for(lambda m=mid: status(system, m) == VERIFIED, what="relayed quorum")
+        recorded = [e for mid in milestones for e in events(system, "AttestationRecorded", mid)]
+        assert len(recorded) == 6
+        transactions = {e["transactionHash"] for e in recorded}
+        assert len(transactions) <= 2, "the relayer batches milestones and oracles together"
+        relayer_address = Account.from_key(relayer.private_key).address
+        for tx in transactions:
+            assert web3.eth.get_transaction(tx)["from"] == relayer_address
+        for node in senders:  # the senders see their attestations confirmed from the chain
+            with node.http() as http:
+                rows = [http.get(f"/v1/evidence/{i}").json() for i in range(1, 60)]
+            mine = [
+                r for r in rows if r.get("milestone_id") in {"0x" + m.hex() for m in milestones}
+            ]
+            wait_for(
+                lambda n=node, ids=[r["id"] for r in mine]: all(
+                    evidence_state(n, i)["state"] == "confirmed" for i in ids
+                ),
+                what=f"{node.name} sees its relayed attestations",
+            )
+    finally:
+        for node in (*senders, relayer):
+            node.stop()
+            node.write_config(
+                submission="direct", relay=False, relayer_url=None, relayer_api_key_file=None
+            )
+            node.start()
