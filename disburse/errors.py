@@ -38,6 +38,10 @@ class ConfigurationError(DisburseError):
     """A setting, profile or deployment file is missing or wrong."""
 
 
+class KeystoreError(ConfigurationError):
+    """A keystore cannot be created, read or unlocked."""
+
+
 class ArtifactError(ConfigurationError):
     """A contract's build artifact (its ABI) is missing."""
 
