@@ -1,0 +1,27 @@
+"""`disburse evidence-spec hash FILE`: the hash a program manager registers with a milestone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from disburse.cli._session import fail
+from disburse.specs import spec_hash
+
+app = typer.Typer(help="Evidence specifications.", no_args_is_help=True)
+
+
+@app.command("hash")
+def hash_(file: Annotated[Path, typer.Argument(help="the specification (YAML or JSON)")]) -> None:
+    """Prints keccak256 of the file's bytes: register this hash with the milestone."""
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        fail(f"no file at {file}")
+    except IsADirectoryError:
+        fail(f"{file} is a folder, not a specification file")
+    if not raw.strip():
+        fail(f"{file} is empty")
+    typer.echo("0x" + spec_hash(raw).hex())
