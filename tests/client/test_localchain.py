@@ -1,0 +1,72 @@
+"""The embedded chain: the native anvil in its own process group, with a state file that
+survives `kill -9` and a restart."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from disburse.client import ChainClient
+from disburse.localchain import LocalChain
+from disburse.profile import ChainProfile
+from tests.oracle.nodes import free_port
+
+# anvil's first default account (its well-known test mnemonic), funded at genesis.
+ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def client_for(chain: LocalChain) -> ChainClient:
+    return ChainClient(
+        ChainProfile(name="local", rpc_url=chain.url, chain_id=chain.chain_id, retries=0)
+    )
+
+
+def test_state_survives_kill_9_and_restart(tmp_path: Path):
+    chain = LocalChain(state_file=tmp_path / "state.json", port=free_port(), chain_id=4242)
+    chain.start()
+    try:
+        client = client_for(chain)
+        sender = Account.from_key(ANVIL_KEY)
+        receiver = Account.create().address
+        tx = {
+            "to": receiver,
+            "value": 12345,
+            "gas": 21000,
+            "nonce": client.next_nonce(sender.address),
+            "chainId": 4242,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 0,
+        }
+        signed = sender.sign_transaction(tx)
+        client.send_raw(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex())
+        client.wait("0x" + bytes(signed.hash).hex())
+        height = client.block_number()
+        time.sleep(2.5)  # the state interval is one second
+        chain.kill()
+        assert not chain.ready()
+        chain.start()
+        again = client_for(chain)
+        assert again.block_number() >= height
+        assert again.w3.eth.get_balance(receiver) == 12345
+    finally:
+        chain.stop()
+
+
+def test_stop_frees_the_port_for_a_new_chain(tmp_path: Path):
+    port = free_port()
+    first = LocalChain(state_file=None, port=port)
+    first.start()
+    first.stop()
+    assert not first.ready()
+    with LocalChain(state_file=None, port=port) as second:
+        assert second.ready()
+
+
+def test_a_port_in_use_is_reported(tmp_path: Path):
+    port = free_port()
+    with LocalChain(state_file=None, port=port):
+        with pytest.raises(Exception, match="already answers"):
+            LocalChain(state_file=None, port=port).start(timeout=5)
