@@ -12,10 +12,12 @@ from pathlib import Path
 from eth_utils.address import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from disburse.errors import ConfigurationError
+
 DEPLOYMENTS_DIR = Path("deployments")
 
 
-class DeploymentFileError(ValueError):
+class DeploymentFileError(ConfigurationError, ValueError):
     """The deployment file is missing or does not describe a deployment."""
 
 

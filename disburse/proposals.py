@@ -1,35 +1,43 @@
 """Council proposals in plain words, both ways: the calldata of each override an overseer can
 propose, and the description of any proposal's calldata ("force-release milestone 0x3f2a…9c01
-to 0xAbC… for 12,000,000 JPYT, reason 0x…"), so nobody approves raw hex."""
+to 0xAbC… for 12,000,000 JPYT, reason 0x…"), so nobody approves raw hex.
+
+`ChainWords` looks up what a description says about a milestone (its reference, beneficiary,
+amount and the program token's symbol) from the chain, once per milestone.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
+from eth_typing import ChecksumAddress
+from eth_utils.address import is_address, is_checksum_address, to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import Web3Exception
 
-from disburse.errors import ConfigurationError
+from disburse.client import ChainClient
+from disburse.errors import ConfigurationError, DisburseError
 
 PROGRAM_MANAGER_ROLE = keccak(text="PROGRAM_MANAGER_ROLE")
 ADMIN_ROLE = b"\x00" * 32
+ROLE_NAMES = {PROGRAM_MANAGER_ROLE: "program manager", ADMIN_ROLE: "escrow admin"}
+
+MAX_PROPOSAL_LIFETIME = 90 * 24 * 3600
+"""OversightCouncil.MAX_PROPOSAL_LIFETIME: a proposal lives at most this long, seconds."""
+MAX_CHALLENGE_WINDOW = 90 * 24 * 3600
+"""MilestoneEscrow.MAX_CHALLENGE_WINDOW, seconds."""
+MAX_COMMITTEE_SIZE = 16
+"""MilestoneEscrow.MAX_COMMITTEE_SIZE."""
 
 
 class ProposalError(ConfigurationError):
     """An action or its arguments do not make a valid proposal."""
-
-
-@dataclass(frozen=True)
-class MilestoneFacts:
-    """What a description says about a milestone, looked up by the caller."""
-
-    beneficiary: str
-    amount: int
-    ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,21 @@ class Money:
 
     def show(self, amount: int) -> str:
         value = Decimal(amount) / (Decimal(10) ** self.decimals)
-        text = f"{value:,.{self.decimals}f}".rstrip("0").rstrip(".")
+        text = f"{value:,.{self.decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
         return f"{text} {self.symbol}"
+
+
+@dataclass(frozen=True)
+class MilestoneFacts:
+    """What a description says about a milestone, looked up by the caller."""
+
+    beneficiary: str
+    amount: int
+    ref: str | None = None
+    money: Money | None = None
+    """How its program's token is shown (the `money` given to `describe` when None)."""
 
 
 def short(value: bytes | str) -> str:
@@ -57,44 +78,269 @@ def reason_hash(reason: str) -> bytes:
     return keccak(text=reason)
 
 
+def ref_text(raw: bytes) -> str:
+    """A milestone's bytes32 external reference as the manager wrote it (hex if not text)."""
+    trimmed = bytes(raw).rstrip(b"\0")
+    try:
+        text = trimmed.decode("utf-8")
+    except UnicodeDecodeError:
+        return short(bytes(raw))
+    return text if text and text.isprintable() else short(bytes(raw))
+
+
+# ---------------------------------------------------------------------- durations
+
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(\d+)\s*([wdhms])")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds of "7d", "36h", "1d12h", "90m", "45s" or a plain number of seconds."""
+    value = text.strip().lower()
+    if value.isdigit():
+        return int(value)
+    parts = _DURATION.findall(value)
+    if not value or not parts or _DURATION.sub("", value).strip():
+        raise ProposalError(
+            f"{text!r} is not a duration: write it like 7d, 36h, 1d12h, 90m, 45s or in seconds"
+        )
+    return sum(int(n) * _UNITS[unit] for n, unit in parts)
+
+
+def show_duration(seconds: int) -> str:
+    """A duration in words: "1 day", "2 days 3 h", "90 s"."""
+    if seconds == 0:
+        return "0 s"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} day" + ("s" if days != 1 else ""))
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes:
+        parts.append(f"{minutes} min")
+    if secs:
+        parts.append(f"{secs} s")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------- encoding
+
+Kind = Literal["milestone", "hash", "address", "addresses", "uint8", "program", "seconds"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One override an overseer can propose: the function it calls and its parameters."""
+
+    name: str
+    on: Literal["escrow", "council"]
+    function: str
+    params: tuple[tuple[str, Kind], ...] = ()
+    role: bytes | None = None
+    """For grantRole / revokeRole: the role, passed before the parameters."""
+    summary: str = ""
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action(
+            "freeze",
+            "escrow",
+            "freeze",
+            (("milestone", "milestone"),),
+            summary="hold a verified milestone during its challenge window",
+        ),
+        Action(
+            "unfreeze",
+            "escrow",
+            "unfreeze",
+            (("milestone", "milestone"),),
+            summary="lift a freeze: the milestone is Verified again",
+        ),
+        Action(
+            "cancel",
+            "escrow",
+            "cancel",
+            (("milestone", "milestone"),),
+            summary="cancel an unpaid milestone; its amount returns to the program",
+        ),
+        Action(
+            "force-release",
+            "escrow",
+            "forceRelease",
+            (("milestone", "milestone"), ("reason hash", "hash")),
+            summary="pay an unpaid milestone without an oracle quorum",
+        ),
+        Action(
+            "replace-beneficiary",
+            "escrow",
+            "replaceBeneficiary",
+            (("milestone", "milestone"), ("beneficiary", "address")),
+            summary="pay an unpaid milestone to another address",
+        ),
+        Action(
+            "resolve-dispute",
+            "escrow",
+            "resolveDispute",
+            (("milestone", "milestone"), ("evidence hash", "hash")),
+            summary="settle a dispute for one evidence hash (Verified, window restarts)",
+        ),
+        Action(
+            "set-committee",
+            "escrow",
+            "setCommittee",
+            (("oracles", "addresses"), ("quorum", "uint8")),
+            summary="replace the oracle committee and its quorum",
+        ),
+        Action(
+            "set-window",
+            "escrow",
+            "setChallengeWindow",
+            (("program", "program"), ("challenge window", "seconds")),
+            summary="set a program's challenge window",
+        ),
+        Action(
+            "grant-manager",
+            "escrow",
+            "grantRole",
+            (("account", "address"),),
+            role=PROGRAM_MANAGER_ROLE,
+            summary="let an account create programs",
+        ),
+        Action(
+            "revoke-manager",
+            "escrow",
+            "revokeRole",
+            (("account", "address"),),
+            role=PROGRAM_MANAGER_ROLE,
+            summary="cut a program manager off (its programs too)",
+        ),
+        Action("pause", "escrow", "pause", summary="stop the escrow"),
+        Action("unpause", "escrow", "unpause", summary="lift a pause"),
+        Action(
+            "add-member",
+            "council",
+            "addMember",
+            (("member", "address"), ("threshold", "uint8")),
+            summary="add a council member and set the threshold",
+        ),
+        Action(
+            "remove-member",
+            "council",
+            "removeMember",
+            (("member", "address"), ("threshold", "uint8")),
+            summary="remove a council member and set the threshold",
+        ),
+        Action(
+            "change-threshold",
+            "council",
+            "changeThreshold",
+            (("threshold", "uint8"),),
+            summary="change the approvals the council needs",
+        ),
+    )
+}
+
+
+def _bytes32(action: str, label: str, value: Any) -> bytes:
+    if isinstance(value, str):
+        digits = value.strip().removeprefix("0x").removeprefix("0X")
+        try:
+            raw = bytes.fromhex(digits)
+        except ValueError:
+            raw = b""
+    elif isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+    else:
+        raw = b""
+    if len(raw) != 32:
+        raise ProposalError(f"{action}: the {label} must be 32 bytes (0x and 64 hex digits)")
+    return raw
+
+
+def checked_address(text: str, *, label: str = "") -> ChecksumAddress:
+    """An address as typed by a person: 0x and 40 hex digits, all lower case, all upper case, or
+    mixed case with a correct EIP-55 checksum (a mixed-case typo is caught, not re-checksummed);
+    never the zero address."""
+    value = text.strip()
+    digits = value[2:]
+    mixed = digits != digits.lower() and digits != digits.upper()
+    if (
+        not is_address(value)
+        or not value.startswith(("0x", "0X"))
+        or (mixed and not is_checksum_address(value))
+    ):
+        raise ProposalError(
+            f"{label + ' ' if label else ''}{value!r} is not an address (0x and 40 hex digits, "
+            "with a correct checksum if in mixed case)"
+        )
+    if int(value, 16) == 0:
+        raise ProposalError(f"{label or 'the address'} must not be the zero address")
+    return to_checksum_address(value)
+
+
+def _address(action: str, label: str, value: Any) -> str:
+    try:
+        return checked_address(str(value), label=label)
+    except ProposalError as exc:
+        raise ProposalError(f"{action}: {exc}") from None
+
+
+def _integer(action: str, label: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ProposalError(f"{action}: {label} {value!r} is not a whole number") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise ProposalError(f"{action}: {label} must be from {low} to {high}, got {number}")
+    return number
+
+
+def _coerce(action: str, label: str, kind: Kind, value: Any) -> Any:
+    if kind in ("milestone", "hash"):
+        return _bytes32(action, label, value)
+    if kind == "address":
+        return _address(action, label, value)
+    if kind == "addresses":
+        if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+            raise ProposalError(f"{action}: give at least one of the {label}")
+        return [_address(action, label[:-1] if label.endswith("s") else label, v) for v in value]
+    if kind == "uint8":
+        return _integer(action, label, value, 1, 255)
+    if kind == "program":
+        return _integer(action, label, value, 1, 2**256 - 1)
+    return _integer(action, label, value, 0, 2**40 - 1)
+
+
 def encode(
     escrow: Contract, council: Contract, action: str, args: Sequence[Any]
 ) -> tuple[str, bytes]:
     """(target address, calldata) of an action; ProposalError names what is wrong."""
-    escrow_calls: dict[str, Callable[..., Any]] = {
-        "freeze": lambda m: escrow.functions.freeze(m),
-        "unfreeze": lambda m: escrow.functions.unfreeze(m),
-        "cancel": lambda m: escrow.functions.cancel(m),
-        "force-release": lambda m, reason: escrow.functions.forceRelease(m, reason),
-        "replace-beneficiary": lambda m, who: escrow.functions.replaceBeneficiary(m, who),
-        "resolve-dispute": lambda m, h: escrow.functions.resolveDispute(m, h),
-        "set-committee": lambda oracles, quorum: escrow.functions.setCommittee(oracles, quorum),
-        "set-window": lambda program, seconds: escrow.functions.setChallengeWindow(
-            program, seconds
-        ),
-        "grant-manager": lambda who: escrow.functions.grantRole(PROGRAM_MANAGER_ROLE, who),
-        "revoke-manager": lambda who: escrow.functions.revokeRole(PROGRAM_MANAGER_ROLE, who),
-        "pause": lambda: escrow.functions.pause(),
-        "unpause": lambda: escrow.functions.unpause(),
-    }
-    council_calls: dict[str, Callable[..., Any]] = {
-        "add-member": lambda who, threshold: council.functions.addMember(who, threshold),
-        "remove-member": lambda who, threshold: council.functions.removeMember(who, threshold),
-        "change-threshold": lambda threshold: council.functions.changeThreshold(threshold),
-    }
-    if action in escrow_calls:
-        target, make = escrow.address, escrow_calls[action]
-    elif action in council_calls:
-        target, make = council.address, council_calls[action]
-    else:
-        known = ", ".join(sorted([*escrow_calls, *council_calls]))
-        raise ProposalError(f"unknown action {action!r}; known actions: {known}")
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise ProposalError(f"unknown action {action!r}; known actions: {', '.join(ACTIONS)}")
+    if len(args) != len(spec.params):
+        wanted = ", ".join(label for label, _ in spec.params) or "no arguments"
+        raise ProposalError(f"{action} takes {wanted}; got {len(args)} argument(s)")
+    values = [
+        _coerce(action, label, kind, value)
+        for (label, kind), value in zip(spec.params, args, strict=True)
+    ]
+    if spec.role is not None:
+        values.insert(0, spec.role)
+    contract = escrow if spec.on == "escrow" else council
     try:
-        call = make(*args)
-        data = call._encode_transaction_data()
-    except (TypeError, ValueError) as exc:
+        data = getattr(contract.functions, spec.function)(*values)._encode_transaction_data()
+    except (TypeError, ValueError, Web3Exception) as exc:  # pragma: no cover - checked above
         raise ProposalError(f"{action}: {exc}") from None
-    return Web3.to_checksum_address(target), bytes.fromhex(str(data)[2:])
+    return Web3.to_checksum_address(contract.address), bytes.fromhex(str(data)[2:])
+
+
+# ---------------------------------------------------------------------- describing
 
 
 def describe(
@@ -117,28 +363,28 @@ def describe(
         )
     try:
         fn, args = contract.decode_function_input(data)
-    except ValueError:
+    except (ValueError, Web3Exception):
         return f"call {target} with unknown function 0x{data[:4].hex()}"
     name = fn.fn_name
 
     def about(m: bytes) -> str:
         facts = milestone(bytes(m))
-        label = (
-            f"milestone {facts.ref} ({short(m)})"
-            if facts and facts.ref
-            else f"milestone {short(m)}"
-        )
-        return label
+        if facts and facts.ref:
+            return f"milestone {facts.ref} ({short(bytes(m))})"
+        return f"milestone {short(bytes(m))}"
+
+    def cash(facts: MilestoneFacts) -> str:
+        return (facts.money or money).show(facts.amount)
 
     if name == "forceRelease":
         m = args["milestoneId"]
         facts = milestone(bytes(m))
-        pay = f" to {facts.beneficiary} for {money.show(facts.amount)}" if facts else ""
+        pay = f" to {facts.beneficiary} for {cash(facts)}" if facts else ""
         return f"force-release {about(m)}{pay}, reason {short(args['reasonHash'])}"
     if name in ("freeze", "unfreeze", "cancel"):
         m = args["milestoneId"]
         facts = milestone(bytes(m))
-        amount = f" ({money.show(facts.amount)})" if facts and name == "cancel" else ""
+        amount = f" ({cash(facts)})" if facts and name == "cancel" else ""
         return f"{name} {about(m)}{amount}"
     if name == "replaceBeneficiary":
         m = args["milestoneId"]
@@ -152,13 +398,11 @@ def describe(
         oracles = ", ".join(args["oracles"])
         return f"set the oracle committee to {oracles} with quorum {args['quorum']}"
     if name == "setChallengeWindow":
-        program, seconds = args["programId"], args["challengeWindow"]
-        return f"set the challenge window of program {program} to {seconds} s"
+        program, seconds = args["programId"], int(args["challengeWindow"])
+        return f"set the challenge window of program {program} to {show_duration(seconds)}"
     if name in ("grantRole", "revokeRole"):
         role = args["role"]
-        what = {PROGRAM_MANAGER_ROLE: "program manager", ADMIN_ROLE: "escrow admin"}.get(
-            bytes(role), f"role {short(role)}"
-        )
+        what = ROLE_NAMES.get(bytes(role), f"role {short(bytes(role))}")
         verb = "grant" if name == "grantRole" else "revoke"
         preposition = "to" if verb == "grant" else "from"
         return f"{verb} the {what} role {preposition} {args['account']}"
@@ -170,5 +414,85 @@ def describe(
         return f"remove council member {args['member']}, threshold {args['threshold_']}"
     if name == "changeThreshold":
         return f"change the council threshold to {args['threshold_']}"
-    shown = ", ".join(f"{k} {v!r}" for k, v in args.items())
+    shown = ", ".join(
+        f"{k} {short(bytes(v)) if isinstance(v, bytes | bytearray) else v}" for k, v in args.items()
+    )
     return f"{name}({shown})"
+
+
+# ---------------------------------------------------------------------- chain lookups
+
+
+@dataclass
+class ChainWords:
+    """Looks up, once each, what descriptions say about milestones and programs: a milestone's
+    reference (from its MilestoneRegistered event), beneficiary and amount, and how its
+    program's token is shown. Pass `milestone` to `describe`."""
+
+    client: ChainClient
+    escrow: Contract
+    since_block: int
+    """The escrow's deployment block: registrations are read from here."""
+    _refs: dict[bytes, str] = field(default_factory=dict)
+    _programs: dict[bytes, int] = field(default_factory=dict)
+    _refs_read_to: int | None = None
+    _money: dict[int, Money] = field(default_factory=dict)
+
+    def learn(self, milestone_id: bytes, external_ref: bytes, program_id: int) -> None:
+        """Records a registration seen elsewhere (a watcher reading events in order)."""
+        self._refs[bytes(milestone_id)] = ref_text(external_ref)
+        self._programs[bytes(milestone_id)] = int(program_id)
+
+    def ref(self, milestone_id: bytes) -> str | None:
+        """The manager's reference of a milestone, or None for an unknown milestone."""
+        key = bytes(milestone_id)
+        if key not in self._refs:
+            start = self.since_block if self._refs_read_to is None else self._refs_read_to + 1
+            head = self.client.block_number()
+            if head >= start:
+                for log in self.client.get_logs(
+                    self.escrow.events.MilestoneRegistered, from_block=start, to_block=head
+                ):
+                    self.learn(
+                        bytes(log["args"]["milestoneId"]),
+                        bytes(log["args"]["externalRef"]),
+                        int(log["args"]["programId"]),
+                    )
+                self._refs_read_to = head
+        return self._refs.get(key)
+
+    def program_of(self, milestone_id: bytes) -> int | None:
+        """The program a milestone belongs to, from its registration."""
+        self.ref(milestone_id)
+        return self._programs.get(bytes(milestone_id))
+
+    def money(self, program_id: int) -> Money:
+        """How the program's token is shown; plain "tokens" when it cannot be read."""
+        if program_id not in self._money:
+            found = Money()
+            try:
+                view = self.client.call(self.escrow.functions.program(program_id))
+                token_address = str(view[2])
+                if int(token_address, 16) != 0:
+                    token = self.client.contract("SettlementToken", token_address)
+                    found = Money(
+                        symbol=str(self.client.call(token.functions.symbol())),
+                        decimals=int(self.client.call(token.functions.decimals())),
+                    )
+            except (DisburseError, Web3Exception, ValueError, OverflowError):
+                found = Money()
+            self._money[program_id] = found
+        return self._money[program_id]
+
+    def milestone(self, milestone_id: bytes) -> MilestoneFacts | None:
+        """Facts for `describe`: the milestone's current beneficiary, amount and reference."""
+        view = self.client.call(self.escrow.functions.milestone(bytes(milestone_id)))
+        program_id, beneficiary, amount, status = int(view[0]), str(view[1]), int(view[2]), view[5]
+        if int(status) == 0:
+            return None
+        return MilestoneFacts(
+            beneficiary=Web3.to_checksum_address(beneficiary),
+            amount=amount,
+            ref=self.ref(milestone_id),
+            money=self.money(program_id),
+        )

@@ -15,6 +15,7 @@ import yaml
 from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 from web3.contract import Contract
+from web3.exceptions import Web3RPCError
 
 from disburse.client import ChainClient
 from disburse.deployment import Deployment, load
@@ -41,6 +42,8 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except DisburseError as exc:
             fail(str(exc))
+        except Web3RPCError as exc:  # e.g. "insufficient funds for gas": the node's own words
+            fail(f"the node refused: {exc}")
 
     return wrapper
 

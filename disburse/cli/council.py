@@ -1,7 +1,1170 @@
-"""`disburse council` commands."""
+"""`disburse council`: the overseers' commands. Propose a decision (one subcommand per override,
+shown in plain words and checked before anything is sent), approve, revoke, execute, list and
+show proposals decoded from the chain (never as raw calldata), and pull the emergency brake.
+
+The council stores only the hash of a proposal's calldata; the calldata itself is in the
+ProposalCreated event, from which `approve` and `execute` read it again.
+"""
 
 from __future__ import annotations
 
-import typer
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    Web3RPCError,
+)
+from web3.types import EventData, TxParams, TxReceipt
+
+from disburse.attestations import AttestationError, external_ref, milestone_id
+from disburse.cli._session import Session, fail, reports_errors, session
+from disburse.client import ChainClient
+from disburse.deployment import DeploymentFileError
+from disburse.errors import ContractRevertError
+from disburse.escrow import Escrow, MilestoneState
+from disburse.proposals import (
+    ACTIONS,
+    MAX_CHALLENGE_WINDOW,
+    MAX_COMMITTEE_SIZE,
+    MAX_PROPOSAL_LIFETIME,
+    PROGRAM_MANAGER_ROLE,
+    ChainWords,
+    ProposalError,
+    checked_address,
+    encode,
+    parse_duration,
+    reason_hash,
+    short,
+    show_duration,
+)
+from disburse.proposals import describe as describe_call
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    help="The oversight council: proposals in plain words, approvals, the emergency brake.",
+    no_args_is_help=True,
+)
+propose_app = typer.Typer(
+    help="Propose a council decision (members then approve it with `council approve ID`).",
+    no_args_is_help=True,
+)
+app.add_typer(propose_app, name="propose")
+
+
+def reports_chain_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """reports_errors, plus the few failures that are not DisburseErrors: a bad deployment file,
+    a milestone reference too long for bytes32, a node refusing a request we do not map."""
+    checked = reports_errors(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return checked(*args, **kwargs)
+        except (DeploymentFileError, AttestationError) as exc:
+            fail(" ".join(str(exc).split()))
+        except Web3RPCError as exc:
+            fail(f"the node refused the request: {exc}")
+
+    return wrapper
+
+
+def when(timestamp: int) -> str:
+    """A Unix time as people read it (UTC)."""
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def when_short(timestamp: int) -> str:
+    """A Unix time to the minute, for tables whose header says UTC."""
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _revert_data(exc: Exception) -> bytes:
+    data = getattr(exc, "data", None)
+    if isinstance(data, Mapping):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return b""
+    return b""
+
+
+# ---------------------------------------------------------------------- the council on chain
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A proposal's facts as the council stores them."""
+
+    proposal_id: int
+    target: str
+    expiry: int
+    executed: bool
+    data_hash: bytes
+    approvals: int
+
+
+@dataclass
+class Proposal:
+    """A proposal rebuilt from the council's events and its stored facts."""
+
+    stored: Stored
+    proposer: str
+    data: bytes
+    description: str
+    created_block: int
+    approved_by: dict[str, int] = field(default_factory=dict)
+    """Members whose approval stands, with the block of that approval."""
+    history: list[tuple[int, int, str]] = field(default_factory=list)
+    """(block, log index, what happened) in chain order."""
+    executed_by: str | None = None
+    executed_block: int | None = None
+
+
+@dataclass
+class Council:
+    """The council and the escrow as the commands use them, over one connection."""
+
+    session: Session
+    client: ChainClient
+    escrow: Contract
+    council: Contract
+    words: ChainWords
+    since_block: int
+    _times: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, ctx: typer.Context) -> Council:
+        s = session(ctx)
+        deployment = s.deployment()
+        client = s.client()
+        escrow = client.contract("MilestoneEscrow", deployment.escrow)
+        return cls(
+            session=s,
+            client=client,
+            escrow=escrow,
+            council=s.council(),
+            words=ChainWords(client, escrow, deployment.deployment_block),
+            since_block=deployment.deployment_block,
+        )
+
+    def read(self, fn: ContractFunction) -> Any:
+        return self.client.call(fn)
+
+    def typed_escrow(self) -> Escrow:
+        return Escrow(self.client, self.escrow.address)
+
+    def describe(self, target: str, data: bytes) -> str:
+        # One look at the milestone per description, however often the words mention it.
+        facts = functools.cache(self.words.milestone)
+        return describe_call(self.escrow, self.council, target, data, milestone=facts)
+
+    def now(self) -> int:
+        """The latest block's time: the chain's clock, which decides expiry."""
+        return self.client.timestamp("latest")
+
+    def block_time(self, block: int) -> int:
+        if block not in self._times:
+            self._times[block] = self.client.timestamp(block)
+        return self._times[block]
+
+    def threshold(self) -> int:
+        return int(self.read(self.council.functions.threshold()))
+
+    def members(self) -> list[str]:
+        return [Web3.to_checksum_address(m) for m in self.read(self.council.functions.members())]
+
+    def require_member(self, account: LocalAccount, doing: str) -> None:
+        if not self.read(self.council.functions.isMember(account.address)):
+            fail(f"{account.address} is not a member of the council: only members {doing}")
+
+    def stored(self, proposal_id: int) -> Stored:
+        """The proposal's stored facts; an unknown id is refused with the ids that exist."""
+        target, expiry, executed, data_hash, approvals = self.read(
+            self.council.functions.proposal(proposal_id)
+        )
+        if int(str(target), 16) == 0:
+            count = int(self.read(self.council.functions.proposalCount()))
+            known = f"ids run from 1 to {count}" if count else "there are no proposals yet"
+            fail(f"there is no proposal {proposal_id} ({known})")
+        return Stored(
+            proposal_id=proposal_id,
+            target=Web3.to_checksum_address(target),
+            expiry=int(expiry),
+            executed=bool(executed),
+            data_hash=bytes(data_hash),
+            approvals=int(approvals),
+        )
+
+    def open_proposal(self, proposal_id: int) -> Stored:
+        """A proposal that can still be approved, revoked or executed."""
+        stored = self.stored(proposal_id)
+        if stored.executed:
+            fail(f"proposal {proposal_id} was executed already")
+        if self.now() > stored.expiry:
+            fail(f"proposal {proposal_id} expired at {when(stored.expiry)}; propose it again")
+        return stored
+
+    def state(self, stored: Stored, *, now: int, threshold: int) -> str:
+        if stored.executed:
+            return "executed"
+        if now > stored.expiry:
+            return "expired"
+        return "executable" if stored.approvals >= threshold else "open"
+
+    def calldata(self, stored: Stored) -> bytes:
+        """The proposal's calldata, from its ProposalCreated event, checked against the hash."""
+        logs = self.client.get_logs(
+            self.council.events.ProposalCreated,
+            from_block=self.since_block,
+            to_block=self.client.block_number(),
+            argument_filters={"proposalId": stored.proposal_id},
+        )
+        for log in logs:
+            data = bytes(log["args"]["data"])
+            if keccak(data) == stored.data_hash:
+                return data
+        fail(
+            f"the calldata of proposal {stored.proposal_id} is not in the council's events from "
+            f"block {self.since_block}: is the deployment file's deployment block right?"
+        )
+
+    def simulate(self, target: str, data: bytes) -> None:
+        """Runs the call as the council would, at the current state; a revert is raised decoded."""
+        call: TxParams = {"from": self.council.address, "to": target, "data": data}
+        try:
+            self.client.rpc(lambda: self.client.w3.eth.call(call), what="check the call")
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.client.decoder.revert_error(_revert_data(exc)) from None
+
+    def failure_now(self, target: str, data: bytes) -> str | None:
+        """Why the call would fail if executed now, or None when it would succeed."""
+        try:
+            self.simulate(target, data)
+        except ContractRevertError as exc:
+            return str(exc)
+        return None
+
+    def send(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
+        return self.client.transact(account, fn)
+
+    def proposals(self, only: int | None = None) -> list[Proposal]:
+        """Every proposal (or one), rebuilt from the council's events."""
+        head = self.client.block_number()
+        events = self.council.events
+        filters = {"proposalId": only} if only is not None else None
+
+        def logs(event: Any) -> list[EventData]:
+            return self.client.get_logs(
+                event, from_block=self.since_block, to_block=head, argument_filters=filters
+            )
+
+        found: dict[int, Proposal] = {}
+        for log in logs(events.ProposalCreated):
+            args = log["args"]
+            pid = int(args["proposalId"])
+            data = bytes(args["data"])
+            stored = self.stored(pid)
+            if keccak(data) != stored.data_hash:  # pragma: no cover - the council hashes data
+                continue
+            proposal = Proposal(
+                stored=stored,
+                proposer=Web3.to_checksum_address(args["proposer"]),
+                data=data,
+                description=str(args["description"]),
+                created_block=int(log["blockNumber"]),
+            )
+            proposal.history.append(
+                (log["blockNumber"], log["logIndex"], f"proposed by {proposal.proposer}")
+            )
+            found[pid] = proposal
+        votes: list[tuple[int, int, int, str, bool, int]] = []
+        for log in logs(events.ProposalApproved):
+            a = log["args"]
+            votes.append(
+                (
+                    log["blockNumber"],
+                    log["logIndex"],
+                    int(a["proposalId"]),
+                    Web3.to_checksum_address(a["member"]),
+                    True,
+                    int(a["approvals"]),
+                )
+            )
+        for log in logs(events.ApprovalRevoked):
+            a = log["args"]
+            votes.append(
+                (
+                    log["blockNumber"],
+                    log["logIndex"],
+                    int(a["proposalId"]),
+                    Web3.to_checksum_address(a["member"]),
+                    False,
+                    int(a["approvals"]),
+                )
+            )
+        for block, index, pid, member, approved, count in sorted(votes):
+            voted = found.get(pid)
+            if voted is None:
+                continue
+            if approved:
+                voted.approved_by[member] = block
+                text = f"approved by {member} ({_approvals(count)})"
+            else:
+                voted.approved_by.pop(member, None)
+                text = f"approval revoked by {member} ({_approvals(count)} left)"
+            voted.history.append((block, index, text))
+        for log in logs(events.ProposalExecuted):
+            pid = int(log["args"]["proposalId"])
+            ran = found.get(pid)
+            if ran is None:
+                continue
+            ran.executed_by = Web3.to_checksum_address(log["args"]["executor"])
+            ran.executed_block = int(log["blockNumber"])
+            ran.history.append(
+                (log["blockNumber"], log["logIndex"], f"executed by {ran.executed_by}")
+            )
+        for proposal in found.values():
+            proposal.history.sort()
+            # Only the approvals of current members count (a removed member's stops counting).
+            proposal.approved_by = {
+                member: block
+                for member, block in proposal.approved_by.items()
+                if self.read(
+                    self.council.functions.hasApproved(proposal.stored.proposal_id, member)
+                )
+            }
+        return [found[k] for k in sorted(found)]
+
+
+OPEN_STATES = ("open", "executable")
+
+
+def _approvals(count: int) -> str:
+    return f"{count} approval" + ("" if count == 1 else "s")
+
+
+# ---------------------------------------------------------------------- propose
+
+Description = Annotated[
+    str,
+    typer.Option(
+        "--description",
+        "-d",
+        help="what the decision is for, in words (kept on chain for the audit trail)",
+    ),
+]
+ExpiresIn = Annotated[
+    str,
+    typer.Option(
+        "--expires-in", help="how long members may approve it: 7d, 36h, 1d12h… (at most 90d)"
+    ),
+]
+ProgramOption = Annotated[
+    int | None,
+    typer.Option(
+        "--program", help="read MILESTONE as this program's reference for it (e.g. PO-1/M1)"
+    ),
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="show and check the proposal; send nothing")
+]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="propose even though the checks say the call would fail if it were executed now "
+        "(it may succeed once another proposal has run)",
+    ),
+]
+MilestoneArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="MILESTONE",
+        help="the milestone id (0x and 64 hex digits), or its reference with --program",
+    ),
+]
+AddressArg = Annotated[str, typer.Argument(metavar="ADDRESS", help="an account address (0x…)")]
+ThresholdOption = Annotated[
+    int | None,
+    typer.Option("--threshold", help="approvals needed afterwards [default: unchanged]"),
+]
+
+
+class _DoomedError(Exception):
+    """A check found that the proposal's call would fail in the chain's current state."""
+
+
+def doomed(message: str) -> NoReturn:
+    raise _DoomedError(message)
+
+
+@dataclass(frozen=True)
+class _Common:
+    description: str
+    expires_in: str
+    dry_run: bool
+    force: bool
+
+
+def _milestone(text: str, program: int | None) -> bytes:
+    if program is not None:
+        return bytes(milestone_id(program, external_ref(text)))
+    digits = text.strip().removeprefix("0x").removeprefix("0X")
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        fail(
+            f"{text!r} is not a milestone id (0x and 64 hex digits); to name a milestone by its "
+            "reference, give its program too: --program P REF"
+        )
+    return raw
+
+
+def _milestone_state(c: Council, mid: bytes) -> tuple[MilestoneState, str]:
+    state = c.typed_escrow().milestone(mid)
+    ref = c.words.ref(mid) if state.exists else None
+    label = f"{ref} ({short(mid)})" if ref else short(mid)
+    if not state.exists:
+        doomed(f"there is no milestone {label} in the escrow")
+    return state, label
+
+
+_UNPAID = ("Registered", "Verified", "Frozen", "Disputed", "Expired")
+
+
+def _check_milestone(c: Council, action: str, mid: bytes, extra: Sequence[Any]) -> list[str]:
+    """Refuses an override the milestone's status rules out; returns notes worth showing."""
+    state, label = _milestone_state(c, mid)
+    status = state.status
+    notes: list[str] = []
+    if action == "freeze":
+        if status != "Verified":
+            doomed(
+                f"milestone {label} is {status}: only a Verified milestone (in its challenge "
+                "window) can be frozen"
+            )
+        releasable = c.typed_escrow().releasable_at(mid)
+        notes.append(
+            f"anyone may release it from {when(releasable)}: the freeze must be executed before"
+        )
+    elif action == "unfreeze":
+        if status != "Frozen":
+            doomed(f"milestone {label} is {status}, not Frozen: nothing to unfreeze")
+    elif action == "resolve-dispute":
+        if status != "Disputed":
+            doomed(f"milestone {label} is {status}, not Disputed: no dispute to resolve")
+    elif status not in _UNPAID:
+        done = {"Released": "was paid already", "Cancelled": "was cancelled already"}
+        doomed(
+            f"milestone {label} {done.get(status, 'is ' + status)}: "
+            f"it can no longer be {_past(action)}"
+        )
+    if action == "replace-beneficiary" and Web3.to_checksum_address(extra[0]) == state.beneficiary:
+        doomed(f"{state.beneficiary} is the beneficiary of milestone {label} already")
+    return notes
+
+
+def _past(action: str) -> str:
+    return {
+        "cancel": "cancelled",
+        "force-release": "force-released",
+        "replace-beneficiary": "redirected to another beneficiary",
+    }.get(action, action)
+
+
+def _propose(
+    ctx: typer.Context,
+    action: str,
+    args: Sequence[Any] | Callable[[Council], Sequence[Any]],
+    common: _Common,
+    *,
+    check: Callable[[Council, Sequence[Any]], list[str]] | None = None,
+    description_suffix: str = "",
+) -> None:
+    seconds = parse_duration(common.expires_in)
+    if seconds <= 0:
+        fail("--expires-in must be longer than zero")
+    if seconds > MAX_PROPOSAL_LIFETIME:
+        fail(f"--expires-in is at most {show_duration(MAX_PROPOSAL_LIFETIME)}; nothing sent")
+    description = common.description.strip()
+    if not description:
+        fail("--description must say, in words, what the decision is for")
+    description += description_suffix
+    c = Council.open(ctx)
+    account = None if common.dry_run else c.session.account()
+    if callable(args):
+        args = args(c)
+    target, data = encode(c.escrow, c.council, action, args)
+    expiry = c.now() + seconds
+    typer.echo(f"proposal:    {c.describe(target, data)}")
+    typer.echo(f"description: {description}")
+    typer.echo(f"expires:     {when(expiry)} (in {show_duration(seconds)})")
+    if account is not None:
+        c.require_member(account, "propose")
+    notes: list[str] = []
+    if not common.force:
+        try:
+            notes = check(c, args) if check is not None else []
+            c.simulate(target, data)
+        except _DoomedError as exc:
+            fail(f"{exc}; nothing sent (--force proposes it anyway)")
+        except ContractRevertError as exc:
+            fail(
+                f"this proposal would fail if executed now: {exc}; nothing sent "
+                "(--force proposes it anyway)"
+            )
+    for note in notes:
+        typer.echo(f"note:        {note}")
+    if account is None:
+        typer.echo("dry run: the proposal was checked and not sent")
+        return
+    fn = c.council.functions.propose(target, data, description, expiry)
+    receipt = c.send(account, fn)
+    created = c.council.events.ProposalCreated().process_receipt(receipt)
+    pid = int(created[0]["args"]["proposalId"])
+    threshold = c.threshold()
+    typer.echo(
+        f"proposal {pid} created by {account.address}; it needs {_approvals(threshold)}: "
+        f"disburse council approve {pid}"
+    )
+
+
+def _milestone_check(action: str) -> Callable[[Council, Sequence[Any]], list[str]]:
+    def check(c: Council, args: Sequence[Any]) -> list[str]:
+        return _check_milestone(c, action, bytes(args[0]), args[1:])
+
+    return check
+
+
+@propose_app.command("freeze")
+@reports_chain_errors
+def propose_freeze(
+    ctx: typer.Context,
+    milestone: MilestoneArg,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    program: ProgramOption = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Hold a Verified milestone during its challenge window (a veto): nobody can release it."""
+    common = _Common(description, expires_in, dry_run, force)
+    mid = _milestone(milestone, program)
+    _propose(ctx, "freeze", [mid], common, check=_milestone_check("freeze"))
+
+
+@propose_app.command("unfreeze")
+@reports_chain_errors
+def propose_unfreeze(
+    ctx: typer.Context,
+    milestone: MilestoneArg,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    program: ProgramOption = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Lift a freeze: the milestone is Verified again (its window is not restarted)."""
+    common = _Common(description, expires_in, dry_run, force)
+    mid = _milestone(milestone, program)
+    _propose(ctx, "unfreeze", [mid], common, check=_milestone_check("unfreeze"))
+
+
+@propose_app.command("cancel")
+@reports_chain_errors
+def propose_cancel(
+    ctx: typer.Context,
+    milestone: MilestoneArg,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    program: ProgramOption = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Cancel an unpaid milestone; its amount returns to the program's available balance."""
+    common = _Common(description, expires_in, dry_run, force)
+    mid = _milestone(milestone, program)
+    _propose(ctx, "cancel", [mid], common, check=_milestone_check("cancel"))
+
+
+@propose_app.command("force-release")
+@reports_chain_errors
+def propose_force_release(
+    ctx: typer.Context,
+    milestone: MilestoneArg,
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="why the council pays without an oracle quorum; its keccak256 is recorded on "
+            "chain and the text is kept in the description",
+        ),
+    ],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    program: ProgramOption = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Pay an unpaid milestone to its beneficiary without an oracle quorum."""
+    common = _Common(description, expires_in, dry_run, force)
+    mid = _milestone(milestone, program)
+    digest = reason_hash(reason)
+    typer.echo(f"reason hash: 0x{digest.hex()} (keccak256 of the reason, recorded on chain)")
+    _propose(
+        ctx,
+        "force-release",
+        [mid, digest],
+        common,
+        check=_milestone_check("force-release"),
+        description_suffix=f" — reason: {reason}",
+    )
+
+
+@propose_app.command("replace-beneficiary")
+@reports_chain_errors
+def propose_replace_beneficiary(
+    ctx: typer.Context,
+    milestone: MilestoneArg,
+    beneficiary: Annotated[
+        str, typer.Argument(metavar="NEW_BENEFICIARY", help="the address paid from now on")
+    ],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    program: ProgramOption = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Pay an unpaid milestone to another address (a compromised contractor address)."""
+    common = _Common(description, expires_in, dry_run, force)
+    mid = _milestone(milestone, program)
+    args = [mid, _address(beneficiary)]
+    _propose(
+        ctx, "replace-beneficiary", args, common, check=_milestone_check("replace-beneficiary")
+    )
+
+
+@propose_app.command("resolve-dispute")
+@reports_chain_errors
+def propose_resolve_dispute(
+    ctx: typer.Context,
+    milestone: MilestoneArg,
+    evidence_hash: Annotated[
+        str, typer.Argument(metavar="EVIDENCE_HASH", help="the evidence hash that stands (0x…)")
+    ],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    program: ProgramOption = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Settle a dispute for one evidence hash: Verified, and its challenge window starts again.
+    (To settle against it, propose `cancel`.)"""
+    common = _Common(description, expires_in, dry_run, force)
+    mid = _milestone(milestone, program)
+    _propose(
+        ctx,
+        "resolve-dispute",
+        [mid, evidence_hash],
+        common,
+        check=_milestone_check("resolve-dispute"),
+    )
+
+
+def _address(text: str) -> str:
+    try:
+        return checked_address(text)
+    except ProposalError as exc:
+        fail(str(exc))
+
+
+@propose_app.command("set-committee")
+@reports_chain_errors
+def propose_set_committee(
+    ctx: typer.Context,
+    oracles: Annotated[
+        list[str], typer.Option("--oracle", help="an oracle of the new committee (repeat)")
+    ],
+    quorum: Annotated[int, typer.Option("--quorum", help="matching attestations needed")],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Replace the oracle committee and its quorum; attestations of the old epoch stop counting."""
+    common = _Common(description, expires_in, dry_run, force)
+    committee = [_address(o) for o in oracles]
+    seen: set[str] = set()
+    for oracle in committee:
+        if oracle in seen:
+            fail(f"oracle {oracle} is listed twice; nothing sent")
+        seen.add(oracle)
+    if len(committee) > MAX_COMMITTEE_SIZE:
+        fail(f"a committee has at most {MAX_COMMITTEE_SIZE} oracles, got {len(committee)}")
+    if not 1 <= quorum <= len(committee):
+        fail(
+            f"quorum {quorum} must be from 1 to the committee's {len(committee)} oracles; "
+            "nothing sent"
+        )
+    _propose(ctx, "set-committee", [committee, quorum], common)
+
+
+@propose_app.command("set-window")
+@reports_chain_errors
+def propose_set_window(
+    ctx: typer.Context,
+    program: Annotated[int, typer.Argument(metavar="PROGRAM", help="the program id")],
+    window: Annotated[
+        str,
+        typer.Argument(metavar="WINDOW", help="the new challenge window: 2d, 36h, 0 or seconds"),
+    ],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Set a program's challenge window (time between verification and the earliest release)."""
+    common = _Common(description, expires_in, dry_run, force)
+    seconds = parse_duration(window)
+    if seconds > MAX_CHALLENGE_WINDOW:
+        fail(
+            f"a challenge window is at most {show_duration(MAX_CHALLENGE_WINDOW)}, got "
+            f"{show_duration(seconds)}; nothing sent"
+        )
+
+    def check(c: Council, _args: Sequence[Any]) -> list[str]:
+        view = c.read(c.escrow.functions.program(program))
+        if int(str(view[0]), 16) == 0:
+            doomed(f"there is no program {program}")
+        return [f"the window is {show_duration(int(view[3]))} now"]
+
+    _propose(ctx, "set-window", [program, seconds], common, check=check)
+
+
+def _role_check(grant: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
+    def check(c: Council, args: Sequence[Any]) -> list[str]:
+        who = str(args[0])
+        has = bool(c.read(c.escrow.functions.hasRole(PROGRAM_MANAGER_ROLE, who)))
+        if grant and has:
+            doomed(f"{who} is a program manager already")
+        if not grant and not has:
+            doomed(f"{who} is not a program manager")
+        return []
+
+    return check
+
+
+@propose_app.command("grant-manager")
+@reports_chain_errors
+def propose_grant_manager(
+    ctx: typer.Context,
+    account: AddressArg,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Let an account create programs and register their milestones."""
+    common = _Common(description, expires_in, dry_run, force)
+    _propose(ctx, "grant-manager", [_address(account)], common, check=_role_check(True))
+
+
+@propose_app.command("revoke-manager")
+@reports_chain_errors
+def propose_revoke_manager(
+    ctx: typer.Context,
+    account: AddressArg,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Cut a program manager off: no new programs, and no changes to its programs."""
+    common = _Common(description, expires_in, dry_run, force)
+    _propose(ctx, "revoke-manager", [_address(account)], common, check=_role_check(False))
+
+
+def _pause_check(pause: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
+    def check(c: Council, _args: Sequence[Any]) -> list[str]:
+        paused = c.typed_escrow().paused()
+        if pause and paused:
+            doomed("the escrow is paused already")
+        if not pause and not paused:
+            doomed("the escrow is not paused: nothing to unpause")
+        return (
+            ["any single member can pause at once, without a proposal: disburse council pause"]
+            if pause
+            else []
+        )
+
+    return check
+
+
+@propose_app.command("pause")
+@reports_chain_errors
+def propose_pause(
+    ctx: typer.Context,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Stop the escrow by council decision (the emergency brake is `council pause`)."""
+    common = _Common(description, expires_in, dry_run, force)
+    _propose(ctx, "pause", [], common, check=_pause_check(True))
+
+
+@propose_app.command("unpause")
+@reports_chain_errors
+def propose_unpause(
+    ctx: typer.Context,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Lift a pause (this needs the council's threshold, unlike the emergency brake)."""
+    common = _Common(description, expires_in, dry_run, force)
+    _propose(ctx, "unpause", [], common, check=_pause_check(False))
+
+
+def _with_threshold(who: str, given: int | None) -> Callable[[Council], Sequence[Any]]:
+    """The member and the threshold afterwards (unchanged unless given)."""
+
+    def args(c: Council) -> Sequence[Any]:
+        return [who, given if given is not None else c.threshold()]
+
+    return args
+
+
+def _check_threshold(threshold: int, members_after: int, *, given: bool) -> None:
+    if not 1 <= threshold <= members_after:
+        which = "--threshold" if given else "the current threshold"
+        doomed(
+            f"{which} {threshold} is above the {members_after} members the council would have: "
+            "give a lower --threshold"
+        )
+
+
+@propose_app.command("add-member")
+@reports_chain_errors
+def propose_add_member(
+    ctx: typer.Context,
+    member: AddressArg,
+    description: Description,
+    threshold: ThresholdOption = None,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Add a council member (and set the threshold)."""
+    common = _Common(description, expires_in, dry_run, force)
+    who = _address(member)
+
+    def check(c: Council, args: Sequence[Any]) -> list[str]:
+        members = c.members()
+        if who in members:
+            doomed(f"{who} is a council member already")
+        _check_threshold(int(args[1]), len(members) + 1, given=threshold is not None)
+        return []
+
+    _propose(ctx, "add-member", _with_threshold(who, threshold), common, check=check)
+
+
+@propose_app.command("remove-member")
+@reports_chain_errors
+def propose_remove_member(
+    ctx: typer.Context,
+    member: AddressArg,
+    description: Description,
+    threshold: ThresholdOption = None,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Remove a council member (and set the threshold); its approvals stop counting."""
+    common = _Common(description, expires_in, dry_run, force)
+    who = _address(member)
+
+    def check(c: Council, args: Sequence[Any]) -> list[str]:
+        members = c.members()
+        if who not in members:
+            doomed(f"{who} is not a council member")
+        if len(members) == 1:
+            doomed("the council cannot remove its last member")
+        _check_threshold(int(args[1]), len(members) - 1, given=threshold is not None)
+        return []
+
+    _propose(ctx, "remove-member", _with_threshold(who, threshold), common, check=check)
+
+
+@propose_app.command("change-threshold")
+@reports_chain_errors
+def propose_change_threshold(
+    ctx: typer.Context,
+    threshold: Annotated[int, typer.Argument(metavar="THRESHOLD", help="approvals needed")],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Change the number of approvals the council needs."""
+    common = _Common(description, expires_in, dry_run, force)
+
+    def check(c: Council, _args: Sequence[Any]) -> list[str]:
+        count = len(c.members())
+        if threshold > count:
+            doomed(f"threshold {threshold} is above the council's {count} members")
+        if threshold == c.threshold():
+            doomed(f"the threshold is {threshold} already")
+        return []
+
+    _propose(ctx, "change-threshold", [threshold], common, check=check)
+
+
+# ---------------------------------------------------------------------- approvals
+
+ProposalId = Annotated[int, typer.Argument(metavar="ID", help="the proposal id")]
+
+
+@app.command("approve")
+@reports_chain_errors
+def approve(
+    ctx: typer.Context,
+    proposal_id: ProposalId,
+    execute: Annotated[
+        bool,
+        typer.Option(
+            "--execute/--no-execute",
+            help="when this approval reaches the threshold, execute in the same transaction",
+        ),
+    ] = True,
+) -> None:
+    """Approve a proposal; the approval that reaches the threshold also executes it."""
+    c = Council.open(ctx)
+    account = c.session.account()
+    stored = c.open_proposal(proposal_id)
+    c.require_member(account, "approve")
+    if c.read(c.council.functions.hasApproved(proposal_id, account.address)):
+        fail(f"{account.address} approved proposal {proposal_id} already")
+    threshold = c.threshold()
+    reaches = stored.approvals + 1 >= threshold
+    data = c.calldata(stored)
+    typer.echo(f"proposal {proposal_id}: {c.describe(stored.target, data)}")
+    if reaches and execute:
+        fn = c.council.functions.approveAndExecute(proposal_id, data)
+        try:
+            c.send(account, fn)
+        except ContractRevertError as exc:
+            fail(
+                f"your approval reaches the threshold but the call fails now: {exc}; nothing "
+                "sent (approve without executing with --no-execute)"
+            )
+        typer.echo(
+            f"approved by {account.address} ({stored.approvals + 1} of {threshold}) and executed"
+        )
+        return
+    failure = c.failure_now(stored.target, data)
+    if failure is not None:
+        typer.echo(f"note: the call would fail if executed now: {failure}")
+    c.send(account, c.council.functions.approve(proposal_id))
+    after = c.stored(proposal_id).approvals
+    typer.echo(f"approved by {account.address}: {after} of {threshold} approvals")
+    if after >= threshold:
+        typer.echo(f"the threshold is reached: disburse council execute {proposal_id}")
+
+
+@app.command("revoke")
+@reports_chain_errors
+def revoke(ctx: typer.Context, proposal_id: ProposalId) -> None:
+    """Withdraw your approval of a proposal before it is executed."""
+    c = Council.open(ctx)
+    account = c.session.account()
+    c.open_proposal(proposal_id)
+    c.require_member(account, "revoke approvals")
+    if not c.read(c.council.functions.hasApproved(proposal_id, account.address)):
+        fail(f"{account.address} has no approval on proposal {proposal_id} to revoke")
+    c.send(account, c.council.functions.revoke(proposal_id))
+    after = c.stored(proposal_id).approvals
+    typer.echo(
+        f"approval of proposal {proposal_id} revoked by {account.address}: "
+        f"{after} of {c.threshold()} approvals"
+    )
+
+
+@app.command("execute")
+@reports_chain_errors
+def execute(ctx: typer.Context, proposal_id: ProposalId) -> None:
+    """Execute a proposal whose approvals reached the threshold (its calldata is read from the
+    chain: nobody types hex)."""
+    c = Council.open(ctx)
+    account = c.session.account()
+    stored = c.open_proposal(proposal_id)
+    c.require_member(account, "execute")
+    threshold = c.threshold()
+    if stored.approvals < threshold:
+        fail(
+            f"proposal {proposal_id} has {stored.approvals} of the {threshold} approvals it "
+            "needs; nothing sent"
+        )
+    data = c.calldata(stored)
+    typer.echo(f"proposal {proposal_id}: {c.describe(stored.target, data)}")
+    try:
+        c.send(account, c.council.functions.execute(proposal_id, data))
+    except ContractRevertError as exc:
+        fail(f"the call of proposal {proposal_id} fails now: {exc}; nothing sent")
+    typer.echo(f"executed by {account.address}")
+
+
+@app.command("pause")
+@reports_chain_errors
+def pause(ctx: typer.Context) -> None:
+    """The emergency brake: any single member pauses the escrow at once. Lifting the pause needs
+    a proposal (`council propose unpause`)."""
+    c = Council.open(ctx)
+    account = c.session.account()
+    c.require_member(account, "pull the emergency brake")
+    if c.typed_escrow().paused():
+        fail("the escrow is paused already; nothing sent")
+    c.send(account, c.council.functions.emergencyPause())
+    typer.echo(
+        f"escrow paused by council member {account.address}; it stays paused until the council "
+        "executes a proposal to unpause it (disburse council propose unpause)"
+    )
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table; a cell may hold several lines. Nothing is cut or wrapped."""
+    cells = [[cell.splitlines() or [""] for cell in row] for row in rows]
+    widths = [
+        max([len(h), *(len(line) for row in cells for line in row[i])])
+        for i, h in enumerate(headers)
+    ]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in cells:
+        for k in range(max(len(cell) for cell in row)):
+            out.append(
+                "  ".join(
+                    (cell[k] if k < len(cell) else "").ljust(w)
+                    for cell, w in zip(row, widths, strict=True)
+                ).rstrip()
+            )
+    return "\n".join(out)
+
+
+@app.command("list")
+@reports_chain_errors
+def list_(
+    ctx: typer.Context,
+    all_: Annotated[
+        bool, typer.Option("--all", help="also executed and expired proposals")
+    ] = False,
+) -> None:
+    """Proposals in plain words: open and executable ones (all with --all)."""
+    c = Council.open(ctx)
+    now, threshold, members = c.now(), c.threshold(), c.members()
+    typer.echo(f"council {c.council.address}: {len(members)} members, {threshold} approvals needed")
+    rows = []
+    for p in c.proposals():
+        state = c.state(p.stored, now=now, threshold=threshold)
+        if not all_ and state in ("executed", "expired"):
+            continue
+        by = "\n".join(
+            f"{short(member)} {when_short(c.block_time(block))}"
+            for member, block in sorted(p.approved_by.items(), key=lambda kv: kv[1])
+        )
+        approvals = f"{p.stored.approvals} of {threshold}" + (f"\n{by}" if by else "")
+        call = c.describe(p.stored.target, p.data)
+        failure = c.failure_now(p.stored.target, p.data) if state in OPEN_STATES else None
+        if failure is not None:
+            call += f"\nwould fail if executed now: {failure}"
+        rows.append(
+            [
+                str(p.stored.proposal_id),
+                state,
+                approvals,
+                when_short(p.stored.expiry),
+                call,
+                p.description,
+            ]
+        )
+    if not rows:
+        typer.echo("no proposals" if all_ else "no open proposals (--all shows every proposal)")
+        return
+    headers = ["ID", "STATE", "APPROVALS", "EXPIRES (UTC)", "CALL", "DESCRIPTION"]
+    typer.echo(_table(headers, rows))
+
+
+@app.command("show")
+@reports_chain_errors
+def show(ctx: typer.Context, proposal_id: ProposalId) -> None:
+    """One proposal in full: its call in plain words, approvals by member and its history."""
+    c = Council.open(ctx)
+    stored = c.stored(proposal_id)
+    found = c.proposals(only=proposal_id)
+    if not found:
+        fail(
+            f"the events of proposal {proposal_id} are not in the chain from block {c.since_block}"
+        )
+    p = found[0]
+    now, threshold = c.now(), c.threshold()
+    state = c.state(stored, now=now, threshold=threshold)
+    where = (
+        "the escrow"
+        if stored.target == c.escrow.address
+        else "the council"
+        if stored.target == c.council.address
+        else "another contract"
+    )
+    lines = [
+        f"proposal {proposal_id}: {state}",
+        f"call:         {c.describe(stored.target, p.data)}",
+        f"target:       {where} ({stored.target})",
+        f"description:  {p.description}",
+        f"proposed by:  {p.proposer} at {when(c.block_time(p.created_block))} "
+        f"(block {p.created_block})",
+        f"expires:      {when(stored.expiry)}",
+        f"approvals:    {stored.approvals} of {threshold} needed",
+    ]
+    for member, block in sorted(p.approved_by.items(), key=lambda kv: kv[1]):
+        lines.append(f"  {member} at {when(c.block_time(block))} (block {block})")
+    if state in OPEN_STATES:
+        failure = c.failure_now(stored.target, p.data)
+        lines.append(
+            "check:        the call would succeed if executed now"
+            if failure is None
+            else f"check:        the call would fail if executed now: {failure}"
+        )
+    if p.executed_by is not None and p.executed_block is not None:
+        lines.append(
+            f"executed by:  {p.executed_by} at {when(c.block_time(p.executed_block))} "
+            f"(block {p.executed_block})"
+        )
+    lines.append("history:")
+    for block, _index, text in p.history:
+        lines.append(f"  block {block} {when(c.block_time(block))}  {text}")
+    typer.echo("\n".join(lines))
+
+
+__all__ = ["ACTIONS", "Council", "ProposalError", "app", "reports_chain_errors", "when"]

@@ -1,0 +1,1 @@
+"""The `disburse` command line, through its runner, against the test chain."""
