@@ -18,12 +18,13 @@ STAMP_NPM := node_modules/.installed
 SHIM := .solcx/solc-v$(SOLC_VERSION)
 ANVIL := .tools/bin/anvil
 
-.PHONY: help setup test demo gas lint slither clean
+.PHONY: help setup test demo gas bench-audit lint slither clean
 
 help:
 	@echo "make demo   run the demo scenario on a local anvil chain"
 	@echo "make test   run every test (contracts, invariants, gas caps)"
 	@echo "make gas    measure gas of the hot paths, write reports/gas.json"
+	@echo "make bench-audit  audit throughput on 100,000+ events, reports/audit-bench.json"
 	@echo "make lint   ruff, mypy (strict) and slither"
 	@echo "make setup  install the toolchain (idempotent; test/demo run it)"
 
@@ -52,11 +53,17 @@ $(ANVIL): tools/link-native.js $(STAMP_NPM)
 test: setup
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
+# The demo's chain keeps its state in .demo/chain-state.json; brownie attaches to it on 8545.
 demo: setup
-	$(BIN)/brownie run scripts/demo.py
+	mkdir -p .demo
+	$(BIN)/python -m disburse.localchain --state .demo/chain-state.json --port 8545 --free-gas -- \
+	  $(BIN)/brownie run scripts/demo.py
 
 gas: setup
 	$(BIN)/brownie run scripts/gas.py
+
+bench-audit: setup
+	$(BIN)/brownie run scripts/bench_audit.py
 
 lint: setup slither
 	$(BIN)/ruff check disburse oracle scripts tests tools/slither

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractEvent, ContractFunction
 from web3.exceptions import (
+    BlockNotFound,
     ContractCustomError,
     ContractLogicError,
     ContractPanicError,
@@ -48,21 +50,37 @@ T = TypeVar("T")
 
 _UNREACHABLE = (
     requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,  # the node died in the middle of its answer
     requests.exceptions.Timeout,
     ProviderConnectionError,
     ConnectionError,
     TimeoutError,
 )
 
-# JSON-RPC error codes of permissioned nodes (Hyperledger Besu) and what they mean for us.
-_RPC_ERRORS: dict[int, type[ChainError]] = {
-    -32007: SenderNotAuthorisedError,
-    -32009: GasPriceTooLowError,
-    -32005: LogRangeTooLargeError,
-    -32001: NonceError,
-    -32006: NonceError,
+# JSON-RPC error codes of permissioned nodes (Hyperledger Besu) and what they mean for us, with
+# what to do about them. Besu also answers -32005 for "Transaction gas limit exceeds block gas
+# limit" and for an oversized batch: only a message about a range means the log range.
+_RPC_ERRORS: dict[int, tuple[type[ChainError], str]] = {
+    -32007: (
+        SenderNotAuthorisedError,
+        "the network's account allowlist does not admit this account; ask its operators to add "
+        "it (not retried)",
+    ),
+    -32009: (
+        GasPriceTooLowError,
+        "raise gas_price_wei in the chain profile to at least the node's minimum gas price",
+    ),
+    -32005: (
+        LogRangeTooLargeError,
+        "query smaller block ranges (log_range_cap in the chain profile)",
+    ),
+    -32001: (NonceError, "the nonce is read again from the node"),
+    -32006: (NonceError, "the nonce is read again from the node"),
 }
+_RANGE_WORDS = ("range", "blocks")
 _NONCE_WORDS = ("nonce too low", "nonce too high", "replacement transaction underpriced")
+_KNOWN_WORDS = ("already known", "known transaction")
+_REMEMBERED_BLOCKS = 256
 
 
 def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
@@ -71,12 +89,16 @@ def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
     error = response.get("error") if isinstance(response, Mapping) else None
     code = error.get("code") if isinstance(error, Mapping) else None
     message = str(error.get("message", "")) if isinstance(error, Mapping) else str(exc)
-    kind = _RPC_ERRORS.get(code) if isinstance(code, int) else None
-    if kind is None and any(w in message.lower() for w in _NONCE_WORDS):
-        kind = NonceError
-    if kind is None:
+    found = _RPC_ERRORS.get(code) if isinstance(code, int) else None
+    if found is not None and found[0] is LogRangeTooLargeError:
+        if not any(w in message.lower() for w in _RANGE_WORDS):
+            found = None
+    if found is None and any(w in message.lower() for w in _NONCE_WORDS):
+        found = (NonceError, "the nonce is read again from the node")
+    if found is None:
         return None
-    return kind(f"the node refused: {message} (JSON-RPC {code})")
+    kind, hint = found
+    return kind(f"the node refused: {message} (JSON-RPC {code}): {hint}")
 
 
 def _revert_data(exc: Exception) -> bytes:
@@ -107,8 +129,12 @@ class ChainClient:
         self, profile: ChainProfile, *, extra_abis: Sequence[Sequence[Mapping[str, Any]]] = ()
     ) -> None:
         self.profile = profile
+        # web3's own retries are off: the profile's retries and backoff are the only ones, so
+        # an outage is reported when the profile says and not several retry rounds later.
         provider = Web3.HTTPProvider(
-            profile.rpc_url, request_kwargs={"timeout": profile.request_timeout_s}
+            profile.rpc_url,
+            request_kwargs={"timeout": profile.request_timeout_s},
+            exception_retry_configuration=None,
         )
         self.w3 = Web3(provider)
         if profile.poa:
@@ -122,6 +148,12 @@ class ChainClient:
         self.decoder = ErrorDecoder(abis)
         self._nonces: dict[str, int] = {}
         self._nonce_lock = threading.Lock()
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._blocks_lock = threading.Lock()
+        self.unreachable_since: float | None = None
+        """Monotonic time of the first failed attempt of the current outage; None when the
+        last request was answered."""
+        self.last_error = ""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -131,8 +163,9 @@ class ChainClient:
         attempts = self.profile.retries + 1
         for attempt in range(attempts):
             try:
-                return fn()
+                result = fn()
             except _UNREACHABLE as exc:
+                self._unreachable(f"{what}: {self.profile.rpc_url} did not answer ({exc})")
                 if attempt == attempts - 1:
                     raise ChainUnavailableError(
                         f"{what}: {self.profile.rpc_url} did not answer "
@@ -140,12 +173,30 @@ class ChainClient:
                     ) from None
                 time.sleep(delay)
                 delay *= 2
+                continue
             except Web3RPCError as exc:
+                self.unreachable_since = None
                 mapped = rpc_error_of(exc)
                 if mapped is not None:
                     raise mapped from None
                 raise
+            self.unreachable_since = None
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unreachable(self, error: str) -> None:
+        """Notes an outage. A node that comes back may be a restarted one whose pool lost our
+        pending transactions: counted nonces are forgotten and read again."""
+        if self.unreachable_since is None:
+            self.unreachable_since = time.monotonic()
+        self.last_error = error
+        with self._nonce_lock:
+            self._nonces.clear()
+
+    @property
+    def reachable(self) -> bool:
+        """False from the first unanswered attempt until a request is answered again."""
+        return self.unreachable_since is None
 
     def check_chain(self) -> int:
         """Refuses to go on when the node serves another chain than the profile's."""
@@ -159,6 +210,32 @@ class ChainClient:
 
     def block_number(self) -> int:
         return self.rpc(lambda: self.w3.eth.block_number, what="eth_blockNumber")
+
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of block `number`, or None when the chain is not that long."""
+        try:
+            block = self.rpc(lambda: self.w3.eth.get_block(number), what="eth_getBlockByNumber")
+        except BlockNotFound:
+            return None
+        return bytes(block["hash"])
+
+    def remembered_blocks(self) -> dict[int, bytes]:
+        """Number → hash of the recent blocks whose receipts this client acted on; a watcher
+        compares them with the chain to notice blocks lost by a restarted node."""
+        with self._blocks_lock:
+            return dict(self._blocks)
+
+    def forget_blocks_above(self, number: int) -> None:
+        with self._blocks_lock:
+            for n in [n for n in self._blocks if n > number]:
+                del self._blocks[n]
+
+    def _remember_block(self, number: int, block_hash: bytes) -> None:
+        with self._blocks_lock:
+            self._blocks[number] = block_hash
+            self._blocks.move_to_end(number)
+            while len(self._blocks) > _REMEMBERED_BLOCKS:
+                self._blocks.popitem(last=False)
 
     def timestamp(self, block: BlockIdentifier = "latest") -> int:
         return int(
@@ -302,7 +379,7 @@ class ChainClient:
         try:
             self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), what="eth_sendRawTransaction")
         except Web3RPCError as exc:
-            if "already known" not in str(exc).lower():
+            if not any(w in str(exc).lower() for w in _KNOWN_WORDS):
                 raise
         return tx_hash
 
@@ -337,6 +414,7 @@ class ChainClient:
             if time.monotonic() > limit:
                 raise TransactionTimeoutError(tx_hash, timeout_s or self.profile.receipt_timeout_s)
             time.sleep(self.profile.poll_interval_s)
+        self._remember_block(int(found["blockNumber"]), bytes(found["blockHash"]))
         if found["status"] != 1:
             raise self._revert_of(found)
         return found
@@ -360,20 +438,29 @@ class ChainClient:
     def transact(
         self, account: LocalAccount, fn: ContractFunction, *, gas: int | None = None
     ) -> TxReceipt:
-        """Estimate, sign, send and wait; a nonce the node refuses is resynchronised once."""
+        """Estimate, sign, send and wait. A nonce the node refuses is resynchronised once; a
+        transaction that times out and that the node no longer knows (dropped from its pool, or
+        lost with a restarted node) is sent once more with a resynchronised nonce."""
         limit = gas if gas is not None else self.estimate_gas(account, fn)
-        for attempt in range(2):
+        nonce_retried = dropped = False
+        while True:
             nonce = self.next_nonce(account.address)
             raw, tx_hash = self.sign(account, fn, nonce=nonce, gas=limit)
             try:
                 self.send_raw(raw, tx_hash)
             except NonceError:
                 self.resync_nonce(account.address)
-                if attempt == 1:
+                if nonce_retried:
                     raise
+                nonce_retried = True
                 continue
-            return self.wait(tx_hash)
-        raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                return self.wait(tx_hash)
+            except TransactionTimeoutError:
+                if dropped or self.transaction_known(tx_hash):
+                    raise
+                dropped = True
+                self.resync_nonce(account.address)
 
 
 def checksum_all(addresses: Iterable[str]) -> list[ChecksumAddress]:

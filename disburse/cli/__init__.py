@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from disburse.cli import council, keys, milestones, programs, specs, watch
+from disburse.cli import audit, council, keys, milestones, programs, specs, watch
 from disburse.cli._session import Session, default_password_env
 
 app = typer.Typer(
@@ -65,3 +65,4 @@ app.add_typer(milestones.app, name="milestones")
 app.add_typer(specs.app, name="evidence-spec")
 app.add_typer(council.app, name="council")
 app.command("watch")(watch.watch)
+app.command("audit")(audit.audit)

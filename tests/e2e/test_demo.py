@@ -1,18 +1,36 @@
-"""The demo scenario (`make demo`) runs to a balanced close on the test chain."""
+"""The demo scenario (`make demo`) runs to the end on the test chain: manager commands, three
+oracle node processes, council overrides and the audit, all through the users' tools."""
+
+from __future__ import annotations
 
 import io
+from typing import Any
+
+import pytest
 
 import scripts.demo as demo
 
 
-def test_demo_scenario_pays_overrides_and_reconciles(capsys):
+@pytest.fixture(scope="module", autouse=True)
+def isolate(module_isolation: Any) -> None:
+    """The demo's node processes outlive any one test: a fresh chain for the module only."""
+
+
+def test_demo_scenario_runs_to_the_audit(tmp_path):
     out = io.StringIO()
     demo._OUT = out
-    with demo.quiet_brownie():
-        demo.scenario()
+    nodes: list[Any] = []
+    try:
+        demo.scenario(nodes, home=tmp_path / "demo")
+    finally:
+        for node in nodes:
+            node.stop()
     text = out.getvalue()
-    assert "refused with Escrow_ChallengeWindowOpen" in text
+    assert "registered 5, skipped 0" in text
+    assert "CR-2026/M5 spare parts       Disputed" in text
+    assert "M3 rejected by audit-office: claims: claim 'units_delivered' is 10" in text
     assert "CR-2026/M4 crew training: Frozen" in text
-    assert "CR-2026/M4 crew training: Cancelled" in text
-    assert "CR-2026/M5 spare parts: Released" in text
-    assert "budget 500,000,000 JPYT: OK" in text.splitlines()[-1]
+    assert "(2 of 2) and executed" in text
+    assert "CR-2026/M1 hull survey: released by an oracle node" in text
+    assert "CR-2026/M2 radar delivery: released by an oracle node" in text
+    assert "$ disburse audit" in text

@@ -1,0 +1,539 @@
+"""The audit benchmark (`make bench-audit`, through scripts/bench_audit.py): a long history built
+on a development chain as fast as the chain takes it, then `disburse audit --json` timed on it.
+
+History. Programs are funded, milestones registered a few hundred per transaction
+(`registerMilestones`), and attested by an eight-oracle committee as relayed EIP-712 signatures, a
+few hundred milestones per `attestWithSignatures` (eight AttestationRecorded and one
+MilestoneVerified each). Every round also has disputes, releases (some at the very end of the
+challenge window), an expiry, and council proposals that freeze and cancel, force-release and
+resolve a dispute, so that every rule of the audit runs. Transactions go to the development node's
+unlocked accounts (`eth_sendTransaction`); signatures are made here with coincurve.
+
+Measurement. The audit runs in a child process exactly as `disburse audit --json` (the root
+callback and the command, from disburse.cli), timed inside the child from the command's start to
+the last byte written; the child's peak RSS is its VmHWM. A second child runs the same
+engine under tracemalloc to split memory into the report the audit keeps (`report_mb`) and the
+working memory on top of it (`working_mb`: the window of logs being read, the output being
+written); run at half and at the full history, the working memory stays flat while the report
+grows with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import coincurve
+import typer
+from eth_abi.abi import decode, encode
+from eth_utils.crypto import keccak
+from web3 import Web3
+
+from disburse.attestations import external_ref, milestone_id
+from disburse.contracts import load_abi
+from disburse.errors import ErrorDecoder
+
+DAY = 86_400
+UNIT = 10**18
+WINDOW = DAY
+GAS = 29_000_000
+REGISTER_BATCH = 300
+ATTEST_BATCH = 300
+TARGET_EVENTS_PER_S = 20_000
+
+_DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+_ATTESTATION_TYPEHASH = keccak(
+    text="Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch)"
+)
+
+
+def _calldata(signature: str, types: Sequence[str], args: Sequence[Any]) -> str:
+    return "0x" + (keccak(text=signature)[:4] + encode(list(types), list(args))).hex()
+
+
+class BenchError(RuntimeError):
+    """The history could not be built as planned."""
+
+
+@dataclass
+class Chain:
+    """A development chain with the deployment on it and the accounts that act."""
+
+    w3: Web3
+    escrow: str
+    council: str
+    token: str
+    manager: str
+    relayer: str
+    members: tuple[str, ...]
+    oracle_keys: tuple[bytes, ...]
+    beneficiaries: tuple[str, ...]
+    sent: int = 0
+
+    def send(self, sender: str, to: str, data: str) -> dict[str, Any]:
+        """One transaction from an unlocked account; a revert stops the benchmark."""
+        provider: Any = self.w3.provider
+        reply = provider.make_request(
+            "eth_sendTransaction",
+            [{"from": sender, "to": to, "data": data, "gas": hex(GAS), "gasPrice": "0x0"}],
+        )
+        if "error" in reply:
+            raise BenchError(f"transaction to {to} refused: {reply['error']}")
+        receipt = None
+        for _ in range(6000):
+            receipt = provider.make_request("eth_getTransactionReceipt", [reply["result"]])[
+                "result"
+            ]
+            if receipt is not None:
+                break
+            time.sleep(0.01)
+        if receipt is None or receipt["status"] != "0x1":
+            raise BenchError(
+                f"transaction {reply['result']} reverted: {self._why(sender, to, data)} "
+                f"(gas used {int(receipt['gasUsed'], 16) if receipt else '?'})"
+            )
+        self.sent += 1
+        return dict(receipt)
+
+    def _why(self, sender: str, to: str, data: str) -> str:
+        """The decoded revert of a call replayed on the latest state."""
+        provider: Any = self.w3.provider
+        reply = provider.make_request(
+            "eth_call", [{"from": sender, "to": to, "data": data, "gas": hex(GAS)}, "latest"]
+        )
+        error = reply.get("error") or {}
+        raw = error.get("data") if isinstance(error, dict) else None
+        if isinstance(raw, str) and raw.startswith("0x"):
+            decoded = ErrorDecoder([load_abi("MilestoneEscrow")]).decode(bytes.fromhex(raw[2:]))
+            if decoded is not None:
+                return str(decoded)
+        return str(error or "no revert on replay")
+
+    def call(self, to: str, data: str) -> bytes:
+        provider: Any = self.w3.provider
+        reply = provider.make_request("eth_call", [{"to": to, "data": data}, "latest"])
+        return bytes.fromhex(reply["result"][2:])
+
+    def now(self) -> int:
+        provider: Any = self.w3.provider
+        block = provider.make_request("eth_getBlockByNumber", ["latest", False])["result"]
+        return int(block["timestamp"], 16)
+
+    def advance(self, seconds: int) -> None:
+        provider: Any = self.w3.provider
+        provider.make_request("evm_increaseTime", [seconds])
+        provider.make_request("evm_mine", [])
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+
+@dataclass
+class History:
+    """What the builder made, round by round."""
+
+    programs: list[int] = field(default_factory=list)
+    milestones: int = 0
+    transactions: int = 0
+    proposals: int = 0
+    build_s: float = 0.0
+    rounds: int = 0
+
+
+class Builder:
+    """Builds the history in rounds; each round adds about ten events per milestone."""
+
+    def __init__(self, chain: Chain, *, programs: int, seed: str = "bench") -> None:
+        self.chain = chain
+        self.programs_wanted = programs
+        self.seed = seed
+        self.history = History()
+        chain_id = int(chain.w3.eth.chain_id)
+        self.domain = keccak(
+            encode(
+                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                [
+                    _DOMAIN_TYPEHASH,
+                    keccak(text="MilestoneEscrow"),
+                    keccak(text="1"),
+                    chain_id,
+                    chain.escrow,
+                ],
+            )
+        )
+        self.keys = [coincurve.PrivateKey(k) for k in chain.oracle_keys]
+        committee = chain.call(chain.escrow, "0x" + keccak(text="committee()")[:4].hex())
+        _oracles, _quorum, self.epoch = decode(["address[]", "uint8", "uint16"], committee)
+        self._check_digest()
+
+    # ------------------------------------------------------------------ signatures
+
+    def digest(self, milestone: bytes, evidence: bytes) -> bytes:
+        struct = keccak(
+            encode(
+                ["bytes32", "bytes32", "bytes32", "uint16"],
+                [_ATTESTATION_TYPEHASH, milestone, evidence, self.epoch],
+            )
+        )
+        return keccak(b"\x19\x01" + self.domain + struct)
+
+    def _check_digest(self) -> None:
+        m, e = keccak(text="probe-m"), keccak(text="probe-e")
+        data = _calldata(
+            "attestationDigest(bytes32,bytes32,uint16)",
+            ["bytes32", "bytes32", "uint16"],
+            [m, e, self.epoch],
+        )
+        if self.chain.call(self.chain.escrow, data) != self.digest(m, e):
+            raise BenchError("the EIP-712 digest computed here differs from the escrow's")
+
+    def sign(self, key: coincurve.PrivateKey, digest: bytes) -> tuple[bytes, bytes]:
+        raw = key.sign_recoverable(digest, hasher=None)
+        r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
+        return r, ((v << 255) | s).to_bytes(32, "big")
+
+    def signed_item(
+        self, milestone: bytes, evidence: bytes, keys: Sequence[coincurve.PrivateKey]
+    ) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+        digest = self.digest(milestone, evidence)
+        return (milestone, evidence, [self.sign(k, digest) for k in keys])
+
+    # ------------------------------------------------------------------ calls
+
+    def attest(self, items: Sequence[tuple[bytes, bytes, list[tuple[bytes, bytes]]]]) -> None:
+        data = _calldata(
+            "attestWithSignatures(uint16,(bytes32,bytes32,(bytes32,bytes32)[])[])",
+            ["uint16", "(bytes32,bytes32,(bytes32,bytes32)[])[]"],
+            [self.epoch, list(items)],
+        )
+        self.chain.send(self.chain.relayer, self.chain.escrow, data)
+
+    def proposal(self, call: str, description: str) -> None:
+        """Proposed by the first member, approved by two, executed by the second."""
+        c = self.chain
+        expiry = c.now() + 7 * DAY
+        data = bytes.fromhex(call[2:])
+        c.send(
+            c.members[0],
+            c.council,
+            _calldata(
+                "propose(address,bytes,string,uint40)",
+                ["address", "bytes", "string", "uint40"],
+                [c.escrow, data, description, expiry],
+            ),
+        )
+        self.history.proposals += 1
+        pid = self.history.proposals
+        for member in c.members[:2]:
+            c.send(member, c.council, _calldata("approve(uint256)", ["uint256"], [pid]))
+        c.send(
+            c.members[1],
+            c.council,
+            _calldata("execute(uint256,bytes)", ["uint256", "bytes"], [pid, data]),
+        )
+
+    # ------------------------------------------------------------------ rounds
+
+    def setup(self, *, funds: int) -> None:
+        c = self.chain
+        c.send(
+            c.manager,
+            c.token,
+            _calldata("approve(address,uint256)", ["address", "uint256"], [c.escrow, 2**255]),
+        )
+        for _ in range(self.programs_wanted):
+            c.send(
+                c.manager,
+                c.escrow,
+                _calldata(
+                    "createProgram(address,address,uint40)",
+                    ["address", "address", "uint40"],
+                    [c.token, c.beneficiaries[-1], WINDOW],
+                ),
+            )
+            self.history.programs.append(len(self.history.programs) + 1)
+        self.fund(funds)
+
+    def fund(self, amount: int) -> None:
+        for pid in self.history.programs:
+            self.chain.send(
+                self.chain.manager,
+                self.chain.escrow,
+                _calldata("fund(uint256,uint256)", ["uint256", "uint256"], [pid, amount]),
+            )
+
+    def round(self, *, milestones: int) -> None:
+        """About ten events per milestone: registered, attested by eight, verified; plus a dispute,
+        releases, an expiry and three council proposals."""
+        started = time.perf_counter()
+        c = self.chain
+        r = self.history.rounds
+        now = c.now()
+        per_program = max(1, milestones // len(self.history.programs))
+        ids: list[tuple[int, bytes]] = []
+        short_lived: list[bytes] = []
+        for pid in self.history.programs:
+            inputs = []
+            for i in range(per_program):
+                ref = external_ref(f"{self.seed}-{r}-{pid}-{i}")
+                deadline = now + (3600 if i == 0 else 120 * DAY + i)
+                inputs.append(
+                    (
+                        ref,
+                        c.beneficiaries[i % len(c.beneficiaries)],
+                        (1 + i % 50) * UNIT,
+                        deadline,
+                        keccak(text=f"spec-{i % 7}"),
+                    )
+                )
+                mid = bytes(milestone_id(pid, ref))
+                if i == 0:
+                    short_lived.append(mid)
+                else:
+                    ids.append((pid, mid))
+            for start in range(0, len(inputs), REGISTER_BATCH):
+                batch = inputs[start : start + REGISTER_BATCH]
+                c.send(
+                    c.manager,
+                    c.escrow,
+                    _calldata(
+                        "registerMilestones(uint256,(bytes32,address,uint128,uint40,bytes32)[])",
+                        ["uint256", "(bytes32,address,uint128,uint40,bytes32)[]"],
+                        [pid, batch],
+                    ),
+                )
+            self.history.milestones += len(inputs)
+
+        # Two disputes, two left for the council to force-release, the rest attested by all eight.
+        disputed = [m for _p, m in ids[:2]]
+        pending = [m for _p, m in ids[2:4]]
+        attested = [m for _p, m in ids[4:]]
+        self.attest(
+            [
+                item
+                for m in disputed
+                for item in (
+                    self.signed_item(m, keccak(text=f"ev-a-{m.hex()}"), self.keys[:1]),
+                    self.signed_item(m, keccak(text=f"ev-b-{m.hex()}"), self.keys[1:2]),
+                )
+            ]
+        )
+        for start in range(0, len(attested), ATTEST_BATCH):
+            chunk = attested[start : start + ATTEST_BATCH]
+            self.attest(
+                [self.signed_item(m, keccak(text=f"ev-{m.hex()}"), self.keys) for m in chunk]
+            )
+
+        # The council freezes one verified milestone and cancels it, force-releases a pending
+        # one, and settles a dispute.
+        frozen = attested[0]
+        self.proposal(
+            _calldata("freeze(bytes32)", ["bytes32"], [frozen]), f"round {r}: hold {frozen.hex()}"
+        )
+        self.proposal(
+            _calldata("cancel(bytes32)", ["bytes32"], [frozen]), f"round {r}: evidence forged"
+        )
+        self.proposal(
+            _calldata(
+                "forceRelease(bytes32,bytes32)",
+                ["bytes32", "bytes32"],
+                [pending[0], keccak(text=f"oracles offline in round {r}")],
+            ),
+            f"round {r}: pay despite the oracle outage",
+        )
+        self.proposal(
+            _calldata(
+                "resolveDispute(bytes32,bytes32)",
+                ["bytes32", "bytes32"],
+                [disputed[0], keccak(text=f"ev-a-{disputed[0].hex()}")],
+            ),
+            f"round {r}: the first evidence stands",
+        )
+
+        # Releases: three the second the window closes, the rest two hours later; the
+        # short-lived milestone expires.
+        c.advance(WINDOW + 5)
+        releases = attested[1:40]
+        for m in releases[:3]:
+            c.send(c.relayer, c.escrow, _calldata("release(bytes32)", ["bytes32"], [m]))
+        c.advance(2 * 3600)
+        for m in releases[3:]:
+            c.send(c.relayer, c.escrow, _calldata("release(bytes32)", ["bytes32"], [m]))
+        for m in short_lived:
+            c.send(c.relayer, c.escrow, _calldata("expire(bytes32)", ["bytes32"], [m]))
+        self.history.rounds += 1
+        self.history.transactions = c.sent
+        self.history.build_s += time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------------------- measure
+
+
+def _rss_now_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set. VmHWM belongs to the address space, so it starts afresh
+    at exec; getrusage's ru_maxrss would carry over the high-water mark of the process that
+    forked us (brownie, a few hundred MB) on Linux."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _app() -> typer.Typer:
+    """`disburse` with its root options and the audit command, as the console script has it."""
+    from disburse.cli import app as disburse_app
+    from disburse.cli import main
+    from disburse.cli.audit import audit
+
+    names = {c.name for c in disburse_app.registered_commands}
+    if "audit" in names:
+        return disburse_app
+    app = typer.Typer()
+    app.callback()(main)
+    app.command("audit")(audit)
+    return app
+
+
+def _child_timed(metrics: Path, argv: list[str]) -> int:
+    """`disburse <argv>` in this process, timed; metrics written to `metrics`."""
+    app = _app()
+    baseline = _rss_now_mb()
+    started = time.perf_counter()
+    code = app(argv, standalone_mode=False, prog_name="disburse")
+    elapsed = time.perf_counter() - started
+    metrics.write_text(
+        json.dumps(
+            {
+                "exit_code": int(code or 0),
+                "audit_s": elapsed,
+                "baseline_rss_mb": baseline,
+                "peak_rss_mb": _peak_rss_mb(),
+            }
+        )
+    )
+    return int(code or 0)
+
+
+def _child_traced(metrics: Path, deployment_file: Path, rpc_url: str, out: Path) -> int:
+    """The same engine under tracemalloc: the report kept, and the peak above it."""
+    from disburse.audit import run_audit
+    from disburse.cli._session import Session
+
+    session = Session(
+        deployment_file=deployment_file,
+        rpc_url=rpc_url,
+        profile_file=None,
+        keystore=None,
+        password_file=None,
+        password_env=None,
+    )
+    client = session.client()
+    deployment = session.deployment()
+    tracemalloc.start()
+    report = run_audit(client, deployment)
+    kept, _ = tracemalloc.get_traced_memory()
+    with out.open("w") as f:
+        report.write_json(f)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    metrics.write_text(
+        json.dumps({"events": report.events, "report_mb": kept / 2**20, "peak_mb": peak / 2**20})
+    )
+    return 0
+
+
+def measure(*, deployment_file: Path, rpc_url: str, work: Path, label: str) -> dict[str, Any]:
+    """Runs the timed and the traced child on the chain as it is now."""
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / f"audit-{label}.json"
+    timed = work / f"timed-{label}.json"
+    traced = work / f"traced-{label}.json"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+        [
+            sys.executable,
+            "-m",
+            "disburse._bench",
+            "timed",
+            str(timed),
+            "--deployment",
+            str(deployment_file),
+            "--rpc-url",
+            rpc_url,
+            "audit",
+            "--json",
+            "--output",
+            str(out),
+        ],
+        check=True,
+        env=env,
+    )
+    process_s = time.perf_counter() - started
+    t = json.loads(timed.read_text())
+    doc = json.loads(out.read_text())
+    if t["exit_code"] != 0 or not doc["reconciliation"]["ok"]:
+        raise BenchError(f"the audit did not reconcile: {doc['reconciliation']}")
+    subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+        [
+            sys.executable,
+            "-m",
+            "disburse._bench",
+            "traced",
+            str(traced),
+            str(deployment_file),
+            rpc_url,
+            str(work / f"traced-out-{label}.json"),
+        ],
+        check=True,
+        env=env,
+    )
+    m = json.loads(traced.read_text())
+    events = int(doc["events"])
+    return {
+        "events": events,
+        "milestones": len(doc["milestones"]),
+        "audit_s": round(t["audit_s"], 3),
+        "process_s": round(process_s, 3),
+        "events_per_s": round(events / t["audit_s"]),
+        "peak_rss_mb": round(t["peak_rss_mb"], 1),
+        "baseline_rss_mb": round(t["baseline_rss_mb"], 1),
+        "report_mb": round(m["report_mb"], 1),
+        "working_mb": round(m["peak_mb"] - m["report_mb"], 1),
+        "json_mb": round(out.stat().st_size / 2**20, 1),
+        "flags": len(doc["flags"]),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Entry of the child processes: `timed METRICS DISBURSE-ARGS...` or
+    `traced METRICS DEPLOYMENT RPC-URL OUT`."""
+    mode, metrics, *rest = argv
+    if mode == "timed":
+        return _child_timed(Path(metrics), rest)
+    if mode == "traced":
+        deployment_file, rpc_url, out = rest
+        return _child_traced(Path(metrics), Path(deployment_file), rpc_url, Path(out))
+    raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
