@@ -101,7 +101,8 @@ def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
     return kind(f"the node refused: {message} (JSON-RPC {code}): {hint}")
 
 
-def _revert_data(exc: Exception) -> bytes:
+def revert_data(exc: Exception) -> bytes:
+    """The revert data a web3 contract error carries (empty when it carries none)."""
     data = getattr(exc, "data", None)
     if isinstance(data, Mapping):
         data = data.get("data")
@@ -252,7 +253,7 @@ class ChainClient:
         try:
             return self.rpc(lambda: fn.call(block_identifier=block), what=f"call {fn.fn_name}")
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.revert_error(_revert_data(exc), context=fn.fn_name) from None
+            raise self.decoder.revert_error(revert_data(exc), context=fn.fn_name) from None
 
     def get_logs(
         self,
@@ -356,7 +357,7 @@ class ChainClient:
                 lambda: fn.estimate_gas({"from": account.address}), what=f"estimate {fn.fn_name}"
             )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.revert_error(_revert_data(exc), context=fn.fn_name) from None
+            raise self.decoder.revert_error(revert_data(exc), context=fn.fn_name) from None
         return int(estimate * self.profile.gas_multiplier)
 
     def sign(
@@ -432,7 +433,7 @@ class ChainClient:
                 what="replay",
             )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            return self.decoder.revert_error(_revert_data(exc), context="transaction reverted")
+            return self.decoder.revert_error(revert_data(exc), context="transaction reverted")
         return ContractRevertError(f"transaction {receipt['transactionHash'].hex()} reverted")
 
     def transact(

@@ -9,7 +9,7 @@ ProposalCreated event, from which `approve` and `execute` read it again.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -30,7 +30,7 @@ from web3.types import EventData, TxParams, TxReceipt
 
 from disburse.attestations import AttestationError, external_ref, milestone_id
 from disburse.cli._session import Session, fail, reports_errors, session
-from disburse.client import ChainClient
+from disburse.client import ChainClient, revert_data
 from disburse.deployment import DeploymentFileError
 from disburse.errors import ContractRevertError
 from disburse.escrow import Escrow, MilestoneState
@@ -90,18 +90,6 @@ def when(timestamp: int) -> str:
 def when_short(timestamp: int) -> str:
     """A Unix time to the minute, for tables whose header says UTC."""
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _revert_data(exc: Exception) -> bytes:
-    data = getattr(exc, "data", None)
-    if isinstance(data, Mapping):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        try:
-            return bytes.fromhex(data[2:])
-        except ValueError:
-            return b""
-    return b""
 
 
 # ---------------------------------------------------------------------- the council on chain
@@ -250,7 +238,7 @@ class Council:
         try:
             self.client.rpc(lambda: self.client.w3.eth.call(call), what="check the call")
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.client.decoder.revert_error(_revert_data(exc)) from None
+            raise self.client.decoder.revert_error(revert_data(exc)) from None
 
     def failure_now(self, target: str, data: bytes) -> str | None:
         """Why the call would fail if executed now, or None when it would succeed."""

@@ -22,14 +22,12 @@ from typing import Any
 
 import pytest
 from brownie import accounts, chain, web3
-from click.testing import Result
 from eth_utils import keccak
-from typer.testing import CliRunner
 
-from disburse.cli import app
 from disburse.deployment import save
 from disburse.keystore import import_keystore
 from scripts.deploy import deploy
+from tests.cli_support import Cli
 from tests.conftest import DAY, TOKEN_UNIT
 
 PASSWORD = "correct horse battery staple"
@@ -124,41 +122,15 @@ def program(deployed: Deployed, people: People) -> int:
     return pid
 
 
-class Cli:
-    """Runs `disburse` as a person would, with the global options filled in."""
-
-    def __init__(self, deployment: Path, keystores: dict[str, Path]) -> None:
-        self.deployment = deployment
-        self.keystores = keystores
-        self.runner = CliRunner()
-
-    def __call__(
-        self,
-        *args: str | int,
-        signer: str | None = "manager",
-        rpc_url: str | None = None,
-        profile: Path | None = None,
-    ) -> Result:
-        options = [
-            "--deployment",
-            str(self.deployment),
-            "--rpc-url",
-            rpc_url or web3.provider.endpoint_uri,
-            "--password-env",
-            PASSWORD_ENV,
-        ]
-        if signer is not None:
-            options += ["--keystore", str(self.keystores[signer])]
-        if profile is not None:
-            options += ["--profile", str(profile)]
-        return self.runner.invoke(
-            app, [*options, *(str(a) for a in args)], env={PASSWORD_ENV: PASSWORD}
-        )
-
-
 @pytest.fixture
 def cli(deployed: Deployed, keystores: dict[str, Path]) -> Cli:
-    return Cli(deployed.path, keystores)
+    return Cli(
+        deployed.path,
+        keystores,
+        password=PASSWORD,
+        password_env=PASSWORD_ENV,
+        default_signer="manager",
+    )
 
 
 def nonce(account: Any) -> int:

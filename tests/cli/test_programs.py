@@ -373,9 +373,7 @@ def test_a_refusal_the_checks_miss_is_decoded_from_the_chain_in_one_line(
 
 
 def test_a_wrong_keystore_password_is_one_clear_error(cli, people, program, monkeypatch):
-    from tests.cli import conftest
-
-    monkeypatch.setattr(conftest, "PASSWORD", "not the password")
+    monkeypatch.setattr(cli, "password", "not the password")
     out = cli("program", "close", program)
     assert out.exit_code == 2
     assert "error: wrong password for keystore" in out.stderr

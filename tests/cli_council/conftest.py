@@ -22,7 +22,6 @@ import pytest
 from brownie import accounts, web3
 from click.testing import Result
 from eth_utils import keccak
-from typer.testing import CliRunner
 
 import disburse.cli
 from disburse.attestations import external_ref, milestone_id
@@ -30,6 +29,7 @@ from disburse.cli.watch import watch
 from disburse.deployment import save
 from disburse.keystore import import_keystore
 from scripts.deploy import deploy
+from tests.cli_support import Cli as _Cli
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input
 
 PASSWORD = "council test password"
@@ -51,6 +51,31 @@ def _keyed(label: str) -> Any:
     if account.balance() < 10**18:
         accounts[0].transfer(account, 10 * 10**18, silent=True)
     return account
+
+
+class Cli(_Cli):
+    """The shared runner, with the council's steps: a command that must succeed, a proposal,
+    and a whole decision (proposed by m0, approved by m0 and m1)."""
+
+    def ok(self, *args: str | int, signer: str | None = "m0") -> str:
+        """Runs a command that must succeed; returns its output."""
+        result = self(*args, signer=signer)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def propose(self, *args: str | int, signer: str = "m0") -> int:
+        """`council propose …`; returns the new proposal's id."""
+        out = self.ok("council", "propose", *args, signer=signer)
+        found = re.search(r"^proposal (\d+) created by", out, re.MULTILINE)
+        assert found, out
+        return int(found.group(1))
+
+    def decide(self, *args: str | int) -> int:
+        """Proposes as m0, approves as m0 and m1 (the second approval executes); returns the id."""
+        pid = self.propose(*args)
+        assert "1 of 2 approvals" in self.ok("council", "approve", pid, signer="m0")
+        assert "executed" in self.ok("council", "approve", pid, signer="m1")
+        return pid
 
 
 @pytest.fixture(scope="session")
@@ -177,62 +202,16 @@ def app() -> Iterator[Any]:
         main.registered_commands.remove(added)
 
 
-class Cli:
-    """Runs `disburse` as a person would, with the global options filled in."""
-
-    def __init__(self, app: Any, deployment: Path, keystores: dict[str, Path]) -> None:
-        self.app = app
-        self.deployment = deployment
-        self.keystores = keystores
-        self.runner = CliRunner()
-
-    def __call__(
-        self,
-        *args: str | int,
-        signer: str | None = "m0",
-        rpc_url: str | None = None,
-        profile: Path | None = None,
-    ) -> Result:
-        options = [
-            "--deployment",
-            str(self.deployment),
-            "--rpc-url",
-            rpc_url or web3.provider.endpoint_uri,
-            "--password-env",
-            PASSWORD_ENV,
-        ]
-        if signer is not None:
-            options += ["--keystore", str(self.keystores[signer])]
-        if profile is not None:
-            options += ["--profile", str(profile)]
-        return self.runner.invoke(
-            self.app, [*options, *(str(a) for a in args)], env={PASSWORD_ENV: PASSWORD}
-        )
-
-    def ok(self, *args: str | int, signer: str | None = "m0") -> str:
-        """Runs a command that must succeed; returns its output."""
-        result = self(*args, signer=signer)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    def propose(self, *args: str | int, signer: str = "m0") -> int:
-        """`council propose …`; returns the new proposal's id."""
-        out = self.ok("council", "propose", *args, signer=signer)
-        found = re.search(r"^proposal (\d+) created by", out, re.MULTILINE)
-        assert found, out
-        return int(found.group(1))
-
-    def decide(self, *args: str | int) -> int:
-        """Proposes as m0, approves as m0 and m1 (the second approval executes); returns the id."""
-        pid = self.propose(*args)
-        assert "1 of 2 approvals" in self.ok("council", "approve", pid, signer="m0")
-        assert "executed" in self.ok("council", "approve", pid, signer="m1")
-        return pid
-
-
 @pytest.fixture
 def cli(app: Any, deployed: Deployed, keystores: dict[str, Path]) -> Cli:
-    return Cli(app, deployed.path, keystores)
+    return Cli(
+        deployed.path,
+        keystores,
+        password=PASSWORD,
+        password_env=PASSWORD_ENV,
+        default_signer="m0",
+        app=app,
+    )
 
 
 def nonce(account: Any) -> int:
