@@ -4,6 +4,13 @@ Every step is journaled before it is taken, and every restart begins with `recov
 at the chain before resending anything: a node killed at any instant finishes what it started
 without sending a second attestation or losing one. (The escrow also refuses a second
 attestation from one oracle, so even a resend racing a lost receipt cannot count twice.)
+
+The chain may fail too. Work interrupted by an unreachable endpoint or a receipt timeout goes
+back to the worker's queue and resumes the same way as after a restart: a transaction the node
+no longer knows (dropped from its pool, or lost with a restarted chain) is sent again with a
+resynchronised nonce. When the watcher finds that the chain lost blocks (a local chain
+restarted from an older state file), the attestations confirmed in them are checked again and
+sent again if the chain no longer has them.
 """
 
 from __future__ import annotations
@@ -26,7 +33,13 @@ from oracle import _faults
 from oracle.errors import JournalError
 from oracle.evidence import EvidenceCreate, canonical_bundle, evidence_hash
 from oracle.intake import SpecStore, check_submission, parse_milestone_id
-from oracle.journal import AttestationRow, EvidenceRow, EvidenceState, Journal
+from oracle.journal import (
+    UNFINISHED_ATTESTATION_STATES,
+    AttestationRow,
+    EvidenceRow,
+    EvidenceState,
+    Journal,
+)
 from oracle.metrics import Metrics
 from oracle.spec import load_spec
 from oracle.store import DocumentStore
@@ -77,6 +90,9 @@ class Node:
         self.relayer = relayer
         self._work: queue.Queue[int] = queue.Queue()
         self._attest_lock = threading.Lock()
+        # Confirmed evidence whose attestation the chain may have lost (see chain_rolled_back).
+        self._suspects: set[int] = set()
+        self._suspects_lock = threading.Lock()
 
     @property
     def address(self) -> str:
@@ -121,10 +137,15 @@ class Node:
             try:
                 self.process(evidence_id)
             except DisburseError as exc:
-                # The chain is unreachable or refused a read: try again later.
+                # The chain is unreachable, refused a read or did not mine in time: try later.
                 log.warning(
                     "processing deferred", extra={"evidence_id": evidence_id, "error": str(exc)}
                 )
+                time.sleep(0.5)
+                self._work.put(evidence_id)
+            except Exception:
+                # Anything else must not end the worker thread: keep it, report it, retry later.
+                log.exception("processing failed", extra={"evidence_id": evidence_id})
                 time.sleep(0.5)
                 self._work.put(evidence_id)
 
@@ -134,6 +155,15 @@ class Node:
             row = self._verify(row)
         if row.state == "verified":
             self._attest(row)
+        elif row.state in ("signed", "submitted"):
+            # Interrupted by the chain (unreachable, or no receipt in time): finish it.
+            for attestation in self.journal.attestations_for_evidence(row.id):
+                self._resume(attestation)
+        elif row.state == "confirmed" and self._is_suspect(row.id):
+            for attestation in self.journal.attestations_for_evidence(row.id):
+                self._restore(attestation)
+            with self._suspects_lock:
+                self._suspects.discard(row.id)
 
     def _verify(self, row: EvidenceRow) -> EvidenceRow:
         evidence = EvidenceCreate.model_validate(json.loads(row.body))
@@ -263,6 +293,13 @@ class Node:
         except ContractRevertError as exc:
             self._failed(attestation, exc)
             return
+        except TransactionTimeoutError:
+            # The worker queues the evidence again; `_resume` then looks for the transaction.
+            log.warning(
+                "attestation not mined in time",
+                extra={"attestation_id": attestation.id, "tx_hash": tx_hash, "nonce": nonce},
+            )
+            raise
         self._confirmed(attestation)
 
     def _evidence_to(
@@ -298,34 +335,144 @@ class Node:
     # ------------------------------------------------------------------ restart
 
     def recover(self) -> None:
-        """Finishes what a previous run started, checking the chain before resending."""
+        """Finishes what a previous run started, checking the chain before resending. What
+        the chain cannot answer now is left to the worker."""
         for attestation in self.journal.unfinished_attestations():
-            milestone_id = parse_milestone_id(attestation.milestone_id)
-            if self.escrow.has_attested(milestone_id, self.address):
-                self._confirmed(attestation)
-                continue
-            if attestation.tx_hash:
-                receipt = self.client.receipt(attestation.tx_hash)
-                if receipt is not None and receipt["status"] != 1:
-                    self._failed(
-                        attestation, RuntimeError(f"transaction {attestation.tx_hash} reverted")
-                    )
-                    continue
-                if receipt is None and self.client.transaction_known(attestation.tx_hash):
-                    try:  # still in the pool: give it the receipt timeout
-                        self.client.wait(attestation.tx_hash)
-                        self._confirmed(attestation)
-                        continue
-                    except TransactionTimeoutError:
-                        log.info(
-                            "resending a stuck attestation",
-                            extra={"attestation_id": attestation.id},
-                        )
-                    except ContractRevertError as exc:
-                        self._failed(attestation, exc)
-                        continue
-                # Never broadcast, or dropped from the pool: send again with a fresh nonce.
-                self.client.resync_nonce(self.address)
-            self.submit(attestation)
+            try:
+                self._resume(attestation)
+            except DisburseError as exc:
+                log.warning(
+                    "recovery deferred",
+                    extra={"attestation_id": attestation.id, "error": str(exc)},
+                )
+                self._work.put(attestation.evidence_id)
         for row in self.journal.evidence_in_states(("received", "verified")):
             self._work.put(row.id)
+
+    def _resume(self, attestation: AttestationRow) -> None:
+        """Finishes one unfinished attestation: confirmed if the chain has it, awaited if its
+        transaction is pending, otherwise sent (again) with a resynchronised nonce."""
+        attestation = self.journal.attestation(attestation.id)
+        if attestation.state not in UNFINISHED_ATTESTATION_STATES:
+            return
+        milestone_id = parse_milestone_id(attestation.milestone_id)
+        if self.escrow.has_attested(milestone_id, self.address):
+            self._confirmed(attestation)
+            return
+        if attestation.tx_hash:
+            receipt = self.client.receipt(attestation.tx_hash)
+            if receipt is not None and receipt["status"] != 1:
+                self._failed(
+                    attestation, RuntimeError(f"transaction {attestation.tx_hash} reverted")
+                )
+                return
+            if receipt is None and self.client.transaction_known(attestation.tx_hash):
+                try:  # still in the pool: give it the receipt timeout
+                    self.client.wait(attestation.tx_hash)
+                    self._confirmed(attestation)
+                    return
+                except TransactionTimeoutError:
+                    log.info(
+                        "resending a stuck attestation", extra={"attestation_id": attestation.id}
+                    )
+                except ContractRevertError as exc:
+                    self._failed(attestation, exc)
+                    return
+            elif receipt is None:
+                log.warning(
+                    "attestation transaction unknown to the chain: sending it again",
+                    extra={
+                        "attestation_id": attestation.id,
+                        "tx_hash": attestation.tx_hash,
+                        "nonce": attestation.nonce,
+                    },
+                )
+            # Never broadcast, dropped from the pool, or lost with a restarted chain: the
+            # nonce is read again from the node (the same one when nothing else took it).
+            self.client.resync_nonce(self.address)
+        self.submit(attestation)
+
+    # ------------------------------------------------------------------ chain rollback
+
+    def chain_rolled_back(self, since: float) -> int:
+        """The chain lost blocks (a local chain restarted from an older state file): every
+        attestation confirmed since `since` (unix seconds) is checked against the chain again,
+        by the worker, and sent again if the chain no longer has it. Returns how many."""
+        self.client.resync_nonce(self.address)
+        suspects = [
+            row.id
+            for row in self.journal.evidence_in_states(("confirmed",))
+            if row.updated_at >= since
+        ]
+        with self._suspects_lock:
+            self._suspects.update(suspects)
+        unfinished = self.journal.evidence_in_states(("signed", "submitted"))
+        for evidence_id in [*suspects, *(row.id for row in unfinished)]:
+            self._work.put(evidence_id)
+        log.warning(
+            "chain lost blocks: checking recent attestations again",
+            extra={"confirmed": len(suspects), "unfinished": len(unfinished)},
+        )
+        return len(suspects)
+
+    def _is_suspect(self, evidence_id: int) -> bool:
+        with self._suspects_lock:
+            return evidence_id in self._suspects
+
+    def _restore(self, attestation: AttestationRow) -> None:
+        """Sends again an attestation the journal holds as confirmed but the chain lost. The
+        journal keeps it confirmed (a final state); the chain check first makes this safe to
+        repeat, and the escrow refuses a second attestation anyway."""
+        if attestation.state != "confirmed":
+            return
+        milestone_id = parse_milestone_id(attestation.milestone_id)
+        if self.escrow.has_attested(milestone_id, self.address):
+            return
+        milestone = self.escrow.milestone(milestone_id)
+        current = self.escrow.committee().epoch
+        if milestone.status != "Registered" or current != attestation.epoch:
+            log.warning(
+                "attestation lost with the chain's blocks can no longer be sent",
+                extra={
+                    "attestation_id": attestation.id,
+                    "status": milestone.status,
+                    "epoch": current,
+                },
+            )
+            return
+        digest = bytes.fromhex(attestation.evidence_hash[2:])
+        signature = bytes.fromhex(attestation.signature[2:])
+        if self.relayer is not None:
+            self.relayer.hand_over(
+                milestone_id=milestone_id,
+                evidence_hash=digest,
+                epoch=attestation.epoch,
+                signature=CompactSignature(signature[:32], signature[32:]),
+            )
+            log.warning("lost attestation handed over again", extra={"id": attestation.id})
+            return
+        fn = self.escrow.attest(milestone_id, digest, attestation.epoch)
+        try:
+            gas = self.client.estimate_gas(self.account, fn)
+        except ContractRevertError as exc:
+            log.warning(
+                "lost attestation refused",
+                extra={"attestation_id": attestation.id, "why": str(exc)},
+            )
+            return
+        nonce = self.client.next_nonce(self.address)
+        raw, tx_hash = self.client.sign(self.account, fn, nonce=nonce, gas=gas)
+        log.warning(
+            "attestation lost with the chain's blocks: sending it again",
+            extra={"attestation_id": attestation.id, "tx_hash": tx_hash, "nonce": nonce},
+        )
+        self.client.send_raw(raw, tx_hash)
+        self.metrics.attestations_sent.inc()
+        try:
+            self.client.wait(tx_hash)
+        except ContractRevertError as exc:
+            if not self.escrow.has_attested(milestone_id, self.address):
+                log.warning(
+                    "lost attestation reverted",
+                    extra={"attestation_id": attestation.id, "why": str(exc)},
+                )

@@ -105,6 +105,16 @@ class RelayBatcher:
             if self._first_queued is None:
                 self._first_queued = time.monotonic()
 
+    def _requeue(self, taken: dict[tuple[bytes, bytes], _Pending]) -> None:
+        with self._lock:
+            for key, entry in taken.items():
+                current = self._pending.setdefault(key, _Pending(entry.epoch))
+                if current.epoch == entry.epoch:
+                    for oracle, signature in entry.signatures.items():
+                        current.signatures.setdefault(oracle, signature)
+            if self._pending and self._first_queued is None:
+                self._first_queued = time.monotonic()
+
     def queued(self) -> int:
         with self._lock:
             return len(self._pending)
@@ -133,6 +143,14 @@ class RelayBatcher:
             self._first_queued = time.monotonic() if self._pending else None
         if not taken:
             return 0
+        try:
+            return self._send(taken)
+        except DisburseError as exc:
+            if not isinstance(exc, ContractRevertError):
+                self._requeue(taken)
+            raise
+
+    def _send(self, taken: dict[tuple[bytes, bytes], _Pending]) -> int:
         epoch = self.escrow.committee().epoch
         items: list[RelayedAttestation] = []
         for (milestone_id, evidence_hash), entry in taken.items():
@@ -153,7 +171,7 @@ class RelayBatcher:
         try:
             self.client.transact(self.account, self.escrow.attest_with_signatures(epoch, items))
         except ContractRevertError as exc:
-            # The chain moved between the checks and the send: re-queue each item on its own.
+            # The chain moved between the checks and the send: send each item on its own.
             log.warning("relayed batch refused; retrying item by item", extra={"error": str(exc)})
             for item in items:
                 try:

@@ -85,6 +85,7 @@ def build(settings: NodeSettings) -> Service:
         poll_interval_s=settings.poll_interval_s,
         release=settings.release,
         account=account,
+        on_rollback=node.chain_rolled_back,
     )
     batcher = None
     if settings.relay:

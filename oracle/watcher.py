@@ -4,6 +4,12 @@ milestones whose challenge window has passed (release is permissionless: any nod
 Events it acts on: this node's own AttestationRecorded (confirms relayed attestations),
 MilestoneVerified / DisputeResolved / MilestoneUnfrozen (a release to schedule),
 MilestoneReleased / MilestoneCancelled (nothing left to release; release latency measured).
+
+The chain may lose blocks: a local anvil killed with `kill -9` restarts from the state file it
+wrote up to a second earlier. Before each read the watcher compares the hash of the newest block
+it relied on (its cursor, or a receipt the node acted on) with the chain; on a difference it
+reads again from the last block the chain still has, schedules again the releases it dropped
+meanwhile, and has the node check its recent attestations (`on_rollback`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from web3 import Web3
@@ -28,6 +36,10 @@ log = logging.getLogger("oracle.watcher")
 CURSOR = "escrow-events"
 _SCHEDULE = {"MilestoneVerified", "DisputeResolved", "MilestoneUnfrozen"}
 _DONE = {"MilestoneReleased", "MilestoneCancelled"}
+_REMEMBERED = 256
+# Blocks lost in a rollback were mined after the newest surviving block the watcher recorded;
+# the margin covers receipts the worker acted on before the watcher read their block.
+_ROLLBACK_MARGIN_S = 60.0
 
 
 @dataclass
@@ -58,6 +70,7 @@ class Watcher:
         poll_interval_s: float,
         release: bool,
         account: Any,
+        on_rollback: Callable[[float], object] | None = None,
     ) -> None:
         self.client = client
         self.escrow = escrow
@@ -68,12 +81,25 @@ class Watcher:
         self.poll_interval_s = poll_interval_s
         self.release_enabled = release
         self.account = account
-        self.health = Health()
+        self.on_rollback = on_rollback
+        self._health = Health()
+        # Block number → (hash, wall time recorded) of the cursor after each read.
+        self._seen: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
+        # (wall time, milestone id) of releases dropped from the schedule, newest last.
+        self._settled: deque[tuple[float, str]] = deque(maxlen=10_000)
         self._abi_by_topic: dict[bytes, Any] = {
             bytes(Web3.keccak(text=_signature(dict(item)))): item
             for item in escrow.contract.abi
             if item.get("type") == "event"
         }
+
+    @property
+    def health(self) -> Health:
+        """What /healthz reports; an endpoint failing right now shows at once, before the
+        client's retries run out."""
+        if not self.client.reachable:
+            return replace(self._health, chain_ok=False, error=self.client.last_error)
+        return self._health
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -82,21 +108,30 @@ class Watcher:
                 if self.release_enabled:
                     self.release_due()
             except DisburseError as exc:
-                self.health.chain_ok = False
-                self.health.error = str(exc)
+                self._health.chain_ok = False
+                self._health.error = str(exc)
                 log.warning("chain unavailable", extra={"error": str(exc)})
+            except Exception as exc:
+                # Never let the watcher thread end: report it and poll again.
+                self._health.chain_ok = False
+                self._health.error = str(exc)
+                log.exception("watcher poll failed")
             stop.wait(self.poll_interval_s)
 
     def poll_once(self) -> int:
         """Reads events up to the confirmed head; returns the number handled."""
         head = self.client.block_number() - self.client.profile.confirmations
-        self.health.head = head
+        self._health.head = head
+        self._check_rollback()
         cursor = self.journal.get_cursor(CURSOR)
         if cursor is None:
             cursor = self.start_block - 1
         handled = 0
         while cursor < head:
             end = min(head, cursor + self.client.profile.log_range_cap)
+            # The hash is read before the logs: if the chain loses blocks in between, the next
+            # poll sees the difference and reads them again.
+            end_hash = self.client.block_hash(end)
             logs = self.client.contract_logs(
                 self.escrow.address, from_block=cursor + 1, to_block=end
             )
@@ -105,12 +140,68 @@ class Watcher:
                 handled += 1
             cursor = end
             self.journal.set_cursor(CURSOR, cursor)
-        self.health.cursor = cursor
-        self.health.chain_ok = True
-        self.health.error = ""
-        self.health.last_poll = time.time()
-        self.metrics.cursor_lag.set(self.health.lag)
+            if end_hash is not None:
+                self._remember(end, end_hash)
+        self._health.cursor = cursor
+        self._health.chain_ok = True
+        self._health.error = ""
+        self._health.last_poll = time.time()
+        self.metrics.cursor_lag.set(self._health.lag)
         return handled
+
+    # ------------------------------------------------------------------ rollback
+
+    def _remember(self, number: int, block_hash: bytes) -> None:
+        self._seen[number] = (block_hash, time.time())
+        self._seen.move_to_end(number)
+        while len(self._seen) > _REMEMBERED:
+            self._seen.popitem(last=False)
+
+    def _check_rollback(self) -> bool:
+        """Compares the newest block relied on with the chain; on a difference, rewinds to the
+        newest one the chain still has. Returns whether the chain lost blocks."""
+        known = {n: h for n, (h, _) in self._seen.items()}
+        known.update(self.client.remembered_blocks())
+        if not known:
+            return False
+        top = max(known)
+        # Each block commits to its parent: the newest one intact means all below are too.
+        if self.client.block_hash(top) == known[top]:
+            return False
+        ancestor = self.start_block - 1
+        for number in sorted(known, reverse=True):
+            if number < top and self.client.block_hash(number) == known[number]:
+                ancestor = number
+                break
+        recorded = [t for n, (_, t) in self._seen.items() if n <= ancestor]
+        since = max(recorded) - _ROLLBACK_MARGIN_S if recorded else 0.0
+        log.warning(
+            "the chain lost blocks (restarted from an older state?): reading again",
+            extra={"from_block": ancestor + 1, "lost_above": ancestor},
+        )
+        cursor = self.journal.get_cursor(CURSOR)
+        if cursor is not None and cursor > ancestor:
+            self.journal.set_cursor(CURSOR, max(ancestor, 0))
+        for number in [n for n in self._seen if n > ancestor]:
+            del self._seen[number]
+        self.client.forget_blocks_above(ancestor)
+        self.client.resync_nonce(self.address)
+        # A release (ours or another node's) mined in the lost blocks is not paid any more.
+        for settled_at, milestone_id in list(self._settled):
+            if settled_at < since:
+                continue
+            mid = bytes.fromhex(milestone_id[2:])
+            if self.escrow.milestone(mid).status == "Verified":
+                self.journal.schedule_release(
+                    milestone_id=milestone_id, releasable_at=self.escrow.releasable_at(mid)
+                )
+        if self.on_rollback is not None:
+            self.on_rollback(since)
+        return True
+
+    def _drop_release(self, milestone_id: str) -> None:
+        self.journal.drop_release(milestone_id)
+        self._settled.append((time.time(), milestone_id))
 
     def _handle(self, entry: LogReceipt) -> None:
         topics = entry["topics"]
@@ -139,7 +230,7 @@ class Watcher:
             )
         elif name in _DONE:
             mid = "0x" + bytes(args["milestoneId"]).hex()
-            self.journal.drop_release(mid)
+            self._drop_release(mid)
             if name == "MilestoneReleased":
                 self._measure_release(mid, int(entry["blockNumber"]))
 
@@ -158,16 +249,16 @@ class Watcher:
             mid = bytes.fromhex(milestone_id[2:])
             state = self.escrow.milestone(mid)
             if state.status != "Verified":
-                self.journal.drop_release(milestone_id)
+                self._drop_release(milestone_id)
                 continue
             try:
                 self.client.transact(self.account, self.escrow.release(mid))
             except ContractRevertError as exc:
                 # Another node released it first, or the council froze it meanwhile.
                 log.info("release not sent", extra={"milestone_id": milestone_id, "why": str(exc)})
-                self.journal.drop_release(milestone_id)
+                self._drop_release(milestone_id)
                 continue
-            self.journal.drop_release(milestone_id)
+            self._drop_release(milestone_id)
             self.metrics.releases_sent.inc()
             sent += 1
             log.info("milestone released", extra={"milestone_id": milestone_id})

@@ -1,12 +1,14 @@
 """Three oracle nodes (quorum two) as real processes against a LocalChain of their own, with a
-state file, while the chain fails under them.
+state file, while the chain fails under them; once with the default profile (EIP-1559, funded
+oracles) and once with the free-gas one (chain 1337, legacy transactions at gas price 0, oracles
+without ether).
 
 Branches:
 - a transaction dropped from the pool before it is mined (automine off, anvil_dropAllTransactions,
   automine on): the node sees no receipt within its timeout, finds the transaction unknown and
   sends it again with the same nonce; each attestation counts once;
 - the RPC endpoint unreachable for longer than the client's retries (the chain stopped for
-  seven seconds): /healthz answers 503 with chain_reachable false, then everything completes;
+  eight seconds): /healthz answers 503 with chain_reachable false, then everything completes;
 - the chain killed with `kill -9` while attestations are in flight and restarted from its state
   file: the nodes finish every milestone, no attestation lost or doubled;
 - the chain restarted from an older state file (what `kill -9` does to the last second of blocks,
@@ -28,12 +30,12 @@ import httpx
 import pytest
 from eth_utils import to_checksum_address
 
+from disburse.client import ChainClient
 from disburse.localchain import LocalChain
 from tests.faults._system import (
     REGISTERED,
     System,
     assert_each_paid_once_by_a_quorum,
-    client_for,
     deploy_system,
     rpc,
     start_nodes,
@@ -44,21 +46,41 @@ from tests.oracle.nodes import free_port, wait_for
 
 PAIRS = ((0, 1), (1, 2), (0, 2))
 NODE_SETTINGS = {"receipt_timeout_s": 3, "poll_interval_s": 0.2}
+# Profile name → (LocalChain arguments, chain profile of the nodes and the test's client).
+PROFILES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "default": ({}, {}),
+    "free-gas": (
+        {"free_gas": True, "chain_id": 1337},
+        {"tx_type": "legacy", "gas_price_wei": 0},
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(PROFILES))
+def profile_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def state_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
+def state_chain(
+    profile_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalChain]:
     state = tmp_path_factory.mktemp("chain") / "state.json"
-    chain = LocalChain(state_file=state, port=free_port())
+    chain = LocalChain(state_file=state, port=free_port(), **PROFILES[profile_name][0])
     chain.start()
     yield chain
     chain.stop()
 
 
 @pytest.fixture(scope="module")
-def system(state_chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    deployed = deploy_system(state_chain, label="faults", profile={}, fund_oracles=True)
-    start_nodes(deployed, tmp_path_factory.mktemp("fault-nodes"), **NODE_SETTINGS)
+def system(
+    profile_name: str, state_chain: LocalChain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    profile = PROFILES[profile_name][1]
+    deployed = deploy_system(
+        state_chain, label=f"faults-{profile_name}", profile=profile, fund_oracles=not profile
+    )
+    start_nodes(deployed, tmp_path_factory.mktemp("fault-nodes"), **NODE_SETTINGS, **profile)
     yield deployed
     for node in deployed.nodes:
         node.stop()
@@ -74,7 +96,7 @@ def submit_to_pairs(system: System, milestones: list[bytes]) -> dict[bytes, tupl
 
 def restarted(system: System) -> None:
     """The test's own client starts afresh after a restart (its counted nonces may be gone)."""
-    system.client = client_for(system.chain)
+    system.client = ChainClient(system.client.profile)
 
 
 def health(system: System, index: int) -> tuple[int, dict[str, Any]]:
@@ -163,7 +185,7 @@ def test_an_unreachable_endpoint_is_reported_by_healthz_then_everything_complete
         _, body = health(system, 0)
         assert body["ok"] is False and "did not answer" in body["error"]
         # Longer than the whole retry budget of the client (0.2 + 0.4 + … + 3.2 s).
-        time.sleep(max(0.0, 7.0 - (time.monotonic() - started)))
+        time.sleep(max(0.0, 8.0 - (time.monotonic() - started)))
         assert any(health(system, i)[0] == 503 for i in range(3))
     finally:
         system.chain.start()

@@ -35,7 +35,7 @@ FREE_GAS = {"tx_type": "legacy", "gas_price_wei": 0}
 
 
 @pytest.fixture(scope="module")
-def free_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
+def free_chain() -> Iterator[LocalChain]:
     chain = LocalChain(state_file=None, port=free_port(), chain_id=CHAIN_ID, free_gas=True)
     chain.start()
     yield chain
