@@ -150,6 +150,7 @@ class ChainClient:
         self._nonces: dict[str, int] = {}
         self._nonce_lock = threading.Lock()
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._lost_from: int | None = None
         self._blocks_lock = threading.Lock()
         self.unreachable_since: float | None = None
         """Monotonic time of the first failed attempt of the current outage; None when the
@@ -231,8 +232,22 @@ class ChainClient:
             for n in [n for n in self._blocks if n > number]:
                 del self._blocks[n]
 
+    def take_lost_block(self) -> int | None:
+        """The lowest block number whose hash changed between two receipts this client acted
+        on (the chain lost that block and mined another at its height), then forgets it."""
+        with self._blocks_lock:
+            found, self._lost_from = self._lost_from, None
+            return found
+
     def _remember_block(self, number: int, block_hash: bytes) -> None:
         with self._blocks_lock:
+            previous = self._blocks.get(number)
+            if previous is not None and previous != block_hash:
+                # A receipt in a block that replaced one we relied on: that block was lost, even
+                # if the newest block we know of now looks intact.
+                self._lost_from = (
+                    number if self._lost_from is None else min(self._lost_from, number)
+                )
             self._blocks[number] = block_hash
             self._blocks.move_to_end(number)
             while len(self._blocks) > _REMEMBERED_BLOCKS:

@@ -162,15 +162,18 @@ class Watcher:
         newest one the chain still has. Returns whether the chain lost blocks."""
         known = {n: h for n, (h, _) in self._seen.items()}
         known.update(self.client.remembered_blocks())
-        if not known:
+        lost = self.client.take_lost_block()
+        if not known and lost is None:
             return False
-        top = max(known)
-        # Each block commits to its parent: the newest one intact means all below are too.
-        if self.client.block_hash(top) == known[top]:
+        top = max(known) if known else 0
+        # Each block commits to its parent: the newest one intact means all below are too,
+        # unless a receipt already replaced the hash of a block we had relied on (`lost`).
+        if lost is None and self.client.block_hash(top) == known[top]:
             return False
+        below = lost if lost is not None else top
         ancestor = self.start_block - 1
         for number in sorted(known, reverse=True):
-            if number < top and self.client.block_hash(number) == known[number]:
+            if number < below and self.client.block_hash(number) == known[number]:
                 ancestor = number
                 break
         recorded = [t for n, (_, t) in self._seen.items() if n <= ancestor]

@@ -160,3 +160,13 @@ def test_an_unremarkable_rpc_error_is_not_mapped():
         "error": {"code": -32000, "message": "execution reverted"},
     }
     assert rpc_error_of(Web3RPCError("x", rpc_response=recorded)) is None
+
+
+def test_a_block_replaced_under_a_receipt_is_reported_once_as_lost(client):
+    client._remember_block(41, b"\x01" * 32)
+    client._remember_block(42, b"\x02" * 32)
+    assert client.take_lost_block() is None
+    client._remember_block(42, b"\x03" * 32)  # another block mined at height 42
+    client._remember_block(41, b"\x04" * 32)
+    assert client.take_lost_block() == 41
+    assert client.take_lost_block() is None
