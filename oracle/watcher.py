@@ -23,12 +23,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from web3 import Web3
-from web3._utils.events import get_event_data
 from web3.types import LogReceipt
 
 from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError
 from disburse.escrow import Escrow
+from disburse.events import EventDecoder
 from oracle.journal import Journal
 from oracle.metrics import Metrics
 
@@ -87,11 +87,7 @@ class Watcher:
         self._seen: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
         # (wall time, milestone id) of releases dropped from the schedule, newest last.
         self._settled: deque[tuple[float, str]] = deque(maxlen=10_000)
-        self._abi_by_topic: dict[bytes, Any] = {
-            bytes(Web3.keccak(text=_signature(dict(item)))): item
-            for item in escrow.contract.abi
-            if item.get("type") == "event"
-        }
+        self._events = EventDecoder([escrow.contract])
 
     @property
     def health(self) -> Health:
@@ -207,13 +203,9 @@ class Watcher:
         self._settled.append((time.time(), milestone_id))
 
     def _handle(self, entry: LogReceipt) -> None:
-        topics = entry["topics"]
-        if not topics:
+        event = self._events.decode(entry)
+        if event is None:
             return
-        abi = self._abi_by_topic.get(bytes(topics[0]))
-        if abi is None:
-            return
-        event = get_event_data(self.client.w3.codec, abi, entry)
         name = event["event"]
         args = event["args"]
         if name == "AttestationRecorded" and args["oracle"] == self.address:
@@ -266,15 +258,3 @@ class Watcher:
             sent += 1
             log.info("milestone released", extra={"milestone_id": milestone_id})
         return sent
-
-
-def _signature(item: dict[str, Any]) -> str:
-    types = ",".join(_type(i) for i in item.get("inputs", []))
-    return f"{item['name']}({types})"
-
-
-def _type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind

@@ -11,17 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
-from eth_typing import ABIEvent
-from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import Web3Exception
 from web3.types import EventData, LogReceipt
 
 from disburse.cli.council import Council, reports_chain_errors, when
+from disburse.events import EventDecoder
 from disburse.proposals import ROLE_NAMES, ChainWords, Money, ref_text, short, show_duration
 
 
@@ -39,28 +37,11 @@ class EventWords:
         self.council = council
         self.words = words
         self.describe = describe
-        self._events: dict[tuple[str, bytes], Any] = {}
-        for contract in (escrow, council):
-            for item in contract.abi:
-                entry: dict[str, Any] = dict(item)
-                if entry.get("type") == "event" and not entry.get("anonymous", False):
-                    topic = bytes(event_abi_to_log_topic(cast(ABIEvent, entry)))
-                    event = getattr(contract.events, str(entry["name"]))()
-                    self._events[(contract.address, topic)] = event
+        self._decoder = EventDecoder([escrow, council])
 
     def decode(self, log: LogReceipt) -> EventData | None:
         """The decoded event, or None for a log of no known event."""
-        topics = log.get("topics") or []
-        if not topics:
-            return None
-        event = self._events.get((Web3.to_checksum_address(log["address"]), bytes(topics[0])))
-        if event is None:
-            return None
-        try:
-            decoded: EventData = event.process_log(log)
-        except (Web3Exception, ValueError):
-            return None
-        return decoded
+        return self._decoder.decode(log)
 
     # ------------------------------------------------------------------ words
 
