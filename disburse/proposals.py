@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Literal
 
 from eth_typing import ChecksumAddress
@@ -23,6 +22,7 @@ from web3.exceptions import Web3Exception
 
 from disburse.client import ChainClient
 from disburse.errors import ConfigurationError, DisburseError
+from disburse.plans import format_amount
 
 PROGRAM_MANAGER_ROLE = keccak(text="PROGRAM_MANAGER_ROLE")
 ADMIN_ROLE = b"\x00" * 32
@@ -48,11 +48,7 @@ class Money:
     decimals: int = 18
 
     def show(self, amount: int) -> str:
-        value = Decimal(amount) / (Decimal(10) ** self.decimals)
-        text = f"{value:,.{self.decimals}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return f"{text} {self.symbol}"
+        return f"{format_amount(amount, self.decimals)} {self.symbol}"
 
 
 @dataclass(frozen=True)
