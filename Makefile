@@ -57,7 +57,7 @@ test: setup
 demo: setup
 	mkdir -p .demo
 	$(BIN)/python -m disburse.localchain --state .demo/chain-state.json --port 8545 --free-gas -- \
-	  $(BIN)/brownie run scripts/demo.py
+	  $(BIN)/python -m scripts.run_demo
 
 gas: setup
 	$(BIN)/brownie run scripts/gas.py

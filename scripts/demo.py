@@ -11,7 +11,7 @@ processes (quorum two) fed through `oracle evidence submit`. One program with fi
     M5      two nodes attest different evidence: Disputed, left for the council
 
 It ends with the audit. Every process it starts is stopped at the end, also on Ctrl-C.
-Run it with `make demo`; it expects the chain that `python -m disburse.localchain` starts.
+Run it with `make demo` (scripts/run_demo.py), on the chain `python -m disburse.localchain` starts.
 """
 
 from __future__ import annotations
