@@ -272,10 +272,34 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
             if (m.status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
             revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
         }
-        uint256 due = uint256(m.verifiedAt) + _programs[m.programId].challengeWindow;
+        uint256 due = _releasableAt(m);
         if (block.timestamp < due) revert Escrow_ChallengeWindowOpen(milestoneId, due);
 
         _pay(milestoneId, m);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function releaseBatch(bytes32[] calldata milestoneIds)
+        external
+        override
+        whenNotPaused
+        nonReentrant
+        returns (uint256 released)
+    {
+        uint256 count = milestoneIds.length;
+        if (count == 0) revert Escrow_EmptyBatch();
+        for (uint256 i; i < count; ++i) {
+            bytes32 milestoneId = milestoneIds[i];
+            Milestone storage m = _milestones[milestoneId];
+            // Checks: the conditions of `release`, but a milestone that is not due is skipped, not
+            // refused, so that losing a race to another releaser (or to a council freeze) does not
+            // sink the rest of the batch. A duplicate id reads Released the second time.
+            if (m.status != MilestoneStatus.Verified || block.timestamp < _releasableAt(m)) continue;
+
+            // Effects and interactions (a failed transfer reverts the whole batch)
+            _pay(milestoneId, m);
+            ++released;
+        }
     }
 
     /// @inheritdoc IMilestoneEscrow
@@ -466,7 +490,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     function releasableAt(bytes32 milestoneId) external view override returns (uint256) {
         Milestone storage m = _milestones[milestoneId];
         if (m.status != MilestoneStatus.Verified) return 0;
-        return uint256(m.verifiedAt) + _programs[m.programId].challengeWindow;
+        return _releasableAt(m);
     }
 
     /// @inheritdoc IMilestoneEscrow
@@ -537,6 +561,11 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
             return MilestoneStatus.Expired;
         }
         return status;
+    }
+
+    /// @dev The one place that decides when a verified milestone's challenge window ends.
+    function _releasableAt(Milestone storage m) private view returns (uint256) {
+        return uint256(m.verifiedAt) + _programs[m.programId].challengeWindow;
     }
 
     function _attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch)

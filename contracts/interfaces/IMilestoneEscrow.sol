@@ -300,6 +300,18 @@ interface IMilestoneEscrow {
     /// @param milestoneId The milestone to pay.
     function release(bytes32 milestoneId) external;
 
+    /// @notice Pays, in one transaction, every listed milestone that is due: Verified, with its
+    /// challenge window passed, exactly as `release` requires. Anyone may call.
+    /// @dev A milestone that is not due (unknown, still in its window, frozen, disputed, already
+    /// released, cancelled, expired) is skipped instead of reverting, so that a race with another
+    /// releaser or a council freeze does not sink the batch; an id listed twice is paid once. Each
+    /// payment emits MilestoneReleased as `release` does. A failed token transfer reverts the whole
+    /// batch, so nothing is marked Released unpaid. Refused while paused. The caller sizes the list
+    /// to fit the block gas limit.
+    /// @param milestoneIds The milestones to pay; must not be empty.
+    /// @return released How many milestones were paid.
+    function releaseBatch(bytes32[] calldata milestoneIds) external returns (uint256 released);
+
     /// @notice Returns an expired milestone's amount to its program's available balance. Anyone may call.
     /// @param milestoneId The milestone whose deadline passed without a quorum.
     function expire(bytes32 milestoneId) external;
