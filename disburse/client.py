@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
+from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from eth_utils.abi import collapse_if_tuple
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractEvent, ContractFunction
@@ -28,7 +30,17 @@ from web3.exceptions import (
     Web3RPCError,
 )
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import BlockIdentifier, EventData, LogReceipt, Nonce, TxParams, TxReceipt, Wei
+from web3.types import (
+    BlockIdentifier,
+    EventData,
+    LogReceipt,
+    Nonce,
+    RPCEndpoint,
+    RPCResponse,
+    TxParams,
+    TxReceipt,
+    Wei,
+)
 
 from disburse.contracts import CONTRACTS, load_abi
 from disburse.errors import (
@@ -103,7 +115,11 @@ def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
 
 def revert_data(exc: Exception) -> bytes:
     """The revert data a web3 contract error carries (empty when it carries none)."""
-    data = getattr(exc, "data", None)
+    return _revert_bytes(getattr(exc, "data", None))
+
+
+def _revert_bytes(data: object) -> bytes:
+    """Revert data from an error's `data` member: hex, or a mapping holding it under `data`."""
     if isinstance(data, Mapping):
         data = data.get("data")
     if isinstance(data, str) and data.startswith("0x"):
@@ -269,6 +285,60 @@ class ChainClient:
             return self.rpc(lambda: fn.call(block_identifier=block), what=f"call {fn.fn_name}")
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.revert_error(revert_data(exc), context=fn.fn_name) from None
+
+    def call_many(
+        self, fns: Sequence[ContractFunction], *, block: BlockIdentifier = "latest"
+    ) -> list[Any]:
+        """Many reads in JSON-RPC batches of at most the profile's `rpc_batch_cap`, results in
+        the order given, each decoded as `call` decodes it; the first revert is raised decoded.
+        One round trip per batch instead of one per read: the node's hot paths read a field of
+        hundreds of milestones at once."""
+        tag = block if isinstance(block, str) else hex(int(block))
+        found: list[Any] = []
+        cap = self.profile.rpc_batch_cap
+        for start in range(0, len(fns), cap):
+            chunk = fns[start : start + cap]
+            requests_ = [
+                (
+                    RPCEndpoint("eth_call"),
+                    [{"to": fn.address, "data": fn._encode_transaction_data()}, tag],
+                )
+                for fn in chunk
+            ]
+            responses = self.rpc(
+                lambda r=requests_: self._batch(r),  # type: ignore[misc]
+                what=f"{len(chunk)} calls of {chunk[0].fn_name}",
+            )
+            for fn, response in zip(chunk, responses, strict=True):
+                found.append(self._decoded_result(fn, response))
+        return found
+
+    def _batch(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse]:
+        """One JSON-RPC batch, straight to the provider: web3's batching mode is per provider
+        and would capture the requests other threads make meanwhile."""
+        provider = self.w3.provider
+        assert isinstance(provider, Web3.HTTPProvider)
+        responses = provider.make_batch_request(requests_)
+        if not isinstance(responses, list):  # the node refused the batch as a whole
+            raise Web3RPCError(str(responses.get("error")), rpc_response=responses)
+        if len(responses) != len(requests_):
+            raise ChainError(
+                f"the node answered {len(responses)} of a batch of {len(requests_)} requests"
+            )
+        return responses
+
+    def _decoded_result(self, fn: ContractFunction, response: RPCResponse) -> Any:
+        error = response.get("error")
+        if error is not None:
+            data = error.get("data") if isinstance(error, Mapping) else None
+            raw = _revert_bytes(data)
+            if raw or "revert" in str(error).lower():
+                raise self.decoder.revert_error(raw, context=fn.fn_name)
+            raise Web3RPCError(str(error), rpc_response=response)
+        output = bytes.fromhex(str(response["result"])[2:])
+        types = [collapse_if_tuple(o) for o in fn.abi.get("outputs", [])]
+        values = abi_decode(types, output)
+        return values[0] if len(values) == 1 else list(values)
 
     def get_logs(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -64,19 +65,12 @@ class Escrow:
 
     def milestone(self, milestone_id: bytes) -> MilestoneState:
         raw = self.client.call(self.contract.functions.milestone(milestone_id))
-        return MilestoneState(
-            milestone_id=milestone_id,
-            program_id=int(raw[0]),
-            beneficiary=Web3.to_checksum_address(raw[1]),
-            amount=int(raw[2]),
-            deadline=int(raw[3]),
-            evidence_spec_hash=bytes(raw[4]),
-            status=STATUSES[int(raw[5])],
-            attestations=int(raw[6]),
-            attestation_epoch=int(raw[7]),
-            evidence_hash=bytes(raw[8]),
-            verified_at=int(raw[9]),
-        )
+        return _state(milestone_id, raw)
+
+    def milestones(self, milestone_ids: Sequence[bytes]) -> list[MilestoneState]:
+        """Many milestones in JSON-RPC batches, in the order given."""
+        found = self.client.call_many([self.contract.functions.milestone(m) for m in milestone_ids])
+        return [_state(m, raw) for m, raw in zip(milestone_ids, found, strict=True)]
 
     def committee(self) -> Committee:
         oracles, quorum, epoch = self.client.call(self.contract.functions.committee())
@@ -88,8 +82,20 @@ class Escrow:
         fn = self.contract.functions.hasAttested(milestone_id, Web3.to_checksum_address(oracle))
         return bool(self.client.call(fn))
 
+    def attested(self, pairs: Sequence[tuple[bytes, str]]) -> list[bool]:
+        """`has_attested` of many (milestone, oracle) pairs, in JSON-RPC batches."""
+        fns = [
+            self.contract.functions.hasAttested(m, Web3.to_checksum_address(o)) for m, o in pairs
+        ]
+        return [bool(found) for found in self.client.call_many(fns)]
+
     def releasable_at(self, milestone_id: bytes) -> int:
         return int(self.client.call(self.contract.functions.releasableAt(milestone_id)))
+
+    def releasable_at_each(self, milestone_ids: Sequence[bytes]) -> list[int]:
+        """`releasable_at` of many milestones, in JSON-RPC batches."""
+        fns = [self.contract.functions.releasableAt(m) for m in milestone_ids]
+        return [int(found) for found in self.client.call_many(fns)]
 
     def paused(self) -> bool:
         return bool(self.client.call(self.contract.functions.paused()))
@@ -109,3 +115,24 @@ class Escrow:
 
     def release(self, milestone_id: bytes) -> ContractFunction:
         return self.contract.functions.release(milestone_id)
+
+    def release_batch(self, milestone_ids: Sequence[bytes]) -> ContractFunction:
+        """Pays every given milestone that is due; the others are skipped, not reverted."""
+        return self.contract.functions.releaseBatch(list(milestone_ids))
+
+
+def _state(milestone_id: bytes, raw: Sequence[Any]) -> MilestoneState:
+    """A `milestone(id)` answer as a MilestoneState."""
+    return MilestoneState(
+        milestone_id=milestone_id,
+        program_id=int(raw[0]),
+        beneficiary=Web3.to_checksum_address(raw[1]),
+        amount=int(raw[2]),
+        deadline=int(raw[3]),
+        evidence_spec_hash=bytes(raw[4]),
+        status=STATUSES[int(raw[5])],
+        attestations=int(raw[6]),
+        attestation_epoch=int(raw[7]),
+        evidence_hash=bytes(raw[8]),
+        verified_at=int(raw[9]),
+    )

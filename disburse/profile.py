@@ -37,3 +37,6 @@ class ChainProfile(BaseModel):
     retries: int = Field(default=5, ge=0, description="retries of an unreachable endpoint")
     backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles each retry")
     gas_multiplier: float = Field(default=1.2, ge=1.0, description="margin over estimated gas")
+    rpc_batch_cap: int = Field(
+        default=200, gt=0, description="largest JSON-RPC batch (Besu: --rpc-http-max-batch-size)"
+    )

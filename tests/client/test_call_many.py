@@ -1,0 +1,73 @@
+"""Batched reads: many `eth_call`s in JSON-RPC batches give what one call each gives, in order,
+in batches no larger than the profile allows; a revert inside a batch is decoded into words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from brownie import chain, web3
+
+from disburse.client import ChainClient
+from disburse.errors import ContractRevertError
+from disburse.escrow import Escrow
+from disburse.profile import ChainProfile
+from tests.conftest import evidence
+
+
+def client(**overrides: Any) -> ChainClient:
+    settings: dict[str, Any] = {
+        "name": "anvil",
+        "rpc_url": web3.provider.endpoint_uri,
+        "chain_id": chain.id,
+        "retries": 0,
+    }
+    settings.update(overrides)
+    return ChainClient(ChainProfile(**settings))
+
+
+def test_batched_milestones_equal_single_reads_in_order_across_several_batches(
+    escrow, register, oracles
+):
+    ids = [register(f"CM-{i}") for i in range(7)]
+    escrow.attest(ids[3], evidence(), 1, {"from": oracles[0]})
+    unknown = b"\x42" * 32
+    batched = client(rpc_batch_cap=3)  # 8 reads: batches of 3, 3 and 2
+    reader = Escrow(batched, escrow.address)
+    single = [reader.milestone(m) for m in [*ids, unknown]]
+    assert reader.milestones([*ids, unknown]) == single
+    assert [m.status for m in single] == ["Registered"] * 7 + ["None"]
+    assert single[3].attestations == 1
+
+
+def test_batched_has_attested_and_releasable_at_match_the_chain(escrow, register, oracles):
+    first, second = register("CM-A"), register("CM-B")
+    escrow.attest(second, evidence(), 1, {"from": oracles[1]})
+    reader = Escrow(client(), escrow.address)
+    pairs = [
+        (first, oracles[1].address),
+        (second, oracles[1].address),
+        (second, oracles[0].address),
+    ]
+    assert reader.attested(pairs) == [False, True, False]
+    assert reader.releasable_at_each([first, second]) == [
+        int(escrow.releasableAt(first)),
+        int(escrow.releasableAt(second)),
+    ]
+
+
+def test_a_revert_inside_a_batch_is_raised_decoded(escrow, register):
+    known = register("CM-R")
+    c = client()
+    contract = c.contract("MilestoneEscrow", escrow.address)
+    unknown = b"\x42" * 32
+    read = contract.functions.milestone(known)
+    assert c.call_many([read, contract.functions.programCount()])[1] >= 1
+    # Any function can be read with eth_call; attesting an unknown milestone reverts.
+    failing = contract.functions.attest(unknown, evidence(), 1)
+    with pytest.raises(ContractRevertError, match=r"Escrow_UnknownMilestone.*0x4242"):
+        c.call_many([read, failing, read])
+
+
+def test_an_empty_list_makes_no_request():
+    assert client(rpc_url="http://127.0.0.1:9").call_many([]) == []
