@@ -12,24 +12,24 @@ import logging
 import time
 from typing import Annotated, Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from disburse.attestations import CompactSignature, typed_attestation
+from disburse.attestations import AttestationError, CompactSignature, recover_attestation
 from oracle.errors import OracleError, SpecError, StoreError
 from oracle.evidence import EvidenceCreate
 from oracle.intake import IntakeError
 from oracle.node import Node
-from oracle.relay import RelayBatcher
+from oracle.relay import MAX_RELAY_BATCH, RelayBatcher, Relayed
 from oracle.watcher import Watcher
 
 log = logging.getLogger("oracle.api")
 
 MAX_JSON_BYTES = 1 << 20
+MAX_EVIDENCE_BATCH = 1000
+"""Submissions one POST /v1/evidence/batch may carry."""
 _HEX32 = r"^0x[0-9a-fA-F]{64}$"
 
 
@@ -70,6 +70,26 @@ class RelayCreate(BaseModel):
     evidence_hash: str = Field(pattern=_HEX32)
     epoch: int = Field(ge=0, lt=2**16)
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{128}$", description="EIP-2098 r ‖ vs")
+
+
+class EvidenceBatch(BaseModel):
+    """Many submissions in one request: accepted all together, or refused all together."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[EvidenceCreate] = Field(min_length=1, max_length=MAX_EVIDENCE_BATCH)
+
+
+class EvidenceBatchPublic(BaseModel):
+    items: list[EvidencePublic]
+
+
+class RelayBatch(BaseModel):
+    """Signed attestations handed over together (one node's, usually)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[RelayCreate] = Field(min_length=1, max_length=MAX_RELAY_BATCH)
 
 
 def _public(node: Node, evidence_id: int) -> EvidencePublic:
@@ -192,13 +212,21 @@ def create_app(
 
     @app.post("/v1/evidence", status_code=202)
     def submit_evidence(evidence: EvidenceCreate, who: authenticated) -> EvidencePublic:
+        return _public(node, _accept(who, [evidence])[0])
+
+    @app.post("/v1/evidence/batch", status_code=202)
+    def submit_evidence_batch(batch: EvidenceBatch, who: authenticated) -> EvidenceBatchPublic:
+        ids = _accept(who, batch.items)
+        return EvidenceBatchPublic(items=[_public(node, i) for i in ids])
+
+    def _accept(who: str, items: list[EvidenceCreate]) -> list[int]:
         try:
-            accepted = node.accept(submitter=who, evidence=evidence)
+            accepted = node.accept_many(submitter=who, items=items)
         except IntakeError as exc:
             raise HTTPException(exc.status_code, str(exc)) from None
         except (SpecError, StoreError) as exc:
             raise HTTPException(422, str(exc)) from None
-        return _public(node, accepted.evidence.id)
+        return [a.evidence.id for a in accepted]
 
     @app.get("/v1/evidence/{evidence_id}")
     def get_evidence(evidence_id: int, who: authenticated) -> EvidencePublic:
@@ -209,34 +237,51 @@ def create_app(
 
     @app.post("/v1/relay", status_code=202)
     def relay(item: RelayCreate, who: authenticated) -> dict[str, str]:
+        (signer,) = _relay(who, [item])
+        return {"queued": signer}
+
+    @app.post("/v1/relay/batch", status_code=202)
+    def relay_batch(batch: RelayBatch, who: authenticated) -> dict[str, int]:
+        return {"queued": len(_relay(who, batch.items))}
+
+    def _relay(who: str, items: list[RelayCreate]) -> list[str]:
+        """Checks every signature against the current committee, then queues them all; one
+        that does not check out refuses the request whole, naming its position."""
         if batcher is None:
             raise HTTPException(404, "this node does not relay (set relay: true)")
         committee = node.escrow.committee()
-        if item.epoch != committee.epoch:
-            raise HTTPException(409, f"epoch {item.epoch} is not the current {committee.epoch}")
-        raw = bytes.fromhex(item.signature[2:])
-        signature = CompactSignature(raw[:32], raw[32:])
-        vs = int.from_bytes(signature.vs, "big")
-        document = typed_attestation(
-            chain_id=node.client.profile.chain_id,
-            escrow=node.escrow.address,
-            milestone=bytes.fromhex(item.milestone_id[2:]),
-            evidence_hash=bytes.fromhex(item.evidence_hash[2:]),
-            epoch=item.epoch,
-        )
-        signer = Account.recover_message(
-            encode_typed_data(full_message=document),
-            vrs=((vs >> 255) + 27, int.from_bytes(signature.r, "big"), vs & ((1 << 255) - 1)),
-        )
-        if signer not in committee.oracles:
-            raise HTTPException(403, f"signer {signer} is not in the current oracle committee")
-        batcher.add(
-            milestone_id=bytes.fromhex(item.milestone_id[2:]),
-            evidence_hash=bytes.fromhex(item.evidence_hash[2:]),
-            epoch=item.epoch,
-            oracle=signer,
-            signature=signature,
-        )
-        return {"queued": signer}
+        checked: list[tuple[Relayed, str]] = []
+        for index, item in enumerate(items):
+            where = f"item {index}: " if len(items) > 1 else ""
+            if item.epoch != committee.epoch:
+                raise HTTPException(
+                    409, f"{where}epoch {item.epoch} is not the current {committee.epoch}"
+                )
+            raw = bytes.fromhex(item.signature[2:])
+            relayed = Relayed(
+                milestone_id=bytes.fromhex(item.milestone_id[2:]),
+                evidence_hash=bytes.fromhex(item.evidence_hash[2:]),
+                epoch=item.epoch,
+                signature=CompactSignature(raw[:32], raw[32:]),
+            )
+            try:
+                signer = recover_attestation(
+                    relayed.signature,
+                    chain_id=node.client.profile.chain_id,
+                    escrow=node.escrow.address,
+                    milestone=relayed.milestone_id,
+                    evidence_hash=relayed.evidence_hash,
+                    epoch=relayed.epoch,
+                )
+            except AttestationError as exc:
+                raise HTTPException(422, f"{where}{exc}") from None
+            if signer not in committee.oracles:
+                raise HTTPException(
+                    403, f"{where}signer {signer} is not in the current oracle committee"
+                )
+            checked.append((relayed, signer))
+        batcher.add_many(checked)
+        log.debug("signatures queued", extra={"count": len(checked), "by": who})
+        return [signer for _, signer in checked]
 
     return app

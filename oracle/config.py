@@ -49,7 +49,7 @@ class NodeSettings(BaseModel):
     submission: Literal["direct", "relay"] = Field(
         default="direct",
         description="direct: send attestations from this node's account; relay: hand the "
-        "signature to `relayer_url`",
+        "signature to `relayer_url` (on the relaying node itself, without one: to its own batch)",
     )
     relayer_url: str | None = Field(default=None, description="the relaying node's API base URL")
     relayer_api_key_file: Path | None = Field(default=None, description="API key for the relayer")
@@ -57,12 +57,24 @@ class NodeSettings(BaseModel):
     batch_size: int = Field(default=50, ge=1, le=500, description="milestones per relayed batch")
     batch_delay_s: float = Field(default=0.5, ge=0, description="wait to fill a batch, seconds")
     release: bool = Field(default=True, description="release milestones whose window passed")
+    release_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=500,
+        description="milestones per releaseBatch transaction; 1 sends one release each",
+    )
+    worker_batch_size: int = Field(
+        default=200, ge=1, le=1000, description="evidence taken through each step together"
+    )
     max_document_bytes: int = Field(default=10 * 2**20, gt=0, description="largest document")
 
     @model_validator(mode="after")
     def _consistent(self) -> NodeSettings:
-        if self.submission == "relay" and not self.relayer_url:
-            raise ValueError("submission 'relay' needs relayer_url")
+        if self.submission == "relay" and not self.relayer_url and not self.relay:
+            raise ValueError(
+                "submission 'relay' needs relayer_url (only a relaying node, relay: true, "
+                "may leave it out: it batches its own signatures)"
+            )
         if (self.password_file is None) == (self.password_env is None):
             raise ValueError("exactly one of password_file and password_env must be set")
         return self

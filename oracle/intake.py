@@ -9,6 +9,8 @@ is not in the store as described. Nothing is stored for a refused submission.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from disburse.escrow import Escrow, MilestoneState
@@ -30,6 +32,10 @@ class IntakeError(EvidenceError):
             self.status_code = status_code
 
 
+_PARSED_SPECS = 256
+"""Parsed specifications a node keeps (a program registers few)."""
+
+
 class SpecStore:
     """Evidence specifications, stored under the keccak256 of their bytes (as registered)."""
 
@@ -37,6 +43,8 @@ class SpecStore:
         self.root = root
         self.max_bytes = max_bytes
         root.mkdir(parents=True, exist_ok=True)
+        self._parsed: dict[bytes, EvidenceSpec] = {}
+        self._lock = threading.Lock()
 
     def _path(self, digest: bytes) -> Path:
         return self.root / f"{digest.hex()}.spec"
@@ -68,6 +76,22 @@ class SpecStore:
         except FileNotFoundError:
             return None
 
+    def parsed(self, digest: bytes) -> EvidenceSpec | None:
+        """The specification stored under `digest`, parsed (and its hash checked) once: a
+        stored file is named by the hash of its content and never changes, so the parsed form
+        is kept. None when it has not been uploaded."""
+        found = self._parsed.get(digest)
+        if found is None:
+            raw = self.get(digest)
+            if raw is None:
+                return None
+            found = load_spec(raw, expected_hash=digest)
+            with self._lock:
+                if len(self._parsed) >= _PARSED_SPECS:
+                    self._parsed.pop(next(iter(self._parsed)))
+                self._parsed[digest] = found
+        return found
+
 
 def parse_milestone_id(text: str) -> bytes:
     return bytes.fromhex(text[2:])
@@ -78,6 +102,26 @@ def check_submission(
 ) -> tuple[MilestoneState, EvidenceSpec]:
     """The milestone and its specification, once the submission is acceptable."""
     milestone = escrow.milestone(parse_milestone_id(evidence.milestone_id))
+    return milestone, _check(evidence, milestone, specs, store)
+
+
+def check_submissions(
+    *, items: Sequence[EvidenceCreate], escrow: Escrow, specs: SpecStore, store: DocumentStore
+) -> list[MilestoneState]:
+    """Checks many submissions with one batched read of their milestones; the first refused
+    one raises, its message starting with its position (`item 3: ...`)."""
+    milestones = escrow.milestones([parse_milestone_id(e.milestone_id) for e in items])
+    for index, (evidence, milestone) in enumerate(zip(items, milestones, strict=True)):
+        try:
+            _check(evidence, milestone, specs, store)
+        except IntakeError as exc:
+            raise IntakeError(f"item {index}: {exc}", status_code=exc.status_code) from None
+    return milestones
+
+
+def _check(
+    evidence: EvidenceCreate, milestone: MilestoneState, specs: SpecStore, store: DocumentStore
+) -> EvidenceSpec:
     if not milestone.exists:
         raise IntakeError(f"milestone {evidence.milestone_id} is not registered", status_code=404)
     if milestone.status == "Expired":
@@ -90,15 +134,14 @@ def check_submission(
             f"milestone {evidence.milestone_id} is {milestone.status}: it takes no attestations",
             status_code=409,
         )
-    raw = specs.get(milestone.evidence_spec_hash)
-    if raw is None:
+    spec = specs.parsed(milestone.evidence_spec_hash)
+    if spec is None:
         raise IntakeError(
             f"the evidence specification 0x{milestone.evidence_spec_hash.hex()} registered for "
             "this milestone has not been uploaded (POST /v1/specs): a specification whose hash "
             "differs from the on-chain one is never used",
             status_code=422,
         )
-    spec = load_spec(raw, expected_hash=milestone.evidence_spec_hash)
     for doc in evidence.documents:
         if not store.has(doc.sha256):
             raise IntakeError(
@@ -112,4 +155,4 @@ def check_submission(
                 f"document {doc.name!r}: size {doc.size} given, the stored document is {size}",
                 status_code=422,
             )
-    return milestone, spec
+    return spec

@@ -264,6 +264,7 @@ class Journal:
         self.path = path
         self._db = connection
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of open write transactions (under _lock)
 
     # Opening and closing
 
@@ -359,12 +360,24 @@ class Journal:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken before reading so that check-then-write is atomic."""
+        """One write transaction, taken before reading so that check-then-write is atomic.
+        Inside `transaction()` it joins the open transaction instead (one commit for all)."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                except sqlite3.Error as exc:
+                    # SQLite undid the failed statement alone; the caller decides about the rest.
+                    raise JournalError(f"journal {self.path}: {exc}") from exc
+                finally:
+                    self._depth -= 1
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise JournalError(f"journal {self.path}: cannot begin a write: {exc}") from exc
+            self._depth = 1
             try:
                 yield self._db
                 self._db.execute("COMMIT")
@@ -374,6 +387,16 @@ class Journal:
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Groups the writes made inside it (by this thread) into one transaction: one commit,
+        and all or nothing. An error a write raises inside it reaches the caller, who may go on
+        with the other writes; an exception leaving the block undoes them all."""
+        with self._write():
+            yield
 
     def _rollback(self) -> None:
         # After a failed COMMIT SQLite may already have rolled back; nothing is left to undo then.
@@ -614,6 +637,16 @@ class Journal:
                 "SELECT * FROM attestations WHERE milestone_id = ? ORDER BY id", (milestone,)
             ).fetchall()
         return [_attestation_row(r) for r in rows]
+
+    def attestation_for(self, milestone_id: bytes | str, epoch: int) -> AttestationRow | None:
+        """This node's attestation for the milestone in `epoch`, if it made one."""
+        milestone = _bytes32(milestone_id, "milestone id")
+        with self._read() as db:
+            row = db.execute(
+                "SELECT * FROM attestations WHERE milestone_id = ? AND epoch = ?",
+                (milestone, epoch),
+            ).fetchone()
+        return None if row is None else _attestation_row(row)
 
     def unfinished_attestations(self) -> list[AttestationRow]:
         """Attestations neither confirmed nor failed, oldest first: the work to resume."""

@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +33,7 @@ from disburse.escrow import Escrow
 from oracle import _faults
 from oracle.errors import JournalError
 from oracle.evidence import EvidenceCreate, canonical_bundle, evidence_hash
-from oracle.intake import SpecStore, check_submission, parse_milestone_id
+from oracle.intake import SpecStore, check_submission, check_submissions, parse_milestone_id
 from oracle.journal import (
     UNFINISHED_ATTESTATION_STATES,
     AttestationRow,
@@ -41,7 +42,7 @@ from oracle.journal import (
     Journal,
 )
 from oracle.metrics import Metrics
-from oracle.spec import load_spec
+from oracle.relay import Relayed
 from oracle.store import DocumentStore
 from oracle.verifiers.base import VerificationContext
 from oracle.verifiers.registry import verify
@@ -52,9 +53,17 @@ log = logging.getLogger("oracle.node")
 class Relayer(Protocol):
     """Where a node in relay mode hands its signatures."""
 
-    def hand_over(
-        self, *, milestone_id: bytes, evidence_hash: bytes, epoch: int, signature: CompactSignature
-    ) -> None: ...
+    def hand_over_many(self, items: Sequence[Relayed]) -> None: ...
+
+
+def _relayed(attestation: AttestationRow) -> Relayed:
+    signature = bytes.fromhex(attestation.signature[2:])
+    return Relayed(
+        milestone_id=parse_milestone_id(attestation.milestone_id),
+        evidence_hash=bytes.fromhex(attestation.evidence_hash[2:]),
+        epoch=attestation.epoch,
+        signature=CompactSignature(signature[:32], signature[32:]),
+    )
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class Node:
         specs: SpecStore,
         metrics: Metrics,
         relayer: Relayer | None = None,
+        batch_limit: int = 200,
     ) -> None:
         self.name = name
         self.client = client
@@ -88,6 +98,7 @@ class Node:
         self.specs = specs
         self.metrics = metrics
         self.relayer = relayer
+        self.batch_limit = batch_limit
         self._work: queue.Queue[int] = queue.Queue()
         self._attest_lock = threading.Lock()
         # Confirmed evidence whose attestation the chain may have lost (see chain_rolled_back).
@@ -102,59 +113,115 @@ class Node:
 
     def accept(self, *, submitter: str, evidence: EvidenceCreate) -> Accepted:
         """Checks a submission and journals it (`received`); verification follows in the worker."""
-        check_submission(evidence=evidence, escrow=self.escrow, specs=self.specs, store=self.store)
-        digest = evidence_hash(evidence)
-        existing = [
-            row
-            for row in self.journal.evidence_for_milestone(evidence.milestone_id)
-            if row.evidence_hash == "0x" + digest.hex()
-        ]
-        row = self.journal.record_evidence(
-            milestone_id=evidence.milestone_id,
-            evidence_hash="0x" + digest.hex(),
-            submitter=submitter,
-            body=canonical_bundle(evidence).decode(),
-        )
-        _faults.reached("received")
-        if not existing:
-            self.metrics.evidence_received.inc()
-            log.info(
-                "evidence received",
-                extra={"evidence_id": row.id, "milestone_id": row.milestone_id, "by": submitter},
+        return self.accept_many(submitter=submitter, items=[evidence])[0]
+
+    def accept_many(self, *, submitter: str, items: Sequence[EvidenceCreate]) -> list[Accepted]:
+        """Checks every submission, then journals them all in one transaction: all are accepted
+        or none (the first refused one raises IntakeError, naming its position)."""
+        if len(items) == 1:
+            check_submission(
+                evidence=items[0], escrow=self.escrow, specs=self.specs, store=self.store
             )
-        self._work.put(row.id)
-        return Accepted(row, duplicate=bool(existing))
+        else:
+            check_submissions(items=items, escrow=self.escrow, specs=self.specs, store=self.store)
+        digests = ["0x" + evidence_hash(e).hex() for e in items]
+        accepted: list[Accepted] = []
+        with self.journal.transaction():
+            for evidence, digest in zip(items, digests, strict=True):
+                known = {
+                    row.evidence_hash
+                    for row in self.journal.evidence_for_milestone(evidence.milestone_id)
+                }
+                row = self.journal.record_evidence(
+                    milestone_id=evidence.milestone_id,
+                    evidence_hash=digest,
+                    submitter=submitter,
+                    body=canonical_bundle(evidence).decode(),
+                )
+                accepted.append(Accepted(row, duplicate=digest in known))
+        _faults.reached("received")
+        for item in accepted:
+            if not item.duplicate:
+                self.metrics.evidence_received.inc()
+                log.info(
+                    "evidence received",
+                    extra={
+                        "evidence_id": item.evidence.id,
+                        "milestone_id": item.evidence.milestone_id,
+                        "by": submitter,
+                    },
+                )
+            self._work.put(item.evidence.id)
+        return accepted
 
     # ------------------------------------------------------------------ worker
 
     def run_worker(self, stop: threading.Event) -> None:
-        """Processes accepted evidence until `stop` is set."""
+        """Processes accepted evidence until `stop` is set: whatever is queued, up to
+        `batch_limit` at a time, goes through each step together (one batched chain read, one
+        journal commit, one hand-over to the relayer per step)."""
         while not stop.is_set():
             try:
-                evidence_id = self._work.get(timeout=0.2)
+                first = self._work.get(timeout=0.2)
             except queue.Empty:
                 continue
+            ids = [first]
+            while len(ids) < self.batch_limit:
+                try:
+                    ids.append(self._work.get_nowait())
+                except queue.Empty:
+                    break
+            ids = list(dict.fromkeys(ids))
             try:
-                self.process(evidence_id)
+                self.process_many(ids)
             except DisburseError as exc:
                 # The chain is unreachable, refused a read or did not mine in time: try later.
                 log.warning(
-                    "processing deferred", extra={"evidence_id": evidence_id, "error": str(exc)}
+                    "processing deferred",
+                    extra={"evidence_ids": ids[:20], "count": len(ids), "error": str(exc)},
                 )
                 time.sleep(0.5)
-                self._work.put(evidence_id)
+                for evidence_id in ids:
+                    self._work.put(evidence_id)
             except Exception:
-                # Anything else must not end the worker thread: keep it, report it, retry later.
+                # Anything else must not end the worker thread, nor hold up the rest of the
+                # batch: each piece is taken on its own, and one that fails again waits.
+                log.exception("batch processing failed; processing one by one")
+                for evidence_id in ids:
+                    self._process_alone(evidence_id)
+
+    def _process_alone(self, evidence_id: int) -> None:
+        try:
+            self.process(evidence_id)
+        except Exception as exc:
+            if isinstance(exc, DisburseError):
+                log.warning(
+                    "processing deferred", extra={"evidence_id": evidence_id, "error": str(exc)}
+                )
+            else:
                 log.exception("processing failed", extra={"evidence_id": evidence_id})
-                time.sleep(0.5)
-                self._work.put(evidence_id)
+            time.sleep(0.5)
+            self._work.put(evidence_id)
+
+    def process_many(self, evidence_ids: Sequence[int]) -> None:
+        """Takes each piece of evidence as far as it goes now; the common path (just received)
+        in batches, anything resumed one by one."""
+        rows = [self.journal.evidence(i) for i in evidence_ids]
+        fresh = [r for r in rows if r.state in ("received", "verified")]
+        for row in rows:
+            if row.state not in ("received", "verified"):
+                self.process(row.id)
+        received = [r for r in fresh if r.state == "received"]
+        if received:
+            self._verify_many(received)
+        verified = [self.journal.evidence(r.id) for r in fresh]
+        attestations = self._attest_many([r for r in verified if r.state == "verified"])
+        self.submit_many(attestations)
 
     def process(self, evidence_id: int) -> None:
         row = self.journal.evidence(evidence_id)
-        if row.state == "received":
-            row = self._verify(row)
-        if row.state == "verified":
-            self._attest(row)
+        if row.state in ("received", "verified"):
+            self.process_many([evidence_id])
         elif row.state in ("signed", "submitted"):
             # Interrupted by the chain (unreachable, or no receipt in time): finish it.
             for attestation in self.journal.attestations_for_evidence(row.id):
@@ -165,113 +232,152 @@ class Node:
             with self._suspects_lock:
                 self._suspects.discard(row.id)
 
-    def _verify(self, row: EvidenceRow) -> EvidenceRow:
-        evidence = EvidenceCreate.model_validate(json.loads(row.body))
-        milestone = self.escrow.milestone(parse_milestone_id(row.milestone_id))
-        raw = self.specs.get(milestone.evidence_spec_hash)
-        reasons: list[str]
-        state: EvidenceState
-        if raw is None:
-            reasons = [f"specification 0x{milestone.evidence_spec_hash.hex()} is not uploaded"]
-        else:
-            spec = load_spec(raw, expected_hash=milestone.evidence_spec_hash)
-            context = VerificationContext(
-                evidence=evidence,
-                spec=spec,
-                store=self.store,
-                now=self.client.timestamp(),
-                deadline=milestone.deadline,
-            )
-            reasons = verify(context).reasons
-        state = "rejected" if reasons else "verified"
-        self.journal.set_evidence_state(row.id, state, reasons or None)
+    def _verify_many(self, rows: Sequence[EvidenceRow]) -> None:
+        """Judges evidence against its milestone's specification, all at one chain time."""
+        milestones = self.escrow.milestones([parse_milestone_id(r.milestone_id) for r in rows])
+        now = self.client.timestamp()
+        verdicts: list[tuple[EvidenceRow, list[str]]] = []
+        for row, milestone in zip(rows, milestones, strict=True):
+            evidence = EvidenceCreate.model_validate(json.loads(row.body))
+            spec = self.specs.parsed(milestone.evidence_spec_hash)
+            reasons: list[str]
+            if spec is None:
+                reasons = [f"specification 0x{milestone.evidence_spec_hash.hex()} is not uploaded"]
+            else:
+                context = VerificationContext(
+                    evidence=evidence,
+                    spec=spec,
+                    store=self.store,
+                    now=now,
+                    deadline=milestone.deadline,
+                )
+                reasons = verify(context).reasons
+            verdicts.append((row, reasons))
+        with self.journal.transaction():
+            for row, reasons in verdicts:
+                self.journal.set_evidence_state(
+                    row.id, "rejected" if reasons else "verified", reasons or None
+                )
         _faults.reached("verified")
-        if reasons:
-            self.metrics.evidence_rejected.inc()
-            log.info("evidence rejected", extra={"evidence_id": row.id, "reasons": reasons})
-        else:
-            self.metrics.evidence_verified.inc()
-            log.info("evidence verified", extra={"evidence_id": row.id})
-        return self.journal.evidence(row.id)
+        for row, reasons in verdicts:
+            if reasons:
+                self.metrics.evidence_rejected.inc()
+                log.info("evidence rejected", extra={"evidence_id": row.id, "reasons": reasons})
+            else:
+                self.metrics.evidence_verified.inc()
+                log.info("evidence verified", extra={"evidence_id": row.id})
 
-    def _attest(self, row: EvidenceRow) -> None:
-        milestone_id = parse_milestone_id(row.milestone_id)
-        digest = bytes.fromhex(row.evidence_hash[2:])
+    def _attest_many(self, rows: Sequence[EvidenceRow]) -> list[AttestationRow]:
+        """Signs and journals an attestation of each piece of verified evidence."""
+        if not rows:
+            return []
+        begun: list[AttestationRow] = []
         with self._attest_lock:
             epoch = self.escrow.committee().epoch
-            signature = sign_attestation(
-                self.account.key,
-                chain_id=self.client.profile.chain_id,
-                escrow=self.escrow.address,
-                milestone=milestone_id,
-                evidence_hash=digest,
-                epoch=epoch,
-            )
-            try:
-                attestation = self.journal.begin_attestation(
-                    milestone_id=row.milestone_id,
-                    epoch=epoch,
-                    evidence_id=row.id,
-                    evidence_hash=row.evidence_hash,
-                    signature="0x" + (signature.r + signature.vs).hex(),
+            signed = [
+                (
+                    row,
+                    sign_attestation(
+                        self.account.key,
+                        chain_id=self.client.profile.chain_id,
+                        escrow=self.escrow.address,
+                        milestone=parse_milestone_id(row.milestone_id),
+                        evidence_hash=bytes.fromhex(row.evidence_hash[2:]),
+                        epoch=epoch,
+                    ),
                 )
-            except JournalError as exc:
-                # This node already attested other evidence for the milestone in this epoch:
-                # attesting a second hash would dispute its own attestation.
-                log.warning(
-                    "not attesting a second evidence hash",
-                    extra={
-                        "evidence_id": row.id,
-                        "milestone_id": row.milestone_id,
-                        "why": str(exc),
-                    },
-                )
-                self.journal.set_evidence_state(row.id, "failed", [str(exc)])
-                return
-            self.journal.set_evidence_state(row.id, "signed")
+                for row in rows
+            ]
+            with self.journal.transaction():
+                for row, signature in signed:
+                    try:
+                        attestation = self.journal.begin_attestation(
+                            milestone_id=row.milestone_id,
+                            epoch=epoch,
+                            evidence_id=row.id,
+                            evidence_hash=row.evidence_hash,
+                            signature="0x" + (signature.r + signature.vs).hex(),
+                        )
+                    except JournalError as exc:
+                        # This node already attested other evidence for the milestone in this
+                        # epoch: attesting a second hash would dispute its own attestation.
+                        log.warning(
+                            "not attesting a second evidence hash",
+                            extra={
+                                "evidence_id": row.id,
+                                "milestone_id": row.milestone_id,
+                                "why": str(exc),
+                            },
+                        )
+                        self.journal.set_evidence_state(row.id, "failed", [str(exc)])
+                        continue
+                    self.journal.set_evidence_state(row.id, "signed")
+                    begun.append(attestation)
             _faults.reached("signed")
-        self.submit(attestation)
+        return begun
 
     # ------------------------------------------------------------------ submission
 
     def submit(self, attestation: AttestationRow) -> None:
         """Sends (or hands over) one journaled attestation, unless the chain already has it."""
-        if attestation.state in ("confirmed", "failed"):
+        self.submit_many([attestation])
+
+    def submit_many(self, attestations: Sequence[AttestationRow]) -> None:
+        """Sends (or hands over) journaled attestations the chain does not have yet. Each is
+        checked first, all with one batched read: already on chain → confirmed; milestone no
+        longer attestable or committee changed → failed."""
+        pending = [a for a in attestations if a.state not in ("confirmed", "failed")]
+        if not pending:
             return
+        ids = [parse_milestone_id(a.milestone_id) for a in pending]
+        attested = self.escrow.attested([(m, self.address) for m in ids])
+        milestones = self.escrow.milestones(ids)
+        current = self.escrow.committee().epoch
+        to_send: list[AttestationRow] = []
+        for attestation, on_chain, milestone in zip(pending, attested, milestones, strict=True):
+            if on_chain:
+                self._confirmed(attestation)
+            elif milestone.status != "Registered" or current != attestation.epoch:
+                why = (
+                    f"milestone is {milestone.status}"
+                    if milestone.status != "Registered"
+                    else f"committee epoch moved from {attestation.epoch} to {current}"
+                )
+                self.journal.mark_failed(attestation.id, why)
+                self._evidence_to(attestation.evidence_id, "failed", [why])
+                self.metrics.attestations_failed.inc()
+                log.info(
+                    "attestation not sent", extra={"attestation_id": attestation.id, "why": why}
+                )
+            else:
+                to_send.append(attestation)
+        if not to_send:
+            return
+        if self.relayer is not None:
+            self._hand_over(to_send)
+            return
+        for attestation in to_send:
+            self._send(attestation)
+
+    def _hand_over(self, attestations: Sequence[AttestationRow]) -> None:
+        """Gives signatures to the relaying node, journaled before and after, one request."""
+        assert self.relayer is not None
+        with self.journal.transaction():
+            for attestation in attestations:
+                self.journal.mark_sending(attestation.id, None)
+        _faults.reached("sending")
+        self.relayer.hand_over_many([_relayed(a) for a in attestations])
+        with self.journal.transaction():
+            for attestation in attestations:
+                self.journal.mark_sent(attestation.id, None)
+                self._evidence_to(attestation.evidence_id, "submitted")
+        self.metrics.attestations_sent.inc(len(attestations))
+        _faults.reached("sent")
+
+    def _send(self, attestation: AttestationRow) -> None:
+        """Sends one attestation in its own transaction from this node's account, and waits."""
         milestone_id = parse_milestone_id(attestation.milestone_id)
         digest = bytes.fromhex(attestation.evidence_hash[2:])
-        if self.escrow.has_attested(milestone_id, self.address):
-            self._confirmed(attestation)
-            return
-        milestone = self.escrow.milestone(milestone_id)
-        current = self.escrow.committee().epoch
-        if milestone.status != "Registered" or current != attestation.epoch:
-            why = (
-                f"milestone is {milestone.status}"
-                if milestone.status != "Registered"
-                else f"committee epoch moved from {attestation.epoch} to {current}"
-            )
-            self.journal.mark_failed(attestation.id, why)
-            self._evidence_to(attestation.evidence_id, "failed", [why])
-            self.metrics.attestations_failed.inc()
-            log.info("attestation not sent", extra={"attestation_id": attestation.id, "why": why})
-            return
-        signature = bytes.fromhex(attestation.signature[2:])
-        compact = CompactSignature(signature[:32], signature[32:])
-        if self.relayer is not None:
-            self.journal.mark_sending(attestation.id, None)
-            _faults.reached("sending")
-            self.relayer.hand_over(
-                milestone_id=milestone_id,
-                evidence_hash=digest,
-                epoch=attestation.epoch,
-                signature=compact,
-            )
-            self.journal.mark_sent(attestation.id, None)
-            self._evidence_to(attestation.evidence_id, "submitted")
-            self.metrics.attestations_sent.inc()
-            _faults.reached("sent")
-            return
         fn = self.escrow.attest(milestone_id, digest, attestation.epoch)
         try:
             gas = self.client.estimate_gas(self.account, fn)
@@ -440,17 +546,11 @@ class Node:
                 },
             )
             return
-        digest = bytes.fromhex(attestation.evidence_hash[2:])
-        signature = bytes.fromhex(attestation.signature[2:])
         if self.relayer is not None:
-            self.relayer.hand_over(
-                milestone_id=milestone_id,
-                evidence_hash=digest,
-                epoch=attestation.epoch,
-                signature=CompactSignature(signature[:32], signature[32:]),
-            )
+            self.relayer.hand_over_many([_relayed(attestation)])
             log.warning("lost attestation handed over again", extra={"id": attestation.id})
             return
+        digest = bytes.fromhex(attestation.evidence_hash[2:])
         fn = self.escrow.attest(milestone_id, digest, attestation.epoch)
         try:
             gas = self.client.estimate_gas(self.account, fn)

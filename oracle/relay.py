@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -31,6 +32,20 @@ class RelayError(OracleError):
     """A signature could not be handed over or was refused by the relayer."""
 
 
+@dataclass(frozen=True)
+class Relayed:
+    """One signed attestation, as a node hands it to the relaying node."""
+
+    milestone_id: bytes
+    evidence_hash: bytes
+    epoch: int
+    signature: CompactSignature
+
+
+MAX_RELAY_BATCH = 1000
+"""Signatures one hand-over request may carry."""
+
+
 class RelayClient:
     """Hands signatures to the relaying node over its API."""
 
@@ -39,23 +54,39 @@ class RelayClient:
             base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout_s
         )
 
-    def hand_over(
-        self, *, milestone_id: bytes, evidence_hash: bytes, epoch: int, signature: CompactSignature
-    ) -> None:
-        body = {
-            "milestone_id": "0x" + milestone_id.hex(),
-            "evidence_hash": "0x" + evidence_hash.hex(),
-            "epoch": epoch,
-            "signature": "0x" + (signature.r + signature.vs).hex(),
-        }
-        try:
-            response = self._http.post("/v1/relay", json=body)
-        except httpx.HTTPError as exc:
-            raise RelayError(f"relayer unreachable: {exc}") from None
-        if response.status_code != 202:
-            raise RelayError(
-                f"relayer refused the signature: {response.status_code} {response.text}"
-            )
+    def hand_over_many(self, items: Sequence[Relayed]) -> None:
+        """One request per MAX_RELAY_BATCH signatures; the relayer takes each request whole or
+        refuses it whole."""
+        for start in range(0, len(items), MAX_RELAY_BATCH):
+            body = {"items": [_wire(item) for item in items[start : start + MAX_RELAY_BATCH]]}
+            try:
+                response = self._http.post("/v1/relay/batch", json=body)
+            except httpx.HTTPError as exc:
+                raise RelayError(f"relayer unreachable: {exc}") from None
+            if response.status_code != 202:
+                raise RelayError(
+                    f"relayer refused the signatures: {response.status_code} {response.text}"
+                )
+
+
+def _wire(item: Relayed) -> dict[str, object]:
+    return {
+        "milestone_id": "0x" + item.milestone_id.hex(),
+        "evidence_hash": "0x" + item.evidence_hash.hex(),
+        "epoch": item.epoch,
+        "signature": "0x" + (item.signature.r + item.signature.vs).hex(),
+    }
+
+
+class LocalRelay:
+    """The relaying node's own signatures go straight into its batcher (no HTTP to itself)."""
+
+    def __init__(self, batcher: RelayBatcher, oracle: str) -> None:
+        self.batcher = batcher
+        self.oracle = oracle
+
+    def hand_over_many(self, items: Sequence[Relayed]) -> None:
+        self.batcher.add_many([(item, self.oracle) for item in items])
 
 
 @dataclass
@@ -96,13 +127,19 @@ class RelayBatcher:
         oracle: str,
         signature: CompactSignature,
     ) -> None:
+        self.add_many([(Relayed(milestone_id, evidence_hash, epoch, signature), oracle)])
+
+    def add_many(self, items: Sequence[tuple[Relayed, str]]) -> None:
+        """Queues checked signatures, each with the oracle it recovers to."""
         with self._lock:
-            entry = self._pending.setdefault((milestone_id, evidence_hash), _Pending(epoch))
-            if entry.epoch != epoch:
-                entry.epoch = epoch
-                entry.signatures.clear()
-            entry.signatures[oracle] = signature
-            if self._first_queued is None:
+            for item, oracle in items:
+                key = (item.milestone_id, item.evidence_hash)
+                entry = self._pending.setdefault(key, _Pending(item.epoch))
+                if entry.epoch != item.epoch:
+                    entry.epoch = item.epoch
+                    entry.signatures.clear()
+                entry.signatures[oracle] = item.signature
+            if self._pending and self._first_queued is None:
                 self._first_queued = time.monotonic()
 
     def _requeue(self, taken: dict[tuple[bytes, bytes], _Pending]) -> None:
@@ -152,17 +189,21 @@ class RelayBatcher:
 
     def _send(self, taken: dict[tuple[bytes, bytes], _Pending]) -> int:
         epoch = self.escrow.committee().epoch
+        current = [(key, entry) for key, entry in taken.items() if entry.epoch == epoch]
+        states = self.escrow.milestones([milestone_id for (milestone_id, _), _ in current])
+        open_ = [
+            (key, entry)
+            for (key, entry), state in zip(current, states, strict=True)
+            if state.status == "Registered"
+        ]
+        pairs = [(key[0], oracle) for key, entry in open_ for oracle in entry.signatures]
+        on_chain = dict(zip(pairs, self.escrow.attested(pairs), strict=True))
         items: list[RelayedAttestation] = []
-        for (milestone_id, evidence_hash), entry in taken.items():
-            if entry.epoch != epoch:
-                continue
-            state = self.escrow.milestone(milestone_id)
-            if state.status != "Registered":
-                continue
+        for (milestone_id, evidence_hash), entry in open_:
             fresh = tuple(
                 sig
                 for oracle, sig in entry.signatures.items()
-                if not self.escrow.has_attested(milestone_id, oracle)
+                if not on_chain[(milestone_id, oracle)]
             )
             if fresh:
                 items.append(RelayedAttestation(milestone_id, evidence_hash, fresh))

@@ -22,7 +22,7 @@ from oracle.journal import Journal
 from oracle.keys import load_account, read_password
 from oracle.metrics import Metrics
 from oracle.node import Node
-from oracle.relay import RelayBatcher, RelayClient
+from oracle.relay import LocalRelay, RelayBatcher, RelayClient
 from oracle.store import DocumentStore
 from oracle.watcher import Watcher
 
@@ -60,33 +60,6 @@ def build(settings: NodeSettings) -> Service:
     data.mkdir(parents=True, exist_ok=True)
     journal = Journal.open(data / "journal.sqlite3")
     metrics = Metrics()
-    relayer = None
-    if settings.submission == "relay":
-        assert settings.relayer_url is not None
-        relayer = RelayClient(settings.relayer_url, _relayer_key(settings.relayer_api_key_file))
-    node = Node(
-        name=settings.name,
-        client=client,
-        escrow=escrow,
-        account=account,
-        journal=journal,
-        store=DocumentStore(data / "documents", max_bytes=settings.max_document_bytes),
-        specs=SpecStore(data / "specs"),
-        metrics=metrics,
-        relayer=relayer,
-    )
-    watcher = Watcher(
-        client=client,
-        escrow=escrow,
-        journal=journal,
-        metrics=metrics,
-        address=account.address,
-        start_block=deployment.deployment_block,
-        poll_interval_s=settings.poll_interval_s,
-        release=settings.release,
-        account=account,
-        on_rollback=node.chain_rolled_back,
-    )
     batcher = None
     if settings.relay:
         batcher = RelayBatcher(
@@ -97,6 +70,37 @@ def build(settings: NodeSettings) -> Service:
             batch_size=settings.batch_size,
             batch_delay_s=settings.batch_delay_s,
         )
+    relayer: RelayClient | LocalRelay | None = None
+    if settings.submission == "relay" and settings.relayer_url:
+        relayer = RelayClient(settings.relayer_url, _relayer_key(settings.relayer_api_key_file))
+    elif settings.submission == "relay":
+        assert batcher is not None  # the settings allow no relayer_url only on a relaying node
+        relayer = LocalRelay(batcher, account.address)
+    node = Node(
+        name=settings.name,
+        client=client,
+        escrow=escrow,
+        account=account,
+        journal=journal,
+        store=DocumentStore(data / "documents", max_bytes=settings.max_document_bytes),
+        specs=SpecStore(data / "specs"),
+        metrics=metrics,
+        relayer=relayer,
+        batch_limit=settings.worker_batch_size,
+    )
+    watcher = Watcher(
+        client=client,
+        escrow=escrow,
+        journal=journal,
+        metrics=metrics,
+        address=account.address,
+        start_block=deployment.deployment_block,
+        poll_interval_s=settings.poll_interval_s,
+        release=settings.release,
+        release_batch_size=settings.release_batch_size,
+        account=account,
+        on_rollback=node.chain_rolled_back,
+    )
     return Service(settings, node, watcher, batcher)
 
 

@@ -29,7 +29,7 @@ from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError
 from disburse.escrow import Escrow
 from disburse.events import EventDecoder
-from oracle.journal import Journal
+from oracle.journal import UNFINISHED_ATTESTATION_STATES, Journal
 from oracle.metrics import Metrics
 
 log = logging.getLogger("oracle.watcher")
@@ -70,6 +70,7 @@ class Watcher:
         poll_interval_s: float,
         release: bool,
         account: Any,
+        release_batch_size: int = 1,
         on_rollback: Callable[[float], object] | None = None,
     ) -> None:
         self.client = client
@@ -80,11 +81,14 @@ class Watcher:
         self.start_block = start_block
         self.poll_interval_s = poll_interval_s
         self.release_enabled = release
+        self.release_batch_size = release_batch_size
         self.account = account
         self.on_rollback = on_rollback
         self._health = Health()
         # Block number → (hash, wall time recorded) of the cursor after each read.
         self._seen: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
+        # The blocks found intact by the last rollback check (number → hash).
+        self._verified: dict[int, bytes] = {}
         # (wall time, milestone id) of releases dropped from the schedule, newest last.
         self._settled: deque[tuple[float, str]] = deque(maxlen=10_000)
         self._events = EventDecoder([escrow.contract])
@@ -131,11 +135,8 @@ class Watcher:
             logs = self.client.contract_logs(
                 self.escrow.address, from_block=cursor + 1, to_block=end
             )
-            for entry in logs:
-                self._handle(entry)
-                handled += 1
+            handled += self._handle_all(logs, cursor=end)
             cursor = end
-            self.journal.set_cursor(CURSOR, cursor)
             if end_hash is not None:
                 self._remember(end, end_hash)
         self._health.cursor = cursor
@@ -154,19 +155,20 @@ class Watcher:
             self._seen.popitem(last=False)
 
     def _check_rollback(self) -> bool:
-        """Compares the newest block relied on with the chain; on a difference, rewinds to the
-        newest one the chain still has. Returns whether the chain lost blocks."""
+        """Compares the blocks relied on with the chain (see `_first_replaced`); on a
+        difference, rewinds to the newest one the chain still has. Returns whether the chain
+        lost blocks."""
         known = {n: h for n, (h, _) in self._seen.items()}
         known.update(self.client.remembered_blocks())
         lost = self.client.take_lost_block()
         if not known and lost is None:
             return False
-        top = max(known) if known else 0
-        # Each block commits to its parent: the newest one intact means all below are too,
-        # unless a receipt already replaced the hash of a block we had relied on (`lost`).
-        if lost is None and self.client.block_hash(top) == known[top]:
-            return False
-        below = lost if lost is not None else top
+        if lost is None:
+            lost = self._first_replaced(known)
+            if lost is None:
+                self._verified = known
+                return False
+        below = lost
         ancestor = self.start_block - 1
         for number in sorted(known, reverse=True):
             if number < below and self.client.block_hash(number) == known[number]:
@@ -184,6 +186,7 @@ class Watcher:
         for number in [n for n in self._seen if n > ancestor]:
             del self._seen[number]
         self.client.forget_blocks_above(ancestor)
+        self._verified = {}
         self.client.resync_nonce(self.address)
         # A release (ours or another node's) mined in the lost blocks is not paid any more.
         for settled_at, milestone_id in list(self._settled):
@@ -198,63 +201,142 @@ class Watcher:
             self.on_rollback(since)
         return True
 
+    def _first_replaced(self, known: dict[int, bytes]) -> int | None:
+        """The lowest block we relied on that the chain no longer has, or None.
+
+        Each block commits to its parent, so the newest block of the last check still intact
+        means every block known then is too. Blocks learned since (receipts, the cursor) are
+        checked each: one learned after a rollback may sit above blocks the rollback took."""
+        still = [n for n in self._verified if known.get(n) == self._verified[n]]
+        check = {n for n, h in known.items() if self._verified.get(n) != h}
+        if still:
+            check.add(max(still))
+        for number in sorted(check):
+            if self.client.block_hash(number) != known[number]:
+                return number
+        return None
+
     def _drop_release(self, milestone_id: str) -> None:
         self.journal.drop_release(milestone_id)
         self._settled.append((time.time(), milestone_id))
 
-    def _handle(self, entry: LogReceipt) -> None:
-        event = self._events.decode(entry)
-        if event is None:
-            return
+    def _handle_all(self, logs: list[LogReceipt], *, cursor: int) -> int:
+        """Acts on a range's events and moves the cursor past it, in one journal transaction;
+        what the chain must answer (release times, block times) is read before, in batches."""
+        events = [(entry, self._events.decode(entry)) for entry in logs]
+        decoded = [(entry, event) for entry, event in events if event is not None]
+        to_schedule = list(
+            dict.fromkeys(
+                bytes(event["args"]["milestoneId"])
+                for _, event in decoded
+                if event["event"] in _SCHEDULE
+            )
+        )
+        releasable = dict(
+            zip(to_schedule, self.escrow.releasable_at_each(to_schedule), strict=True)
+        )
+        released_blocks = {
+            int(entry["blockNumber"])
+            for entry, event in decoded
+            if event["event"] == "MilestoneReleased"
+        }
+        block_times = {block: self.client.timestamp(block) for block in released_blocks}
+        with self.journal.transaction():
+            for entry, event in decoded:
+                self._handle(entry, event, releasable, block_times)
+            self.journal.set_cursor(CURSOR, cursor)
+        return len(decoded)
+
+    def _handle(
+        self,
+        entry: LogReceipt,
+        event: Any,
+        releasable: dict[bytes, int],
+        block_times: dict[int, int],
+    ) -> None:
         name = event["event"]
         args = event["args"]
         if name == "AttestationRecorded" and args["oracle"] == self.address:
             mid = "0x" + bytes(args["milestoneId"]).hex()
-            for attestation in self.journal.unfinished_attestations():
-                if attestation.milestone_id == mid and attestation.epoch == args["epoch"]:
-                    self.journal.mark_confirmed(attestation.id)
-                    evidence = self.journal.evidence(attestation.evidence_id)
-                    if evidence.state in ("signed", "submitted"):
-                        self.journal.set_evidence_state(evidence.id, "confirmed")
-                    self.metrics.attestations_confirmed.inc()
+            attestation = self.journal.attestation_for(mid, int(args["epoch"]))
+            if attestation is not None and attestation.state in UNFINISHED_ATTESTATION_STATES:
+                self.journal.mark_confirmed(attestation.id)
+                evidence = self.journal.evidence(attestation.evidence_id)
+                if evidence.state in ("signed", "submitted"):
+                    self.journal.set_evidence_state(evidence.id, "confirmed")
+                self.metrics.attestations_confirmed.inc()
         elif name in _SCHEDULE:
             milestone_id = bytes(args["milestoneId"])
             self.journal.schedule_release(
-                milestone_id="0x" + milestone_id.hex(),
-                releasable_at=self.escrow.releasable_at(milestone_id),
+                milestone_id="0x" + milestone_id.hex(), releasable_at=releasable[milestone_id]
             )
         elif name in _DONE:
             mid = "0x" + bytes(args["milestoneId"]).hex()
             self._drop_release(mid)
             if name == "MilestoneReleased":
-                self._measure_release(mid, int(entry["blockNumber"]))
+                self._measure_release(mid, block_times[int(entry["blockNumber"])])
 
-    def _measure_release(self, milestone_id: str, block: int) -> None:
+    def _measure_release(self, milestone_id: str, mined: int) -> None:
         rows = self.journal.evidence_for_milestone(milestone_id)
         if rows:
             accepted = min(r.created_at for r in rows)
-            mined = self.client.timestamp(block)
             self.metrics.release_latency.observe(max(0.0, mined - accepted))
 
     def release_due(self) -> int:
-        """Releases every scheduled milestone whose window has passed; returns how many."""
+        """Releases every scheduled milestone whose window has passed, `release_batch_size` per
+        transaction; returns how many this node paid."""
         now = self.client.timestamp()
-        sent = 0
-        for milestone_id, _ in self.journal.due_releases(now):
-            mid = bytes.fromhex(milestone_id[2:])
-            state = self.escrow.milestone(mid)
-            if state.status != "Verified":
-                self._drop_release(milestone_id)
-                continue
-            try:
-                self.client.transact(self.account, self.escrow.release(mid))
-            except ContractRevertError as exc:
-                # Another node released it first, or the council froze it meanwhile.
-                log.info("release not sent", extra={"milestone_id": milestone_id, "why": str(exc)})
-                self._drop_release(milestone_id)
-                continue
+        due = [milestone_id for milestone_id, _ in self.journal.due_releases(now)]
+        if not due:
+            return 0
+        states = self.escrow.milestones([bytes.fromhex(m[2:]) for m in due])
+        ready: list[str] = []
+        with self.journal.transaction():
+            for milestone_id, state in zip(due, states, strict=True):
+                if state.status == "Verified":
+                    ready.append(milestone_id)
+                else:
+                    self._drop_release(milestone_id)
+        paid = 0
+        size = self.release_batch_size
+        for start in range(0, len(ready), size):
+            chunk = ready[start : start + size]
+            paid += self._release_one(chunk[0]) if size == 1 else self._release_batch(chunk)
+        return paid
+
+    def _release_one(self, milestone_id: str) -> int:
+        try:
+            self.client.transact(self.account, self.escrow.release(bytes.fromhex(milestone_id[2:])))
+        except ContractRevertError as exc:
+            # Another node released it first, or the council froze it meanwhile.
+            log.info("release not sent", extra={"milestone_id": milestone_id, "why": str(exc)})
             self._drop_release(milestone_id)
-            self.metrics.releases_sent.inc()
-            sent += 1
-            log.info("milestone released", extra={"milestone_id": milestone_id})
-        return sent
+            return 0
+        self._drop_release(milestone_id)
+        self.metrics.releases_sent.inc()
+        log.info("milestone released", extra={"milestone_id": milestone_id})
+        return 1
+
+    def _release_batch(self, chunk: list[str]) -> int:
+        """One releaseBatch; the escrow skips what is no longer due (released by another node,
+        frozen meanwhile), and the receipt's events say which were paid. A batch that reverts
+        (a token that refuses a transfer) is released one by one, so one bad milestone does not
+        hold up the others."""
+        ids = [bytes.fromhex(m[2:]) for m in chunk]
+        try:
+            receipt = self.client.transact(self.account, self.escrow.release_batch(ids))
+        except ContractRevertError as exc:
+            log.warning("release batch refused; releasing one by one", extra={"why": str(exc)})
+            return sum(self._release_one(m) for m in chunk)
+        paid = {
+            "0x" + bytes(e["args"]["milestoneId"]).hex()
+            for e in self._events.decode_receipt(receipt, "MilestoneReleased")
+        }
+        with self.journal.transaction():
+            for milestone_id in chunk:
+                self._drop_release(milestone_id)
+        self.metrics.releases_sent.inc(len(paid))
+        log.info(
+            "milestones released", extra={"count": len(paid), "skipped": len(chunk) - len(paid)}
+        )
+        return len(paid)

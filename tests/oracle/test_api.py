@@ -266,3 +266,64 @@ def test_generated_malformed_bodies_never_cause_a_5xx_or_a_journal_change(api, r
         response = api["http"].post("/v1/evidence", json=payload)
     assert 400 <= response.status_code < 500, response.text
     assert rows(api) == before
+
+
+# Batches: POST /v1/evidence/batch takes many submissions, all or none.
+
+
+def test_a_batch_is_accepted_whole_in_order_and_again_changes_nothing(
+    api, ready, escrow, program_id, roles
+):
+    others = [register(escrow, program_id, roles, f"API-B{i}") for i in range(2)]
+    items = [body(m) for m in (ready, *others)]
+    first = api["http"].post("/v1/evidence/batch", json={"items": items})
+    assert first.status_code == 202, first.text
+    found = first.json()["items"]
+    assert [f["milestone_id"] for f in found] == [i["milestone_id"] for i in items]
+    assert {f["state"] for f in found} == {"received"}
+    assert rows(api) == 3
+    again = api["http"].post("/v1/evidence/batch", json={"items": items})
+    assert [f["id"] for f in again.json()["items"]] == [f["id"] for f in found]
+    assert rows(api) == 3
+
+
+def test_one_refused_item_refuses_the_batch_naming_it_and_stores_nothing(
+    api, ready, escrow, program_id, roles
+):
+    other = register(escrow, program_id, roles, "API-B9")
+    unknown = b"\x77" * 32
+    response = api["http"].post(
+        "/v1/evidence/batch", json={"items": [body(ready), body(other), body(unknown)]}
+    )
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("item 2: milestone 0x7777")
+    missing_doc = body(other, document=b"never uploaded")
+    response = api["http"].post("/v1/evidence/batch", json={"items": [body(ready), missing_doc]})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("item 1: document 'report.pdf'")
+    assert rows(api) == 0
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+def test_a_batch_must_hold_between_one_and_a_thousand_items(api, ready, count):
+    response = api["http"].post("/v1/evidence/batch", json={"items": [body(ready)] * count})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "items"]
+    assert rows(api) == 0
+
+
+def test_a_batch_needs_an_api_key(api, ready):
+    response = api["http"].post(
+        "/v1/evidence/batch", json={"items": [body(ready)]}, headers={"X-API-Key": ""}
+    )
+    assert response.status_code == 401
+    assert rows(api) == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(item=st.one_of(json_values, st.dictionaries(evidence_keys, json_values, max_size=5)))
+def test_generated_malformed_batch_items_never_cause_a_5xx_or_a_journal_change(api, ready, item):
+    before = rows(api)
+    response = api["http"].post("/v1/evidence/batch", json={"items": [body(ready), item]})
+    assert 400 <= response.status_code < 500, response.text
+    assert rows(api) == before

@@ -140,3 +140,45 @@ def test_run_with_incomplete_settings_names_what_is_missing(tmp_path):
     assert out.exit_code == 2
     for field in ("rpc_url", "deployment_file", "keystore", "data_dir"):
         assert field in out.output
+
+
+def _settings(tmp_path: Path, extra: str) -> Path:
+    config = tmp_path / "node.yaml"
+    config.write_text(
+        "name: n\nchain_id: 5\nrpc_url: http://127.0.0.1:9\n"
+        f"deployment_file: {tmp_path}/d.json\nkeystore: {tmp_path}/k.json\n"
+        f"data_dir: {tmp_path}/data\n{extra}"
+    )
+    return config
+
+
+def test_relay_submission_without_a_relayer_is_refused_unless_the_node_relays(tmp_path):
+    from oracle.config import load_settings
+    from oracle.errors import ConfigError
+
+    refused = _settings(tmp_path, "submission: relay\n")
+    try:
+        load_settings(refused, env={})
+    except ConfigError as exc:
+        assert "submission 'relay' needs relayer_url" in str(exc)
+    else:
+        raise AssertionError("a relaying submission without a relayer was accepted")
+    own = load_settings(_settings(tmp_path, "submission: relay\nrelay: true\n"), env={})
+    assert own.relayer_url is None and own.relay
+
+
+def test_batch_sizes_out_of_range_are_named(tmp_path):
+    from oracle.config import load_settings
+    from oracle.errors import ConfigError
+
+    for extra, field in (
+        ("release_batch_size: 0\n", "release_batch_size"),
+        ("release_batch_size: 501\n", "release_batch_size"),
+        ("worker_batch_size: 0\n", "worker_batch_size"),
+    ):
+        try:
+            load_settings(_settings(tmp_path, extra), env={})
+        except ConfigError as exc:
+            assert field in str(exc)
+        else:
+            raise AssertionError(f"{extra.strip()} was accepted")

@@ -1,0 +1,134 @@
+"""The watcher in process against the escrow on anvil: it schedules what quorum verified and
+pays what is due in releaseBatch transactions (or one release each), skipping what another
+node paid meanwhile, and confirms this node's relayed attestations from their events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from brownie import accounts, chain, web3
+from eth_account import Account
+
+from disburse.client import ChainClient
+from disburse.escrow import Escrow
+from disburse.profile import ChainProfile
+from oracle.journal import Journal
+from oracle.metrics import Metrics
+from oracle.watcher import Watcher
+from tests.conftest import PROGRAM_FUNDS, TOKEN_UNIT, evidence
+
+AMOUNT = 1_000 * TOKEN_UNIT
+
+
+@pytest.fixture
+def instant_program(escrow: Any, token: Any, roles: Any) -> int:
+    """A funded program with no challenge window: verified milestones are due at once."""
+    pid = int(escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager}).return_value)
+    token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
+    escrow.fund(pid, PROGRAM_FUNDS, {"from": roles.manager})
+    return pid
+
+
+def make_watcher(
+    tmp_path: Path, escrow: Any, oracle: Any, *, batch: int
+) -> tuple[Watcher, Journal, Metrics]:
+    client = ChainClient(
+        ChainProfile(name="test", rpc_url=web3.provider.endpoint_uri, chain_id=chain.id)
+    )
+    journal = Journal.open(tmp_path / f"journal-{batch}.sqlite3")
+    metrics = Metrics()
+    account = Account.from_key(oracle.private_key)
+    watcher = Watcher(
+        client=client,
+        escrow=Escrow(client, escrow.address),
+        journal=journal,
+        metrics=metrics,
+        address=account.address,
+        start_block=web3.eth.block_number,
+        poll_interval_s=0.1,
+        release=True,
+        account=account,
+        release_batch_size=batch,
+    )
+    return watcher, journal, metrics
+
+
+def verify(escrow: Any, oracles: list[Any], milestone: bytes) -> None:
+    for oracle in oracles[:2]:
+        escrow.attest(milestone, evidence(), 1, {"from": oracle})
+
+
+def released_in(escrow: Any, since: int) -> list[Any]:
+    return list(escrow.events.get_sequence(from_block=since, event_type="MilestoneReleased"))
+
+
+@pytest.mark.parametrize("batch, transactions", [(10, 1), (2, 2), (1, 3)])
+def test_due_milestones_are_paid_once_in_batches_skipping_one_paid_meanwhile(
+    tmp_path, escrow, token, roles, oracles, register, instant_program, batch, transactions
+):
+    watcher, journal, metrics = make_watcher(tmp_path, escrow, oracles[2], batch=batch)
+    ids = [register(f"W-{batch}-{i}", AMOUNT, program=instant_program) for i in range(4)]
+    for mid in ids:
+        verify(escrow, oracles, mid)
+    assert watcher.poll_once() >= 4 * 3  # two attestations and a verification each
+    assert len(journal.due_releases(chain.time() + 1)) == 4
+    escrow.release(ids[0], {"from": accounts[5]})  # another node was quicker
+    before_balance = token.balanceOf(roles.beneficiary)
+    start = web3.eth.block_number + 1
+    assert watcher.release_due() == 3
+    paid = released_in(escrow, start)
+    assert sorted(bytes(e.args.milestoneId) for e in paid) == sorted(ids[1:])
+    assert len({e.transactionHash for e in paid}) == transactions
+    assert token.balanceOf(roles.beneficiary) - before_balance == 3 * AMOUNT
+    assert journal.due_releases(chain.time() + 1) == []
+    assert metrics.releases_sent._value.get() == 3
+    # Nothing is left to pay: another round sends nothing (no block is mined).
+    watcher.poll_once()
+    height = web3.eth.block_number
+    assert watcher.release_due() == 0
+    assert web3.eth.block_number == height
+
+
+def test_a_milestone_frozen_after_it_was_scheduled_is_left_unpaid_and_the_rest_paid(
+    tmp_path, escrow, oracles, register, instant_program, roles
+):
+    watcher, journal, _ = make_watcher(tmp_path, escrow, oracles[2], batch=10)
+    ids = [register(f"WF-{i}", AMOUNT, program=instant_program) for i in range(3)]
+    for mid in ids:
+        verify(escrow, oracles, mid)
+    watcher.poll_once()
+    escrow.freeze(ids[1], {"from": roles.admin})
+    start = web3.eth.block_number + 1
+    assert watcher.release_due() == 2
+    assert sorted(bytes(e.args.milestoneId) for e in released_in(escrow, start)) == sorted(
+        [ids[0], ids[2]]
+    )
+    assert int(escrow.statusOf(ids[1])) == 4  # still frozen, unpaid
+    assert journal.due_releases(chain.time() + 1) == []
+
+
+def test_a_rollback_is_seen_even_when_a_receipt_learned_after_it_is_intact(
+    tmp_path, escrow, oracles
+):
+    """The newest block relied on is intact (its receipt came after the rollback), but an
+    older one the node relied on was replaced: the watcher must still see the loss."""
+    rolled_back: list[float] = []
+    watcher, _, _ = make_watcher(tmp_path, escrow, oracles[2], batch=10)
+    watcher.on_rollback = rolled_back.append
+    client = watcher.client
+    sender = Account.from_key(oracles[3].private_key)
+    nothing = watcher.escrow.release_batch([b"\x01" * 32])  # pays nothing, mines a block
+    snapshot = web3.provider.make_request("evm_snapshot", [])["result"]
+    client.transact(sender, nothing)  # a receipt the node acts on, in block H+1
+    watcher.poll_once()
+    assert rolled_back == []
+    web3.provider.make_request("evm_revert", [snapshot])  # the chain loses H+1 ...
+    chain.mine(2)  # ... and mines other blocks at H+1 and H+2
+    client.resync_nonce(sender.address)
+    client.transact(sender, nothing)  # a new receipt at H+3: the newest block is intact
+    watcher.poll_once()
+    assert len(rolled_back) == 1
+    watcher.poll_once()
+    assert len(rolled_back) == 1, "a rollback is reported once"
