@@ -1301,6 +1301,56 @@ class EscrowMachine(RuleBasedStateMachine):
             self.pay(m, by_council=False)
 
     @precondition(lambda self: self.ms)
+    @rule(
+        chosen=st.lists(
+            st.tuples(picks, st.sampled_from(["due", "due", "verified", "any", "unknown"])),
+            max_size=5,
+        ),
+        repeat=st.booleans(),
+        caller=st.integers(0, 2),
+    )
+    def release_batch(self, chosen: list[tuple[int, str]], repeat: bool, caller: int) -> None:
+        """releaseBatch (anyone may call) of a mix of due, verified, any and unknown ids, some
+        perhaps twice: the due ones are paid once each, in order; the others are skipped."""
+        due = self.due()
+        ids = [
+            _pick(due, pick) if pool == "due" and due else self.milestone_for(pick, pool)
+            for pick, pool in chosen
+        ]
+        if repeat and ids:
+            ids.append(ids[0])
+        who = (self.w.outsider, self.w.beneficiaries[0], self.w.oracles[0])[caller]
+        expect = None
+        if self.paused:
+            expect = self.err("EnforcedPause")
+        elif not ids:
+            expect = self.err("Escrow_EmptyBatch")
+        paid: list[GhostMilestone] = []
+        for mid in ids:
+            m = self.ms.get(mid)
+            if (
+                m is not None
+                and m not in paid
+                and m.stored == Status.VERIFIED
+                and self.now >= m.verified_at + self.programs[m.pid].window
+            ):
+                paid.append(m)
+        escrow = str(self.escrow.address)
+        tx = self.send(
+            f"releaseBatch({', '.join(self.describe(mid) for mid in ids)})",
+            self.escrow.releaseBatch,
+            [ids],
+            who,
+            expect,
+            [("MilestoneReleased", m.mid, m.pid, m.beneficiary, m.amount) for m in paid],
+            [(escrow, m.beneficiary, m.amount) for m in paid],
+        )
+        if tx is not None:
+            assert tx.return_value == len(paid)
+            for m in paid:
+                self.pay(m, by_council=False)
+
+    @precondition(lambda self: self.ms)
     @rule(pick=picks, pool=st.sampled_from(["lapsed", "lapsed", "lapsed", "any", "unknown"]))
     def expire(self, pick: int, pool: str) -> None:
         mid = self.milestone_for(pick, pool)
