@@ -18,13 +18,14 @@ STAMP_NPM := node_modules/.installed
 SHIM := .solcx/solc-v$(SOLC_VERSION)
 ANVIL := .tools/bin/anvil
 
-.PHONY: help setup test demo gas bench-audit lint slither clean
+.PHONY: help setup test demo gas bench-audit bench-oracle lint slither clean
 
 help:
 	@echo "make demo   run the demo scenario on a local anvil chain"
 	@echo "make test   run every test (contracts, invariants, gas caps)"
 	@echo "make gas    measure gas of the hot paths, write reports/gas.json"
 	@echo "make bench-audit  audit throughput on 100,000+ events, reports/audit-bench.json"
+	@echo "make bench-oracle  oracle nodes end to end, 1,000 milestones, reports/oracle-bench.json"
 	@echo "make lint   ruff, mypy (strict) and slither"
 	@echo "make setup  install the toolchain (idempotent; test/demo run it)"
 
@@ -64,6 +65,9 @@ gas: setup
 
 bench-audit: setup
 	$(BIN)/brownie run scripts/bench_audit.py
+
+bench-oracle: setup
+	$(BIN)/brownie run scripts/bench_oracle.py
 
 lint: setup slither
 	$(BIN)/ruff check disburse oracle scripts tests tools/slither
