@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 import requests
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.abi import collapse_if_tuple
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractEvent, ContractFunction
@@ -34,7 +36,6 @@ from web3.types import (
     BlockIdentifier,
     EventData,
     LogReceipt,
-    Nonce,
     RPCEndpoint,
     RPCResponse,
     TxParams,
@@ -128,6 +129,54 @@ def _revert_bytes(data: object) -> bytes:
         except ValueError:
             return b""
     return b""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One encoded contract call: what eth_call and a transaction carry, and how to decode the
+    answer. Built by a `FunctionCodec` (eth_abi directly) for the hot paths, where web3's
+    per-call machinery (normalisers, checksums, formatters) costs more than the call itself."""
+
+    to: str
+    data: bytes
+    outputs: tuple[str, ...]
+    name: str
+
+    @classmethod
+    def of(cls, fn: ContractFunction) -> Call:
+        """The call a web3 ContractFunction makes (encoded by web3, once)."""
+        outputs = tuple(collapse_if_tuple(dict(o)) for o in fn.abi.get("outputs", []))
+        data = bytes.fromhex(fn._encode_transaction_data()[2:])
+        return cls(str(fn.address), data, outputs, str(fn.fn_name))
+
+
+class FunctionCodec:
+    """Encodes calls to one contract's functions with eth_abi (no overloads expected: our
+    contracts have none, and an overloaded name is refused rather than guessed)."""
+
+    def __init__(self, address: str, abi: Sequence[Mapping[str, Any]]) -> None:
+        self.address = Web3.to_checksum_address(address)
+        self._fns: dict[str, tuple[bytes, list[str], tuple[str, ...]]] = {}
+        overloaded: set[str] = set()
+        for item in abi:
+            if item.get("type") != "function":
+                continue
+            name = str(item["name"])
+            if name in self._fns:
+                overloaded.add(name)
+            inputs = [collapse_if_tuple(dict(i)) for i in item.get("inputs", [])]
+            outputs = tuple(collapse_if_tuple(dict(o)) for o in item.get("outputs", []))
+            selector = keccak(text=f"{name}({','.join(inputs)})")[:4]
+            self._fns[name] = (selector, inputs, outputs)
+        for name in overloaded:
+            del self._fns[name]
+
+    def call(self, name: str, *args: Any) -> Call:
+        try:
+            selector, inputs, outputs = self._fns[name]
+        except KeyError:
+            raise ArtifactError(f"no (unambiguous) function {name!r} in the ABI") from None
+        return Call(self.address, selector + abi_encode(inputs, list(args)), outputs, name)
 
 
 @dataclass(frozen=True)
@@ -287,30 +336,28 @@ class ChainClient:
             raise self.decoder.revert_error(revert_data(exc), context=fn.fn_name) from None
 
     def call_many(
-        self, fns: Sequence[ContractFunction], *, block: BlockIdentifier = "latest"
+        self, calls: Sequence[Call | ContractFunction], *, block: BlockIdentifier = "latest"
     ) -> list[Any]:
         """Many reads in JSON-RPC batches of at most the profile's `rpc_batch_cap`, results in
         the order given, each decoded as `call` decodes it; the first revert is raised decoded.
         One round trip per batch instead of one per read: the node's hot paths read a field of
         hundreds of milestones at once."""
         tag = block if isinstance(block, str) else hex(int(block))
+        payloads = [c if isinstance(c, Call) else Call.of(c) for c in calls]
         found: list[Any] = []
         cap = self.profile.rpc_batch_cap
-        for start in range(0, len(fns), cap):
-            chunk = fns[start : start + cap]
+        for start in range(0, len(payloads), cap):
+            chunk = payloads[start : start + cap]
             requests_ = [
-                (
-                    RPCEndpoint("eth_call"),
-                    [{"to": fn.address, "data": fn._encode_transaction_data()}, tag],
-                )
-                for fn in chunk
+                (RPCEndpoint("eth_call"), [{"to": c.to, "data": "0x" + c.data.hex()}, tag])
+                for c in chunk
             ]
             responses = self.rpc(
                 lambda r=requests_: self._batch(r),  # type: ignore[misc]
-                what=f"{len(chunk)} calls of {chunk[0].fn_name}",
+                what=f"{len(chunk)} calls of {chunk[0].name}",
             )
-            for fn, response in zip(chunk, responses, strict=True):
-                found.append(self._decoded_result(fn, response))
+            for c, response in zip(chunk, responses, strict=True):
+                found.append(self._decoded_result(c, response))
         return found
 
     def _batch(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse]:
@@ -327,17 +374,15 @@ class ChainClient:
             )
         return responses
 
-    def _decoded_result(self, fn: ContractFunction, response: RPCResponse) -> Any:
+    def _decoded_result(self, call: Call, response: RPCResponse) -> Any:
         error = response.get("error")
         if error is not None:
             data = error.get("data") if isinstance(error, Mapping) else None
             raw = _revert_bytes(data)
             if raw or "revert" in str(error).lower():
-                raise self.decoder.revert_error(raw, context=fn.fn_name)
+                raise self.decoder.revert_error(raw, context=call.name)
             raise Web3RPCError(str(error), rpc_response=response)
-        output = bytes.fromhex(str(response["result"])[2:])
-        types = [collapse_if_tuple(o) for o in fn.abi.get("outputs", [])]
-        values = abi_decode(types, output)
+        values = abi_decode(list(call.outputs), bytes.fromhex(str(response["result"])[2:]))
         return values[0] if len(values) == 1 else list(values)
 
     def get_logs(
@@ -373,26 +418,43 @@ class ChainClient:
 
     def contract_logs(self, address: str, *, from_block: int, to_block: int) -> list[LogReceipt]:
         """Every log of one contract in [from_block, to_block], in ranges the node accepts."""
-        found: list[LogReceipt] = []
-        span = self.profile.log_range_cap
-        start = from_block
         target = Web3.to_checksum_address(address)
-        while start <= to_block:
-            end = min(start + span - 1, to_block)
+        return self._ranged(
+            lambda s, e: self.w3.eth.get_logs({"address": target, "fromBlock": s, "toBlock": e}),
+            from_block,
+            to_block,
+        )
+
+    def raw_logs(self, address: str, *, from_block: int, to_block: int) -> list[dict[str, Any]]:
+        """As `contract_logs`, but as the node sent them (hex strings): web3's formatting of a
+        log costs more than decoding it (see `EventDecoder.decode_raw`)."""
+
+        def fetch(start: int, end: int) -> list[dict[str, Any]]:
+            query = {"address": address, "fromBlock": hex(start), "toBlock": hex(end)}
+            response = self.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [query])
+            error = response.get("error")
+            if error is not None:
+                raise Web3RPCError(str(error), rpc_response=response)
+            return list(response["result"])
+
+        return self._ranged(fetch, from_block, to_block)
+
+    def _ranged(self, fetch: Callable[[int, int], Sequence[T]], start: int, end: int) -> list[T]:
+        """Reads [start, end] in ranges of at most the profile's cap; a range the node still
+        refuses is halved."""
+        found: list[T] = []
+        span = self.profile.log_range_cap
+        while start <= end:
+            last = min(start + span - 1, end)
             try:
-                chunk = self.rpc(
-                    lambda s=start, e=end: self.w3.eth.get_logs(  # type: ignore[misc]
-                        {"address": target, "fromBlock": s, "toBlock": e}
-                    ),
-                    what="eth_getLogs",
-                )
+                chunk = self.rpc(lambda s=start, e=last: fetch(s, e), what="eth_getLogs")  # type: ignore[misc]
             except LogRangeTooLargeError:
                 if span == 1:
                     raise
                 span = max(1, span // 2)
                 continue
             found.extend(chunk)
-            start = end + 1
+            start = last + 1
         return found
 
     # ------------------------------------------------------------------ nonces
@@ -435,29 +497,37 @@ class ChainClient:
             "maxPriorityFeePerGas": Wei(p.priority_fee_wei),
         }
 
-    def estimate_gas(self, account: LocalAccount, fn: ContractFunction) -> int:
+    def estimate_gas(self, account: LocalAccount, fn: ContractFunction | Call) -> int:
         """Estimated gas with the profile's margin; a revert is decoded and raised."""
+        call = fn if isinstance(fn, Call) else Call.of(fn)
+        params: TxParams = {
+            "from": account.address,
+            "to": Web3.to_checksum_address(call.to),
+            "data": call.data,
+        }
         try:
             estimate = self.rpc(
-                lambda: fn.estimate_gas({"from": account.address}), what=f"estimate {fn.fn_name}"
+                lambda: self.w3.eth.estimate_gas(params), what=f"estimate {call.name}"
             )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.revert_error(revert_data(exc), context=fn.fn_name) from None
+            raise self.decoder.revert_error(revert_data(exc), context=call.name) from None
         return int(estimate * self.profile.gas_multiplier)
 
     def sign(
-        self, account: LocalAccount, fn: ContractFunction, *, nonce: int, gas: int
+        self, account: LocalAccount, fn: ContractFunction | Call, *, nonce: int, gas: int
     ) -> tuple[bytes, str]:
         """A signed transaction and its hash."""
-        params: TxParams = {
-            "from": account.address,
-            "nonce": Nonce(nonce),
+        call = fn if isinstance(fn, Call) else Call.of(fn)
+        params: dict[str, Any] = {
+            "to": Web3.to_checksum_address(call.to),
+            "data": call.data,
+            "value": 0,
+            "nonce": nonce,
             "gas": gas,
             "chainId": self.profile.chain_id,
             **self._fees(),
         }
-        tx = fn.build_transaction(params)
-        signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+        signed = account.sign_transaction(params)
         return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
 
     def send_raw(self, raw: bytes, tx_hash: str) -> str:
@@ -489,6 +559,7 @@ class ChainClient:
         limit = time.monotonic() + (
             timeout_s if timeout_s is not None else self.profile.receipt_timeout_s
         )
+        pause = min(0.005, self.profile.poll_interval_s)
         while True:
             found = self.receipt(tx_hash)
             if found is not None:
@@ -499,7 +570,10 @@ class ChainClient:
                     break
             if time.monotonic() > limit:
                 raise TransactionTimeoutError(tx_hash, timeout_s or self.profile.receipt_timeout_s)
-            time.sleep(self.profile.poll_interval_s)
+            # A chain that mines on arrival (anvil) answers within milliseconds: start polling
+            # fast, then slow down to the profile's interval for chains with block times.
+            time.sleep(pause)
+            pause = min(pause * 2, self.profile.poll_interval_s)
         self._remember_block(int(found["blockNumber"]), bytes(found["blockHash"]))
         if found["status"] != 1:
             raise self._revert_of(found)
@@ -522,11 +596,12 @@ class ChainClient:
         return ContractRevertError(f"transaction {receipt['transactionHash'].hex()} reverted")
 
     def transact(
-        self, account: LocalAccount, fn: ContractFunction, *, gas: int | None = None
+        self, account: LocalAccount, fn: ContractFunction | Call, *, gas: int | None = None
     ) -> TxReceipt:
         """Estimate, sign, send and wait. A nonce the node refuses is resynchronised once; a
         transaction that times out and that the node no longer knows (dropped from its pool, or
         lost with a restarted node) is sent once more with a resynchronised nonce."""
+        fn = fn if isinstance(fn, Call) else Call.of(fn)  # encoded once for every attempt
         limit = gas if gas is not None else self.estimate_gas(account, fn)
         nonce_retried = dropped = False
         while True:

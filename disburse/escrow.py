@@ -9,10 +9,9 @@ from typing import Any
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
-from web3.contract.contract import ContractFunction
 
 from disburse.attestations import CompactSignature
-from disburse.client import ChainClient
+from disburse.client import Call, ChainClient, FunctionCodec
 from disburse.errors import ENUMS
 
 STATUSES = ENUMS["MilestoneStatus"]
@@ -62,6 +61,7 @@ class Escrow:
         self.client = client
         self.address = Web3.to_checksum_address(address)
         self.contract: Contract = client.contract("MilestoneEscrow", self.address)
+        self.codec = FunctionCodec(self.address, self.contract.abi)
 
     def milestone(self, milestone_id: bytes) -> MilestoneState:
         raw = self.client.call(self.contract.functions.milestone(milestone_id))
@@ -69,7 +69,7 @@ class Escrow:
 
     def milestones(self, milestone_ids: Sequence[bytes]) -> list[MilestoneState]:
         """Many milestones in JSON-RPC batches, in the order given."""
-        found = self.client.call_many([self.contract.functions.milestone(m) for m in milestone_ids])
+        found = self.client.call_many([self.codec.call("milestone", m) for m in milestone_ids])
         return [_state(m, raw) for m, raw in zip(milestone_ids, found, strict=True)]
 
     def committee(self) -> Committee:
@@ -84,41 +84,37 @@ class Escrow:
 
     def attested(self, pairs: Sequence[tuple[bytes, str]]) -> list[bool]:
         """`has_attested` of many (milestone, oracle) pairs, in JSON-RPC batches."""
-        fns = [
-            self.contract.functions.hasAttested(m, Web3.to_checksum_address(o)) for m, o in pairs
-        ]
-        return [bool(found) for found in self.client.call_many(fns)]
+        calls = [self.codec.call("hasAttested", m, bytes.fromhex(o[2:])) for m, o in pairs]
+        return [bool(found) for found in self.client.call_many(calls)]
 
     def releasable_at(self, milestone_id: bytes) -> int:
         return int(self.client.call(self.contract.functions.releasableAt(milestone_id)))
 
     def releasable_at_each(self, milestone_ids: Sequence[bytes]) -> list[int]:
         """`releasable_at` of many milestones, in JSON-RPC batches."""
-        fns = [self.contract.functions.releasableAt(m) for m in milestone_ids]
-        return [int(found) for found in self.client.call_many(fns)]
+        calls = [self.codec.call("releasableAt", m) for m in milestone_ids]
+        return [int(found) for found in self.client.call_many(calls)]
 
     def paused(self) -> bool:
         return bool(self.client.call(self.contract.functions.paused()))
 
-    # Calls, for ChainClient.transact / sign.
+    # Calls, for ChainClient.transact / sign (encoded with eth_abi: see FunctionCodec).
 
-    def attest(self, milestone_id: bytes, evidence_hash: bytes, epoch: int) -> ContractFunction:
-        return self.contract.functions.attest(milestone_id, evidence_hash, epoch)
+    def attest(self, milestone_id: bytes, evidence_hash: bytes, epoch: int) -> Call:
+        return self.codec.call("attest", milestone_id, evidence_hash, epoch)
 
-    def attest_with_signatures(
-        self, epoch: int, batch: Sequence[RelayedAttestation]
-    ) -> ContractFunction:
+    def attest_with_signatures(self, epoch: int, batch: Sequence[RelayedAttestation]) -> Call:
         items = [
             (a.milestone_id, a.evidence_hash, [s.as_tuple() for s in a.signatures]) for a in batch
         ]
-        return self.contract.functions.attestWithSignatures(epoch, items)
+        return self.codec.call("attestWithSignatures", epoch, items)
 
-    def release(self, milestone_id: bytes) -> ContractFunction:
-        return self.contract.functions.release(milestone_id)
+    def release(self, milestone_id: bytes) -> Call:
+        return self.codec.call("release", milestone_id)
 
-    def release_batch(self, milestone_ids: Sequence[bytes]) -> ContractFunction:
+    def release_batch(self, milestone_ids: Sequence[bytes]) -> Call:
         """Pays every given milestone that is due; the others are skipped, not reverted."""
-        return self.contract.functions.releaseBatch(list(milestone_ids))
+        return self.codec.call("releaseBatch", list(milestone_ids))
 
 
 def _state(milestone_id: bytes, raw: Sequence[Any]) -> MilestoneState:

@@ -330,9 +330,17 @@ class Node:
         if not pending:
             return
         ids = [parse_milestone_id(a.milestone_id) for a in pending]
-        attested = self.escrow.attested([(m, self.address) for m in ids])
         milestones = self.escrow.milestones(ids)
         current = self.escrow.committee().epoch
+        # Only a milestone with attestations in this epoch can hold this node's already.
+        counted = [
+            m
+            for m, s in zip(ids, milestones, strict=True)
+            if s.attestations and s.attestation_epoch == current
+        ]
+        pairs = [(m, self.address) for m in counted]
+        found = dict(zip(counted, self.escrow.attested(pairs), strict=True))
+        attested = [found.get(m, False) for m in ids]
         to_send: list[AttestationRow] = []
         for attestation, on_chain, milestone in zip(pending, attested, milestones, strict=True):
             if on_chain:

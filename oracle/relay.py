@@ -196,14 +196,26 @@ class RelayBatcher:
             for (key, entry), state in zip(current, states, strict=True)
             if state.status == "Registered"
         ]
-        pairs = [(key[0], oracle) for key, entry in open_ for oracle in entry.signatures]
+        # Only a milestone with attestations in this epoch can hold one of these signatures
+        # already (sent again after a restart): the others need no per-oracle read.
+        counted = {
+            key[0]
+            for (key, _), state in zip(current, states, strict=True)
+            if state.attestations and state.attestation_epoch == epoch
+        }
+        pairs = [
+            (key[0], oracle)
+            for key, entry in open_
+            if key[0] in counted
+            for oracle in entry.signatures
+        ]
         on_chain = dict(zip(pairs, self.escrow.attested(pairs), strict=True))
         items: list[RelayedAttestation] = []
         for (milestone_id, evidence_hash), entry in open_:
             fresh = tuple(
                 sig
                 for oracle, sig in entry.signatures.items()
-                if not on_chain[(milestone_id, oracle)]
+                if not on_chain.get((milestone_id, oracle), False)
             )
             if fresh:
                 items.append(RelayedAttestation(milestone_id, evidence_hash, fresh))

@@ -23,12 +23,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from web3 import Web3
-from web3.types import LogReceipt
 
 from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError
 from disburse.escrow import Escrow
-from disburse.events import EventDecoder
+from disburse.events import EventDecoder, RawEvent
 from oracle.journal import UNFINISHED_ATTESTATION_STATES, Journal
 from oracle.metrics import Metrics
 
@@ -78,6 +77,7 @@ class Watcher:
         self.journal = journal
         self.metrics = metrics
         self.address = Web3.to_checksum_address(address)
+        self._address_lower = self.address.lower()
         self.start_block = start_block
         self.poll_interval_s = poll_interval_s
         self.release_enabled = release
@@ -132,9 +132,7 @@ class Watcher:
             # The hash is read before the logs: if the chain loses blocks in between, the next
             # poll sees the difference and reads them again.
             end_hash = self.client.block_hash(end)
-            logs = self.client.contract_logs(
-                self.escrow.address, from_block=cursor + 1, to_block=end
-            )
+            logs = self.client.raw_logs(self.escrow.address, from_block=cursor + 1, to_block=end)
             handled += self._handle_all(logs, cursor=end)
             cursor = end
             if end_hash is not None:
@@ -220,43 +218,34 @@ class Watcher:
         self.journal.drop_release(milestone_id)
         self._settled.append((time.time(), milestone_id))
 
-    def _handle_all(self, logs: list[LogReceipt], *, cursor: int) -> int:
+    def _handle_all(self, logs: list[dict[str, Any]], *, cursor: int) -> int:
         """Acts on a range's events and moves the cursor past it, in one journal transaction;
         what the chain must answer (release times, block times) is read before, in batches."""
-        events = [(entry, self._events.decode(entry)) for entry in logs]
-        decoded = [(entry, event) for entry, event in events if event is not None]
+        decoded = [e for e in map(self._events.decode_raw, logs) if e is not None]
+        # Only a releasing node keeps a schedule: the others need not read release times.
         to_schedule = list(
             dict.fromkeys(
-                bytes(event["args"]["milestoneId"])
-                for _, event in decoded
-                if event["event"] in _SCHEDULE
+                bytes(e.args["milestoneId"])
+                for e in decoded
+                if e.name in _SCHEDULE and self.release_enabled
             )
         )
         releasable = dict(
             zip(to_schedule, self.escrow.releasable_at_each(to_schedule), strict=True)
         )
-        released_blocks = {
-            int(entry["blockNumber"])
-            for entry, event in decoded
-            if event["event"] == "MilestoneReleased"
-        }
+        released_blocks = {e.block_number for e in decoded if e.name == "MilestoneReleased"}
         block_times = {block: self.client.timestamp(block) for block in released_blocks}
         with self.journal.transaction():
-            for entry, event in decoded:
-                self._handle(entry, event, releasable, block_times)
+            for event in decoded:
+                self._handle(event, releasable, block_times)
             self.journal.set_cursor(CURSOR, cursor)
         return len(decoded)
 
     def _handle(
-        self,
-        entry: LogReceipt,
-        event: Any,
-        releasable: dict[bytes, int],
-        block_times: dict[int, int],
+        self, event: RawEvent, releasable: dict[bytes, int], block_times: dict[int, int]
     ) -> None:
-        name = event["event"]
-        args = event["args"]
-        if name == "AttestationRecorded" and args["oracle"] == self.address:
+        name, args = event.name, event.args
+        if name == "AttestationRecorded" and args["oracle"] == self._address_lower:
             mid = "0x" + bytes(args["milestoneId"]).hex()
             attestation = self.journal.attestation_for(mid, int(args["epoch"]))
             if attestation is not None and attestation.state in UNFINISHED_ATTESTATION_STATES:
@@ -265,7 +254,7 @@ class Watcher:
                 if evidence.state in ("signed", "submitted"):
                     self.journal.set_evidence_state(evidence.id, "confirmed")
                 self.metrics.attestations_confirmed.inc()
-        elif name in _SCHEDULE:
+        elif name in _SCHEDULE and self.release_enabled:
             milestone_id = bytes(args["milestoneId"])
             self.journal.schedule_release(
                 milestone_id="0x" + milestone_id.hex(), releasable_at=releasable[milestone_id]
@@ -274,7 +263,7 @@ class Watcher:
             mid = "0x" + bytes(args["milestoneId"]).hex()
             self._drop_release(mid)
             if name == "MilestoneReleased":
-                self._measure_release(mid, block_times[int(entry["blockNumber"])])
+                self._measure_release(mid, block_times[event.block_number])
 
     def _measure_release(self, milestone_id: str, mined: int) -> None:
         rows = self.journal.evidence_for_milestone(milestone_id)
