@@ -556,16 +556,40 @@ class ChainClient:
 
     def wait(self, tx_hash: str, *, timeout_s: float | None = None) -> TxReceipt:
         """Waits for the receipt (and the profile's confirmations); a revert is decoded."""
+        found: TxReceipt = self._wait(tx_hash, timeout_s, raw=False)
+        return found
+
+    def wait_raw(self, tx_hash: str, *, timeout_s: float | None = None) -> dict[str, Any]:
+        """As `wait`, but the receipt as the node sent it (hex strings, logs undecoded): web3's
+        formatting of a batch's hundreds of logs costs more than everything else about it."""
+        found: dict[str, Any] = self._wait(tx_hash, timeout_s, raw=True)
+        return found
+
+    def _raw_receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        response = self.w3.provider.make_request(
+            RPCEndpoint("eth_getTransactionReceipt"), [tx_hash]
+        )
+        if response.get("error") is not None:
+            raise Web3RPCError(str(response["error"]), rpc_response=response)
+        found: dict[str, Any] | None = response.get("result")
+        return found
+
+    def _wait(self, tx_hash: str, timeout_s: float | None, *, raw: bool) -> Any:
         limit = time.monotonic() + (
             timeout_s if timeout_s is not None else self.profile.receipt_timeout_s
         )
         pause = min(0.005, self.profile.poll_interval_s)
         while True:
-            found = self.receipt(tx_hash)
+            found: Any = (
+                self.rpc(lambda: self._raw_receipt(tx_hash), what="receipt")
+                if raw
+                else self.receipt(tx_hash)
+            )
             if found is not None:
+                number = int(str(found["blockNumber"]), 16) if raw else int(found["blockNumber"])
                 if (
                     self.profile.confirmations == 0
-                    or self.block_number() >= found["blockNumber"] + self.profile.confirmations
+                    or self.block_number() >= number + self.profile.confirmations
                 ):
                     break
             if time.monotonic() > limit:
@@ -574,9 +598,14 @@ class ChainClient:
             # fast, then slow down to the profile's interval for chains with block times.
             time.sleep(pause)
             pause = min(pause * 2, self.profile.poll_interval_s)
-        self._remember_block(int(found["blockNumber"]), bytes(found["blockHash"]))
-        if found["status"] != 1:
-            raise self._revert_of(found)
+        block_hash = bytes.fromhex(found["blockHash"][2:]) if raw else bytes(found["blockHash"])
+        self._remember_block(number, block_hash)
+        status = int(str(found["status"]), 16) if raw else found["status"]
+        if status != 1:
+            formatted = self.receipt(tx_hash) if raw else found
+            if formatted is None:  # lost with the chain since: it did not revert on it either
+                raise TransactionTimeoutError(tx_hash, 0)
+            raise self._revert_of(formatted)
         return found
 
     def _revert_of(self, receipt: TxReceipt) -> ContractRevertError:
@@ -601,14 +630,27 @@ class ChainClient:
         """Estimate, sign, send and wait. A nonce the node refuses is resynchronised once; a
         transaction that times out and that the node no longer knows (dropped from its pool, or
         lost with a restarted node) is sent once more with a resynchronised nonce."""
+        found: TxReceipt = self._transact(account, fn, gas, raw=False)
+        return found
+
+    def transact_raw(
+        self, account: LocalAccount, fn: ContractFunction | Call, *, gas: int | None = None
+    ) -> dict[str, Any]:
+        """As `transact`, with the receipt as `wait_raw` returns it."""
+        found: dict[str, Any] = self._transact(account, fn, gas, raw=True)
+        return found
+
+    def _transact(
+        self, account: LocalAccount, fn: ContractFunction | Call, gas: int | None, *, raw: bool
+    ) -> Any:
         fn = fn if isinstance(fn, Call) else Call.of(fn)  # encoded once for every attempt
         limit = gas if gas is not None else self.estimate_gas(account, fn)
         nonce_retried = dropped = False
         while True:
             nonce = self.next_nonce(account.address)
-            raw, tx_hash = self.sign(account, fn, nonce=nonce, gas=limit)
+            raw_tx, tx_hash = self.sign(account, fn, nonce=nonce, gas=limit)
             try:
-                self.send_raw(raw, tx_hash)
+                self.send_raw(raw_tx, tx_hash)
             except NonceError:
                 self.resync_nonce(account.address)
                 if nonce_retried:
@@ -616,7 +658,7 @@ class ChainClient:
                 nonce_retried = True
                 continue
             try:
-                return self.wait(tx_hash)
+                return self._wait(tx_hash, None, raw=raw)
             except TransactionTimeoutError:
                 if dropped or self.transaction_known(tx_hash):
                     raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_typing import ChecksumAddress
@@ -117,12 +118,19 @@ class Escrow:
         return self.codec.call("releaseBatch", list(milestone_ids))
 
 
+@lru_cache(maxsize=4096)
+def _checksum(address: str) -> ChecksumAddress:
+    """Checksummed once per address: a program pays the same contractors again and again, and
+    each checksum is a keccak."""
+    return Web3.to_checksum_address(address)
+
+
 def _state(milestone_id: bytes, raw: Sequence[Any]) -> MilestoneState:
     """A `milestone(id)` answer as a MilestoneState."""
     return MilestoneState(
         milestone_id=milestone_id,
         program_id=int(raw[0]),
-        beneficiary=Web3.to_checksum_address(raw[1]),
+        beneficiary=_checksum(str(raw[1])),
         amount=int(raw[2]),
         deadline=int(raw[3]),
         evidence_spec_hash=bytes(raw[4]),

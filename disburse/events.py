@@ -14,7 +14,7 @@ from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
-from web3.types import EventData, LogReceipt, TxReceipt
+from web3.types import EventData, LogReceipt
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,3 @@ class EventDecoder:
         except (Web3Exception, ValueError):
             return None
         return decoded
-
-    def decode_receipt(self, receipt: TxReceipt, name: str | None = None) -> list[EventData]:
-        """The known events a transaction emitted (only those called `name`, if given)."""
-        found = [self.decode(log) for log in receipt["logs"]]
-        return [e for e in found if e is not None and (name is None or e["event"] == name)]

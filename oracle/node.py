@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 from disburse.attestations import CompactSignature, sign_attestation
 from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError, TransactionTimeoutError
-from disburse.escrow import Escrow
+from disburse.escrow import Escrow, MilestoneState
 from oracle import _faults
 from oracle.errors import JournalError
 from oracle.evidence import EvidenceCreate, canonical_bundle, evidence_hash
@@ -212,11 +212,10 @@ class Node:
             if row.state not in ("received", "verified"):
                 self.process(row.id)
         received = [r for r in fresh if r.state == "received"]
-        if received:
-            self._verify_many(received)
+        states = self._verify_many(received) if received else {}
         verified = [self.journal.evidence(r.id) for r in fresh]
         attestations = self._attest_many([r for r in verified if r.state == "verified"])
-        self.submit_many(attestations)
+        self.submit_many(attestations, states=states)
 
     def process(self, evidence_id: int) -> None:
         row = self.journal.evidence(evidence_id)
@@ -232,8 +231,10 @@ class Node:
             with self._suspects_lock:
                 self._suspects.discard(row.id)
 
-    def _verify_many(self, rows: Sequence[EvidenceRow]) -> None:
-        """Judges evidence against its milestone's specification, all at one chain time."""
+    def _verify_many(self, rows: Sequence[EvidenceRow]) -> dict[str, MilestoneState]:
+        """Judges evidence against its milestone's specification, all at one chain time.
+        Returns the milestones as read, by id (submission checks them again only when it did
+        not follow at once)."""
         milestones = self.escrow.milestones([parse_milestone_id(r.milestone_id) for r in rows])
         now = self.client.timestamp()
         verdicts: list[tuple[EvidenceRow, list[str]]] = []
@@ -266,6 +267,7 @@ class Node:
             else:
                 self.metrics.evidence_verified.inc()
                 log.info("evidence verified", extra={"evidence_id": row.id})
+        return {row.milestone_id: state for row, state in zip(rows, milestones, strict=True)}
 
     def _attest_many(self, rows: Sequence[EvidenceRow]) -> list[AttestationRow]:
         """Signs and journals an attestation of each piece of verified evidence."""
@@ -322,15 +324,25 @@ class Node:
         """Sends (or hands over) one journaled attestation, unless the chain already has it."""
         self.submit_many([attestation])
 
-    def submit_many(self, attestations: Sequence[AttestationRow]) -> None:
+    def submit_many(
+        self,
+        attestations: Sequence[AttestationRow],
+        *,
+        states: Mapping[str, MilestoneState] | None = None,
+    ) -> None:
         """Sends (or hands over) journaled attestations the chain does not have yet. Each is
-        checked first, all with one batched read: already on chain → confirmed; milestone no
-        longer attestable or committee changed → failed."""
+        checked first, all with one batched read (or with `states`, read by verification
+        moments ago): already on chain → confirmed; milestone no longer attestable or committee
+        changed → failed. The chain refuses a stale one anyway: this only saves a doomed send."""
         pending = [a for a in attestations if a.state not in ("confirmed", "failed")]
         if not pending:
             return
         ids = [parse_milestone_id(a.milestone_id) for a in pending]
-        milestones = self.escrow.milestones(ids)
+        known = states or {}
+        if all(a.milestone_id in known for a in pending):
+            milestones = [known[a.milestone_id] for a in pending]
+        else:
+            milestones = self.escrow.milestones(ids)
         current = self.escrow.committee().epoch
         # Only a milestone with attestations in this epoch can hold this node's already.
         counted = [

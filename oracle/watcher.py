@@ -273,24 +273,25 @@ class Watcher:
 
     def release_due(self) -> int:
         """Releases every scheduled milestone whose window has passed, `release_batch_size` per
-        transaction; returns how many this node paid."""
+        transaction; returns how many this node paid. One at a time, each milestone's status
+        is read first (a release that would revert is not sent); in batches it is not: the
+        escrow skips what is no longer due, and the receipt says what was paid."""
         now = self.client.timestamp()
         due = [milestone_id for milestone_id, _ in self.journal.due_releases(now)]
         if not due:
             return 0
-        states = self.escrow.milestones([bytes.fromhex(m[2:]) for m in due])
-        ready: list[str] = []
-        with self.journal.transaction():
-            for milestone_id, state in zip(due, states, strict=True):
-                if state.status == "Verified":
-                    ready.append(milestone_id)
-                else:
-                    self._drop_release(milestone_id)
-        paid = 0
         size = self.release_batch_size
-        for start in range(0, len(ready), size):
-            chunk = ready[start : start + size]
-            paid += self._release_one(chunk[0]) if size == 1 else self._release_batch(chunk)
+        if size > 1:
+            return sum(
+                self._release_batch(due[start : start + size]) for start in range(0, len(due), size)
+            )
+        states = self.escrow.milestones([bytes.fromhex(m[2:]) for m in due])
+        paid = 0
+        for milestone_id, state in zip(due, states, strict=True):
+            if state.status == "Verified":
+                paid += self._release_one(milestone_id)
+            else:
+                self._drop_release(milestone_id)
         return paid
 
     def _release_one(self, milestone_id: str) -> int:
@@ -313,13 +314,14 @@ class Watcher:
         hold up the others."""
         ids = [bytes.fromhex(m[2:]) for m in chunk]
         try:
-            receipt = self.client.transact(self.account, self.escrow.release_batch(ids))
+            receipt = self.client.transact_raw(self.account, self.escrow.release_batch(ids))
         except ContractRevertError as exc:
             log.warning("release batch refused; releasing one by one", extra={"why": str(exc)})
             return sum(self._release_one(m) for m in chunk)
         paid = {
-            "0x" + bytes(e["args"]["milestoneId"]).hex()
-            for e in self._events.decode_receipt(receipt, "MilestoneReleased")
+            "0x" + bytes(e.args["milestoneId"]).hex()
+            for e in map(self._events.decode_raw, receipt["logs"])
+            if e is not None and e.name == "MilestoneReleased"
         }
         with self.journal.transaction():
             for milestone_id in chunk:
