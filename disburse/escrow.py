@@ -17,6 +17,18 @@ from disburse.errors import ENUMS
 
 STATUSES = ENUMS["MilestoneStatus"]
 
+# Gas limits of batches, from their size rather than from eth_estimateGas: a node executes an
+# estimate of a batch many times over (a binary search), which cost the chain more than mining
+# it. Each bound is well above what reports/gas.json measures for the costliest case (a first
+# attestation; a first payment to a new beneficiary), and tests/gas asserts it; a batch that
+# still ran out would revert and be sent again item by item, each item estimated.
+_TX_BOUND = 60_000
+_RELAYED_MILESTONE_BOUND = 50_000
+_RELAYED_SIGNATURE_BOUND = 15_000
+_RELEASE_BOUND = 60_000
+BOUNDED_GAS_CAP = 15_000_000
+"""Above this a batch's gas is estimated after all (half a 30M block: room for others)."""
+
 
 @dataclass(frozen=True)
 class MilestoneState:
@@ -123,6 +135,20 @@ def _checksum(address: str) -> ChecksumAddress:
     """Checksummed once per address: a program pays the same contractors again and again, and
     each checksum is a keccak."""
     return Web3.to_checksum_address(address)
+
+
+def relayed_gas(batch: Sequence[RelayedAttestation]) -> int | None:
+    """A gas limit for `attestWithSignatures(batch)`, or None to estimate it."""
+    gas = _TX_BOUND + sum(
+        _RELAYED_MILESTONE_BOUND + _RELAYED_SIGNATURE_BOUND * len(a.signatures) for a in batch
+    )
+    return gas if gas <= BOUNDED_GAS_CAP else None
+
+
+def release_batch_gas(count: int) -> int | None:
+    """A gas limit for `releaseBatch` of `count` milestones, or None to estimate it."""
+    gas = _TX_BOUND + _RELEASE_BOUND * count
+    return gas if gas <= BOUNDED_GAS_CAP else None
 
 
 def _state(milestone_id: bytes, raw: Sequence[Any]) -> MilestoneState:

@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from disburse.attestations import CompactSignature
 from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError
-from disburse.escrow import Escrow, RelayedAttestation
+from disburse.escrow import Escrow, RelayedAttestation, relayed_gas
 from oracle.errors import OracleError
 from oracle.metrics import Metrics
 
@@ -222,7 +222,11 @@ class RelayBatcher:
         if not items:
             return 0
         try:
-            self.client.transact_raw(self.account, self.escrow.attest_with_signatures(epoch, items))
+            self.client.transact_raw(
+                self.account,
+                self.escrow.attest_with_signatures(epoch, items),
+                gas=relayed_gas(items),
+            )
         except ContractRevertError as exc:
             # The chain moved between the checks and the send: send each item on its own.
             log.warning("relayed batch refused; retrying item by item", extra={"error": str(exc)})

@@ -26,7 +26,7 @@ from web3 import Web3
 
 from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError
-from disburse.escrow import Escrow
+from disburse.escrow import Escrow, release_batch_gas
 from disburse.events import EventDecoder, RawEvent
 from oracle.journal import UNFINISHED_ATTESTATION_STATES, Journal
 from oracle.metrics import Metrics
@@ -273,26 +273,26 @@ class Watcher:
 
     def release_due(self) -> int:
         """Releases every scheduled milestone whose window has passed, `release_batch_size` per
-        transaction; returns how many this node paid. One at a time, each milestone's status
-        is read first (a release that would revert is not sent); in batches it is not: the
-        escrow skips what is no longer due, and the receipt says what was paid."""
+        transaction; returns how many this node paid. Statuses are read first (one batched
+        read), so a milestone another node paid meanwhile costs no transaction."""
         now = self.client.timestamp()
         due = [milestone_id for milestone_id, _ in self.journal.due_releases(now)]
         if not due:
             return 0
-        size = self.release_batch_size
-        if size > 1:
-            return sum(
-                self._release_batch(due[start : start + size]) for start in range(0, len(due), size)
-            )
         states = self.escrow.milestones([bytes.fromhex(m[2:]) for m in due])
-        paid = 0
-        for milestone_id, state in zip(due, states, strict=True):
-            if state.status == "Verified":
-                paid += self._release_one(milestone_id)
-            else:
-                self._drop_release(milestone_id)
-        return paid
+        ready: list[str] = []
+        with self.journal.transaction():
+            for milestone_id, state in zip(due, states, strict=True):
+                if state.status == "Verified":
+                    ready.append(milestone_id)
+                else:
+                    self._drop_release(milestone_id)
+        size = self.release_batch_size
+        if size == 1:
+            return sum(self._release_one(m) for m in ready)
+        return sum(
+            self._release_batch(ready[start : start + size]) for start in range(0, len(ready), size)
+        )
 
     def _release_one(self, milestone_id: str) -> int:
         try:
@@ -314,7 +314,9 @@ class Watcher:
         hold up the others."""
         ids = [bytes.fromhex(m[2:]) for m in chunk]
         try:
-            receipt = self.client.transact_raw(self.account, self.escrow.release_batch(ids))
+            receipt = self.client.transact_raw(
+                self.account, self.escrow.release_batch(ids), gas=release_batch_gas(len(ids))
+            )
         except ContractRevertError as exc:
             log.warning("release batch refused; releasing one by one", extra={"why": str(exc)})
             return sum(self._release_one(m) for m in chunk)

@@ -92,6 +92,16 @@ def program_id(escrow: Any, token: Any, roles: Roles) -> int:
     return int(pid)
 
 
+@pytest.fixture
+def instant_program(escrow: Any, token: Any, roles: Roles) -> int:
+    """A funded program with no challenge window: verified milestones are due at once."""
+    tx = escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager})
+    pid = int(tx.return_value)
+    token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
+    escrow.fund(pid, PROGRAM_FUNDS, {"from": roles.manager})
+    return pid
+
+
 def milestone_input(
     ref: str,
     beneficiary: Any,

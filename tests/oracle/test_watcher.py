@@ -17,18 +17,9 @@ from disburse.profile import ChainProfile
 from oracle.journal import Journal
 from oracle.metrics import Metrics
 from oracle.watcher import Watcher
-from tests.conftest import PROGRAM_FUNDS, TOKEN_UNIT, evidence
+from tests.conftest import TOKEN_UNIT, evidence
 
 AMOUNT = 1_000 * TOKEN_UNIT
-
-
-@pytest.fixture
-def instant_program(escrow: Any, token: Any, roles: Any) -> int:
-    """A funded program with no challenge window: verified milestones are due at once."""
-    pid = int(escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager}).return_value)
-    token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
-    escrow.fund(pid, PROGRAM_FUNDS, {"from": roles.manager})
-    return pid
 
 
 def make_watcher(

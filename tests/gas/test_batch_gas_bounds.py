@@ -1,0 +1,58 @@
+"""The gas limits the node gives its batches (from their size, instead of an eth_estimateGas
+that executes a batch many times over) cover the costliest batches: first attestations, each
+milestone verified by the batch, and first payments to beneficiaries who never held the token.
+A bound too low would make every batch fail and fall back to one transaction per item."""
+
+from __future__ import annotations
+
+import pytest
+from brownie import accounts
+from eth_account import Account
+
+from disburse.attestations import CompactSignature
+from disburse.escrow import BOUNDED_GAS_CAP, RelayedAttestation, relayed_gas, release_batch_gas
+from tests.conftest import TOKEN_UNIT, evidence
+
+COUNT = 20
+
+
+@pytest.mark.parametrize("signers", [1, 2, 3])
+def test_a_relayed_batch_of_first_attestations_stays_within_its_bound(
+    escrow, register, sign, oracles, signers
+):
+    ids = [register(f"GB-{signers}-{i}") for i in range(COUNT)]
+    items = [(m, evidence(), [sign(o, m, evidence()) for o in oracles[:signers]]) for m in ids]
+    tx = escrow.attestWithSignatures(1, items, {"from": accounts[5]})
+    assert tx.status == 1
+    batch = [
+        RelayedAttestation(m, d, tuple(CompactSignature(*s) for s in sigs)) for m, d, sigs in items
+    ]
+    bound = relayed_gas(batch)
+    print(f"relayed batch of {COUNT}, {signers} signatures each: {tx.gas_used:,} of {bound:,}")
+    assert bound is not None and tx.gas_used < bound, f"{tx.gas_used:,} used, bound {bound}"
+
+
+def test_a_release_batch_of_first_payments_stays_within_its_bound(
+    escrow, register, oracles, instant_program
+):
+    fresh = [Account.create().address for _ in range(COUNT)]  # never held the token
+    ids = [
+        register(f"GR-{i}", 10 * TOKEN_UNIT, beneficiary=who, program=instant_program)
+        for i, who in enumerate(fresh)
+    ]
+    for mid in ids:
+        for oracle in oracles[:2]:
+            escrow.attest(mid, evidence(), 1, {"from": oracle})
+    tx = escrow.releaseBatch(ids, {"from": accounts[5]})
+    assert tx.return_value == COUNT
+    bound = release_batch_gas(COUNT)
+    print(f"releaseBatch of {COUNT} first payments: {tx.gas_used:,} of {bound:,}")
+    assert bound is not None and tx.gas_used < bound, f"{tx.gas_used:,} used, bound {bound}"
+
+
+def test_batches_too_large_for_a_bound_are_estimated_instead():
+    signature = CompactSignature(b"\x01" * 32, b"\x02" * 32)
+    huge = [RelayedAttestation(b"\x00" * 32, b"\x00" * 32, (signature,) * 3)] * 500
+    assert relayed_gas(huge) is None
+    assert release_batch_gas(500) is None
+    assert release_batch_gas(200) is not None and release_batch_gas(200) <= BOUNDED_GAS_CAP
