@@ -37,6 +37,11 @@ class ChainProfile(BaseModel):
     retries: int = Field(default=5, ge=0, description="retries of an unreachable endpoint")
     backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles each retry")
     gas_multiplier: float = Field(default=1.2, ge=1.0, description="margin over estimated gas")
+    max_batch_gas: int = Field(
+        default=15_000_000,
+        ge=1_000_000,
+        description="largest gas limit of a batch transaction; well under the block gas limit",
+    )
     rpc_batch_cap: int = Field(
         default=200, gt=0, description="largest JSON-RPC batch (Besu: --rpc-http-max-batch-size)"
     )

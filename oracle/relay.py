@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from disburse.attestations import CompactSignature
 from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError
-from disburse.escrow import Escrow, RelayedAttestation, relayed_gas
+from disburse.escrow import Escrow, RelayedAttestation, relayed_chunks, relayed_gas
 from oracle.errors import OracleError
 from oracle.metrics import Metrics
 
@@ -187,6 +187,31 @@ class RelayBatcher:
                 self._requeue(taken)
             raise
 
+    def _transact(self, epoch: int, items: list[RelayedAttestation]) -> None:
+        try:
+            self.client.transact_raw(
+                self.account,
+                self.escrow.attest_with_signatures(epoch, items),
+                gas=relayed_gas(items),
+            )
+        except ContractRevertError as exc:
+            # The chain moved between the checks and the send: send each item on its own.
+            log.warning("relayed batch refused; retrying item by item", extra={"error": str(exc)})
+            for item in items:
+                try:
+                    self.client.transact(
+                        self.account, self.escrow.attest_with_signatures(epoch, [item])
+                    )
+                except ContractRevertError as single:
+                    log.warning(
+                        "relayed attestation refused",
+                        extra={
+                            "milestone_id": "0x" + item.milestone_id.hex(),
+                            "error": str(single),
+                        },
+                    )
+        self.metrics.relayed_batches.inc()
+
     def _send(self, taken: dict[tuple[bytes, bytes], _Pending]) -> int:
         epoch = self.escrow.committee().epoch
         current = [(key, entry) for key, entry in taken.items() if entry.epoch == epoch]
@@ -221,27 +246,6 @@ class RelayBatcher:
                 items.append(RelayedAttestation(milestone_id, evidence_hash, fresh))
         if not items:
             return 0
-        try:
-            self.client.transact_raw(
-                self.account,
-                self.escrow.attest_with_signatures(epoch, items),
-                gas=relayed_gas(items),
-            )
-        except ContractRevertError as exc:
-            # The chain moved between the checks and the send: send each item on its own.
-            log.warning("relayed batch refused; retrying item by item", extra={"error": str(exc)})
-            for item in items:
-                try:
-                    self.client.transact(
-                        self.account, self.escrow.attest_with_signatures(epoch, [item])
-                    )
-                except ContractRevertError as single:
-                    log.warning(
-                        "relayed attestation refused",
-                        extra={
-                            "milestone_id": "0x" + item.milestone_id.hex(),
-                            "error": str(single),
-                        },
-                    )
-        self.metrics.relayed_batches.inc()
+        for chunk in relayed_chunks(items, self.client.profile.max_batch_gas):
+            self._transact(epoch, chunk)
         return len(items)

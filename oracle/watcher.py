@@ -26,7 +26,7 @@ from web3 import Web3
 
 from disburse.client import ChainClient
 from disburse.errors import ContractRevertError, DisburseError
-from disburse.escrow import Escrow, release_batch_gas
+from disburse.escrow import Escrow, release_batch_capacity, release_batch_gas
 from disburse.events import EventDecoder, RawEvent
 from oracle.journal import UNFINISHED_ATTESTATION_STATES, Journal
 from oracle.metrics import Metrics
@@ -287,7 +287,9 @@ class Watcher:
                     ready.append(milestone_id)
                 else:
                     self._drop_release(milestone_id)
-        size = self.release_batch_size
+        size = min(
+            self.release_batch_size, release_batch_capacity(self.client.profile.max_batch_gas)
+        )
         if size == 1:
             return sum(self._release_one(m) for m in ready)
         return sum(

@@ -10,7 +10,13 @@ from brownie import accounts
 from eth_account import Account
 
 from disburse.attestations import CompactSignature
-from disburse.escrow import BOUNDED_GAS_CAP, RelayedAttestation, relayed_gas, release_batch_gas
+from disburse.escrow import (
+    RelayedAttestation,
+    relayed_chunks,
+    relayed_gas,
+    release_batch_capacity,
+    release_batch_gas,
+)
 from tests.conftest import TOKEN_UNIT, evidence
 
 COUNT = 20
@@ -29,7 +35,7 @@ def test_a_relayed_batch_of_first_attestations_stays_within_its_bound(
     ]
     bound = relayed_gas(batch)
     print(f"relayed batch of {COUNT}, {signers} signatures each: {tx.gas_used:,} of {bound:,}")
-    assert bound is not None and tx.gas_used < bound, f"{tx.gas_used:,} used, bound {bound}"
+    assert tx.gas_used < bound, f"{tx.gas_used:,} used, bound {bound:,}"
 
 
 def test_a_release_batch_of_first_payments_stays_within_its_bound(
@@ -47,12 +53,18 @@ def test_a_release_batch_of_first_payments_stays_within_its_bound(
     assert tx.return_value == COUNT
     bound = release_batch_gas(COUNT)
     print(f"releaseBatch of {COUNT} first payments: {tx.gas_used:,} of {bound:,}")
-    assert bound is not None and tx.gas_used < bound, f"{tx.gas_used:,} used, bound {bound}"
+    assert tx.gas_used < bound, f"{tx.gas_used:,} used, bound {bound:,}"
 
 
-def test_batches_too_large_for_a_bound_are_estimated_instead():
+def test_batches_are_split_to_stay_under_the_profiles_batch_gas():
     signature = CompactSignature(b"\x01" * 32, b"\x02" * 32)
-    huge = [RelayedAttestation(b"\x00" * 32, b"\x00" * 32, (signature,) * 3)] * 500
-    assert relayed_gas(huge) is None
-    assert release_batch_gas(500) is None
-    assert release_batch_gas(200) is not None and release_batch_gas(200) <= BOUNDED_GAS_CAP
+    items = [
+        RelayedAttestation(bytes([i]) * 32, b"\x00" * 32, (signature,) * 3) for i in range(200)
+    ]
+    chunks = relayed_chunks(items, 5_000_000)
+    assert [i for c in chunks for i in c] == items, "every item once, in order"
+    assert len(chunks) > 1 and all(relayed_gas(c) <= 5_000_000 for c in chunks)
+    assert relayed_chunks(items[:3], 5_000_000) == [items[:3]]
+    per_tx = release_batch_capacity(5_000_000)
+    assert release_batch_gas(per_tx) <= 5_000_000 < release_batch_gas(per_tx + 1)
+    assert release_batch_capacity(1_000) == 1, "never less than one"
