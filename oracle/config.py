@@ -46,6 +46,14 @@ class NodeSettings(BaseModel):
     log_range_cap: int = Field(default=5_000, gt=0, description="largest eth_getLogs range")
     poa: bool = Field(default=False, description="proof-of-authority headers (Besu QBFT)")
     receipt_timeout_s: float = Field(default=30.0, gt=0, description="wait for a receipt, seconds")
+    max_batch_gas: int = Field(
+        default=15_000_000,
+        ge=1_000_000,
+        description="largest gas limit of a batch transaction; well under the block gas limit",
+    )
+    rpc_batch_cap: int = Field(
+        default=200, gt=0, description="largest JSON-RPC batch (Besu: --rpc-http-max-batch-size)"
+    )
     submission: Literal["direct", "relay"] = Field(
         default="direct",
         description="direct: send attestations from this node's account; relay: hand the "
@@ -90,6 +98,8 @@ class NodeSettings(BaseModel):
             log_range_cap=self.log_range_cap,
             poa=self.poa,
             receipt_timeout_s=self.receipt_timeout_s,
+            max_batch_gas=self.max_batch_gas,
+            rpc_batch_cap=self.rpc_batch_cap,
         )
 
     def deployment(self) -> Deployment:

@@ -132,7 +132,6 @@ check_deadline: true
 DOCUMENT_NAME = "delivery-note.pdf"
 DOCUMENT = b"%PDF-1.7 benchmark delivery note, 50 units\n"
 CLAIMS = {"units_delivered": 50, "acceptance_test_passed": True}
-RELEASE_BATCH_SUPPORTED = "release_batch_size" in NodeSettings.model_fields
 
 
 # --- raw JSON-RPC ----------------------------------------------------------------------------
@@ -375,7 +374,7 @@ def _nodes(setup: Setup, phase: str, self_relay: str) -> tuple[list[NodeProcess]
         for i in range(3)
     ]
     release_batch = 1 if phase == "unbatched" else 200
-    extra = {"release_batch_size": release_batch} if RELEASE_BATCH_SUPPORTED else {}
+    extra = {"release_batch_size": release_batch}
     if phase == "unbatched":
         for i, node in enumerate(nodes):
             node.write_config(submission="direct", release=i == 0, **extra)
@@ -430,8 +429,8 @@ def _caught_up(node: NodeProcess, block: int, timeout_s: float) -> None:
     raise SystemExit(f"{node.name} did not catch up with the chain in {timeout_s:.0f} s")
 
 
-def _prepare(node: NodeProcess, *, batched: bool) -> None:
-    """Uploads the specification and the document; checks the batch endpoint when needed."""
+def _prepare(node: NodeProcess) -> None:
+    """Uploads the specification and the document."""
     with node.http() as http:
         r = http.post("/v1/specs", content=SPEC)
         if r.status_code != 201:
@@ -439,13 +438,6 @@ def _prepare(node: NodeProcess, *, batched: bool) -> None:
         r = http.post("/v1/documents", content=DOCUMENT)
         if r.status_code != 201:
             raise SystemExit(f"{node.name} refused the document: {r.status_code} {r.text}")
-        if batched:
-            r = http.post("/v1/evidence/batch", json={"items": []})
-            if r.status_code in (404, 405):
-                raise SystemExit(
-                    f"{node.name} has no POST /v1/evidence/batch ({r.status_code}): the batched "
-                    "phase needs it; run BENCH_ORACLE_PHASES=unbatched meanwhile"
-                )
 
 
 @dataclass
@@ -553,7 +545,7 @@ def _phase(
     try:
         for node in nodes:
             _start(node, log_level)
-            _prepare(node, batched=batched)
+            _prepare(node)
         start_block = web3.eth.block_number
         for node in nodes:
             _caught_up(node, start_block, timeout_s)
@@ -693,7 +685,7 @@ def _phase(
             ),
             "evidence_per_request": chunk if batched else 1,
             "releasing_node": "node0" if not batched else "node2",
-            "release_batch_size": (1 if not batched else 200) if RELEASE_BATCH_SUPPORTED else None,
+            "release_batch_size": 1 if not batched else 200,
             "relay_batch_size": 200 if batched else None,
             "relay_batch_delay_s": 0.2 if batched else None,
         },
@@ -804,7 +796,6 @@ def main() -> None:
             and batched["milestones_per_s"] >= TARGET_MILESTONES_PER_S
             and speedup >= TARGET_SPEEDUP
         ),
-        "release_batch_size_setting": RELEASE_BATCH_SUPPORTED,
         "node_log_level": log_level,
         "phases": results,
         "timing": (
