@@ -42,7 +42,7 @@ from oracle.journal import (
     Journal,
 )
 from oracle.metrics import Metrics
-from oracle.relay import Relayed
+from oracle.relay import Relayed, RelayError
 from oracle.store import DocumentStore
 from oracle.verifiers.base import VerificationContext
 from oracle.verifiers.registry import verify
@@ -174,8 +174,9 @@ class Node:
             ids = list(dict.fromkeys(ids))
             try:
                 self.process_many(ids)
-            except DisburseError as exc:
-                # The chain is unreachable, refused a read or did not mine in time: try later.
+            except (DisburseError, RelayError) as exc:
+                # The chain or the relaying node is unreachable, refused a read or did not mine
+                # in time: the whole batch waits and is taken again.
                 log.warning(
                     "processing deferred",
                     extra={"evidence_ids": ids[:20], "count": len(ids), "error": str(exc)},

@@ -169,3 +169,32 @@ def test_a_hand_over_holds_between_one_and_a_thousand_signatures(relaying, count
     response = relaying["http"].post("/v1/relay/batch", json={"items": [item] * count})
     assert response.status_code == 422
     assert relaying["batcher"].queued() == 0
+
+
+def test_a_relayer_down_leaves_the_signature_journaled_and_it_is_handed_over_later(
+    relaying, escrow, program_id, roles
+):
+    from oracle.evidence import EvidenceCreate
+    from oracle.journal import Journal
+    from oracle.relay import LocalRelay, RelayClient, RelayError
+    from tests.oracle.test_api import SPEC, body, register
+
+    node = relaying["node"]
+    node.specs.put(SPEC)
+    node.store.put(b"report")
+    mid = register(escrow, program_id, roles, "RB-DOWN")
+    (accepted,) = node.accept_many(
+        submitter="inspector", items=[EvidenceCreate.model_validate(body(mid))]
+    )
+    node.relayer = RelayClient("http://127.0.0.1:9", "ok_unused")  # nothing listens there
+    with pytest.raises(RelayError, match="relayer unreachable"):
+        node.process_many([accepted.evidence.id])
+    journal: Journal = node.journal
+    (attestation,) = journal.attestations_for_evidence(accepted.evidence.id)
+    assert attestation.state == "sending", "journaled before the hand-over"
+    assert relaying["batcher"].queued() == 0
+    node.relayer = LocalRelay(relaying["batcher"], node.address)  # the relayer is back
+    node.process(accepted.evidence.id)
+    assert journal.attestation(attestation.id).state == "sent"
+    assert journal.evidence(accepted.evidence.id).state == "submitted"
+    assert relaying["batcher"].queued() == 1
