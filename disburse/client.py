@@ -463,11 +463,15 @@ class ChainClient:
         """The next nonce of a local account: from the node once, then counted here."""
         key = Web3.to_checksum_address(address)
         with self._nonce_lock:
-            if key not in self._nonces:
-                self._nonces[key] = self.rpc(
-                    lambda: self.w3.eth.get_transaction_count(key, "pending"), what="nonce"
-                )
-            nonce = self._nonces[key]
+            if key in self._nonces:
+                nonce = self._nonces[key]
+                self._nonces[key] = nonce + 1
+                return nonce
+        # Asked without the lock held: an unreachable node makes `rpc` forget every counted
+        # nonce, under this same lock (holding it here once hung a node for good).
+        fetched = self.rpc(lambda: self.w3.eth.get_transaction_count(key, "pending"), what="nonce")
+        with self._nonce_lock:
+            nonce = self._nonces.get(key, fetched)  # another thread may have counted meanwhile
             self._nonces[key] = nonce + 1
             return nonce
 

@@ -107,6 +107,44 @@ def test_an_unreachable_endpoint_is_retried_with_backoff_then_reported():
     assert time.monotonic() - started >= 0.05 + 0.1 + 0.2
 
 
+def test_a_nonce_asked_of_an_unreachable_node_is_an_error_not_a_hang():
+    """Found by the fault suite: asking the nonce held the nonce lock, and the unreachable
+    node's handling takes the same lock, so the node's worker and watcher hung for good."""
+    import threading
+
+    dead = ChainClient(profile(rpc_url="http://127.0.0.1:9", retries=1, backoff_s=0.01))
+    outcome: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            dead.next_nonce("0x" + "11" * 20)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(timeout=10)
+    assert not asking.is_alive(), "next_nonce hung on an unreachable node"
+    assert isinstance(outcome[0], ChainUnavailableError)
+    dead.resync_nonce("0x" + "11" * 20)  # the lock is free again
+
+
+def test_threads_asking_a_fresh_nonce_together_get_different_ones(client, oracle_key):
+    import threading
+
+    client.resync_nonce(oracle_key.address)
+    found: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: found.append(client.next_nonce(oracle_key.address)))
+        for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(found)) == 6 and max(found) - min(found) == 5
+
+
 def test_a_nonce_counted_wrong_is_resynchronised(client, escrow, register, oracle_key):
     mid = register("CL-5")
     c = client.contract("MilestoneEscrow", escrow.address)
