@@ -449,12 +449,21 @@ class Node:
         )
 
     def _failed(self, attestation: AttestationRow, exc: Exception) -> None:
-        if self.escrow.has_attested(parse_milestone_id(attestation.milestone_id), self.address):
+        milestone_id = parse_milestone_id(attestation.milestone_id)
+        if self.escrow.has_attested(milestone_id, self.address):
             self._confirmed(attestation)
             return
         self.journal.mark_failed(attestation.id, str(exc))
         self._evidence_to(attestation.evidence_id, "failed", [str(exc)])
         self.metrics.attestations_failed.inc()
+        status = self.escrow.milestone(milestone_id).status
+        if status != "Registered":
+            # The usual race of a committee larger than its quorum: the others got there first.
+            log.info(
+                "attestation not needed",
+                extra={"attestation_id": attestation.id, "milestone_status": status},
+            )
+            return
         log.warning(
             "attestation failed", extra={"attestation_id": attestation.id, "error": str(exc)}
         )

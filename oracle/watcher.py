@@ -222,13 +222,10 @@ class Watcher:
         """Acts on a range's events and moves the cursor past it, in one journal transaction;
         what the chain must answer (release times, block times) is read before, in batches."""
         decoded = [e for e in map(self._events.decode_raw, logs) if e is not None]
-        # Only a releasing node keeps a schedule: the others need not read release times.
+        # Every node keeps the schedule, releasing or not: one whose operator turns releasing
+        # on later has every milestone verified meanwhile to pay.
         to_schedule = list(
-            dict.fromkeys(
-                bytes(e.args["milestoneId"])
-                for e in decoded
-                if e.name in _SCHEDULE and self.release_enabled
-            )
+            dict.fromkeys(bytes(e.args["milestoneId"]) for e in decoded if e.name in _SCHEDULE)
         )
         releasable = dict(
             zip(to_schedule, self.escrow.releasable_at_each(to_schedule), strict=True)
@@ -254,7 +251,7 @@ class Watcher:
                 if evidence.state in ("signed", "submitted"):
                     self.journal.set_evidence_state(evidence.id, "confirmed")
                 self.metrics.attestations_confirmed.inc()
-        elif name in _SCHEDULE and self.release_enabled:
+        elif name in _SCHEDULE:
             milestone_id = bytes(args["milestoneId"])
             self.journal.schedule_release(
                 milestone_id="0x" + milestone_id.hex(), releasable_at=releasable[milestone_id]

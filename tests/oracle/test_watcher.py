@@ -23,7 +23,7 @@ AMOUNT = 1_000 * TOKEN_UNIT
 
 
 def make_watcher(
-    tmp_path: Path, escrow: Any, oracle: Any, *, batch: int
+    tmp_path: Path, escrow: Any, oracle: Any, *, batch: int, release: bool = True
 ) -> tuple[Watcher, Journal, Metrics]:
     client = ChainClient(
         ChainProfile(name="test", rpc_url=web3.provider.endpoint_uri, chain_id=chain.id)
@@ -39,7 +39,7 @@ def make_watcher(
         address=account.address,
         start_block=web3.eth.block_number,
         poll_interval_s=0.1,
-        release=True,
+        release=release,
         account=account,
         release_batch_size=batch,
     )
@@ -123,3 +123,21 @@ def test_a_rollback_is_seen_even_when_a_receipt_learned_after_it_is_intact(
     assert len(rolled_back) == 1
     watcher.poll_once()
     assert len(rolled_back) == 1, "a rollback is reported once"
+
+
+def test_a_node_that_turns_releasing_on_later_pays_what_was_verified_meanwhile(
+    tmp_path, escrow, token, roles, oracles, register, instant_program
+):
+    quiet, journal, _ = make_watcher(tmp_path, escrow, oracles[2], batch=10, release=False)
+    ids = [register(f"WL-{i}", AMOUNT, program=instant_program) for i in range(2)]
+    for mid in ids:
+        verify(escrow, oracles, mid)
+    quiet.poll_once()  # follows events without releasing
+    assert len(journal.due_releases(chain.time() + 1)) == 2
+    journal.close()
+    # The operator sets release: true and restarts the node on the same journal.
+    releasing, _, _ = make_watcher(tmp_path, escrow, oracles[2], batch=10)
+    before = token.balanceOf(roles.beneficiary)
+    releasing.poll_once()
+    assert releasing.release_due() == 2
+    assert token.balanceOf(roles.beneficiary) - before == 2 * AMOUNT
