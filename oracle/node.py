@@ -487,7 +487,8 @@ class Node:
 
     def _resume(self, attestation: AttestationRow) -> None:
         """Finishes one unfinished attestation: confirmed if the chain has it, awaited if its
-        transaction is pending, otherwise sent (again) with a resynchronised nonce."""
+        transaction is pending (as long as it stays pending), otherwise sent (again) with a
+        resynchronised nonce."""
         attestation = self.journal.attestation(attestation.id)
         if attestation.state not in UNFINISHED_ATTESTATION_STATES:
             return
@@ -503,17 +504,21 @@ class Node:
                 )
                 return
             if receipt is None and self.client.transaction_known(attestation.tx_hash):
-                try:  # still in the pool: give it the receipt timeout
+                # Still in the pool: wait for it. Sending it again would take the next nonce,
+                # which would only queue behind it; the worker looks again after a timeout.
+                try:
                     self.client.wait(attestation.tx_hash)
-                    self._confirmed(attestation)
-                    return
                 except TransactionTimeoutError:
                     log.info(
-                        "resending a stuck attestation", extra={"attestation_id": attestation.id}
+                        "attestation still waiting in the pool",
+                        extra={"attestation_id": attestation.id, "nonce": attestation.nonce},
                     )
+                    raise
                 except ContractRevertError as exc:
                     self._failed(attestation, exc)
                     return
+                self._confirmed(attestation)
+                return
             elif receipt is None:
                 log.warning(
                     "attestation transaction unknown to the chain: sending it again",
