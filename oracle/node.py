@@ -209,14 +209,29 @@ class Node:
         in batches, anything resumed one by one."""
         rows = [self.journal.evidence(i) for i in evidence_ids]
         fresh = [r for r in rows if r.state in ("received", "verified")]
-        for row in rows:
-            if row.state not in ("received", "verified"):
-                self.process(row.id)
         received = [r for r in fresh if r.state == "received"]
         states = self._verify_many(received) if received else {}
         verified = [self.journal.evidence(r.id) for r in fresh]
         attestations = self._attest_many([r for r in verified if r.state == "verified"])
         self.submit_many(attestations, states=states)
+        # Then what resumes, which may wait on a pending transaction: new evidence first, and
+        # the rest by nonce, each on its own (one still pending must not hold up the one below
+        # it, whose transaction the chain may have lost: it goes first, with its nonce).
+        resumed = [r for r in rows if r.state not in ("received", "verified")]
+        deferred: DisburseError | None = None
+        for row in sorted(resumed, key=self._nonce_of):
+            try:
+                self.process(row.id)
+            except DisburseError as exc:
+                deferred = deferred or exc
+        if deferred is not None:
+            raise deferred
+
+    def _nonce_of(self, row: EvidenceRow) -> int:
+        nonces = [
+            a.nonce for a in self.journal.attestations_for_evidence(row.id) if a.nonce is not None
+        ]
+        return min(nonces, default=-1)
 
     def process(self, evidence_id: int) -> None:
         row = self.journal.evidence(evidence_id)
