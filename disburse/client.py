@@ -171,6 +171,13 @@ class FunctionCodec:
         for name in overloaded:
             del self._fns[name]
 
+    def name_of(self, selector: bytes) -> str | None:
+        """The function a transaction's first four bytes of input call, if it is one of these."""
+        for name, (known, _, _) in self._fns.items():
+            if known == selector:
+                return name
+        return None
+
     def call(self, name: str, *args: Any) -> Call:
         try:
             selector, inputs, outputs = self._fns[name]

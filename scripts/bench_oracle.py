@@ -98,6 +98,7 @@ from eth_utils import keccak
 from pydantic import ValidationError
 
 from disburse.attestations import external_ref, milestone_id
+from disburse.client import FunctionCodec
 from disburse.contracts import load_abi
 from disburse.deployment import save
 from disburse.specs import spec_hash
@@ -235,28 +236,11 @@ class ReleaseWatch(threading.Thread):
         return len(self.released) >= len(self.wanted)
 
 
-def _escrow_selectors() -> dict[str, str]:
-    selectors = {}
-    for entry in load_abi("MilestoneEscrow"):
-        if entry.get("type") == "function":
-            types = ",".join(_abi_type(i) for i in entry["inputs"])
-            signature = f"{entry['name']}({types})"
-            selectors["0x" + keccak(text=signature)[:4].hex()] = entry["name"]
-    return selectors
-
-
-def _abi_type(item: dict[str, Any]) -> str:
-    kind = str(item["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + kind[5:]
-    return kind
-
-
 def _transactions(
     rpc_url: str, *, escrow: str, first_block: int, last_block: int, end_block: int
 ) -> dict[str, Any]:
     """Every transaction to the escrow mined in [first_block, last_block], with its gas."""
-    selectors = _escrow_selectors()
+    codec = FunctionCodec(escrow, load_abi("MilestoneEscrow"))
     count = failed = gas = after_end = 0
     by_function: Counter[str] = Counter()
     by_sender: Counter[str] = Counter()
@@ -278,7 +262,8 @@ def _transactions(
                         failed += 1
                     if number > end_block:
                         after_end += 1
-                    by_function[selectors.get(tx["input"][:10], tx["input"][:10])] += 1
+                    selector = bytes.fromhex(tx["input"][2:10])
+                    by_function[codec.name_of(selector) or tx["input"][:10]] += 1
                     by_sender[tx["from"]] += 1
     return {
         "count": count,

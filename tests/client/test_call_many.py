@@ -71,3 +71,13 @@ def test_a_revert_inside_a_batch_is_raised_decoded(escrow, register):
 
 def test_an_empty_list_makes_no_request():
     assert client(rpc_url="http://127.0.0.1:9").call_many([]) == []
+
+
+def test_the_codec_names_the_function_a_selector_calls():
+    from disburse.client import FunctionCodec
+    from disburse.contracts import load_abi
+
+    codec = FunctionCodec("0x" + "11" * 20, load_abi("MilestoneEscrow"))
+    call = codec.call("releaseBatch", [b"\x01" * 32])
+    assert codec.name_of(call.data[:4]) == "releaseBatch"
+    assert codec.name_of(b"\x00\x00\x00\x00") is None
