@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -48,8 +50,13 @@ MAX_AMOUNT = 2**128 - 1
 """Amounts are uint128 on chain."""
 MAX_DEADLINE = 2**40 - 1
 """Deadlines are uint40 Unix seconds on chain."""
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+"""The largest plan file read (a 20,000-row plan is about 5 MB)."""
+MAX_SPEC_BYTES = 1024 * 1024
+"""The largest evidence specification file read."""
 
-_AMOUNT = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$")
+# ASCII digits only: `\d` and int() would also take full-width (U+FF11…) and other scripts' digits.
+_AMOUNT = re.compile(r"^(?P<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -102,6 +109,11 @@ def parse_amount(text: str, decimals: int) -> int:
         raise ValueError("no amount given")
     if value.startswith("-"):
         raise ValueError(f"{value} is negative; an amount must be above zero")
+    if any(c.isdigit() and not c.isascii() for c in value):
+        raise ValueError(
+            f"{value!r} holds digits other than ASCII 0-9 (full-width or another script's); "
+            "write the amount with the digits 0-9"
+        )
     found = _AMOUNT.match(value.removeprefix("+"))
     if found is None:
         raise ValueError(
@@ -275,19 +287,86 @@ class MilestonePlanRow(BaseModel):
         path = Path(text)
         if not path.is_absolute():
             path = _context(info, "base_dir", Path) / path
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+        return _spec_file_hash(path, _context(info, "spec_files", dict))
+
+    @field_validator("beneficiary", mode="after")
+    @classmethod
+    def _not_refused(cls, value: ChecksumAddress, info: ValidationInfo) -> ChecksumAddress:
+        context = info.context
+        refused = context.get("refused_beneficiaries") if isinstance(context, Mapping) else None
+        if isinstance(refused, Mapping) and value in refused:
             raise ValueError(
-                f"no specification file at {path} (a path is relative to the plan file)"
-            ) from None
-        except IsADirectoryError:
-            raise ValueError(f"{path} is a folder, not a specification file") from None
-        except OSError as exc:
-            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-        if not raw.strip():
-            raise ValueError(f"the specification file {path} is empty")
-        return spec_hash(raw)
+                f"{value} is {refused[value]}: a payment there moves no money to anyone and "
+                "strands the amount in the escrow"
+            )
+        return value
+
+
+def check_spec(raw: bytes, path: Path) -> None:
+    """Whether the bytes of a specification file can be registered; ValueError says why not.
+
+    Called once per distinct specification file of a plan, before anything is sent. Today it
+    refuses an empty file; the evidence-specification parser (`disburse.specs.parse_spec`) is
+    called from here, so that a specification no node could verify is never registered."""
+    if not raw.strip():
+        raise ValueError(f"the specification file {path} is empty")
+
+
+def _spec_file_hash(path: Path, seen: dict[Path, bytes | str]) -> bytes:
+    """keccak256 of a specification file, read and checked once per plan (`seen` holds each
+    file's hash or the reason it was refused, by resolved path)."""
+    try:
+        key = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        key = path
+    found = seen.get(key)
+    if found is None:
+        try:
+            raw = read_bounded(
+                path,
+                limit=MAX_SPEC_BYTES,
+                what="specification file",
+                missing="(a path is relative to the plan file)",
+            )
+            check_spec(raw, path)
+            found = spec_hash(raw)
+        except (ValueError, PlanFileError) as exc:
+            found = str(exc)
+        seen[key] = found
+    if isinstance(found, str):
+        raise ValueError(found)
+    return found
+
+
+def read_bounded(path: Path, *, limit: int, what: str, missing: str = "") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; PlanFileError says why not.
+
+    A device (/dev/zero), a FIFO (whose open would wait for a writer for ever), a socket or a
+    folder is refused before it is opened, and at most `limit` + 1 bytes are ever read."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise PlanFileError(f"no {what} at {path} {missing}".rstrip()) from None
+    except OSError as exc:
+        raise PlanFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise PlanFileError(f"{path} is a folder, not a {what}")
+    if not stat.S_ISREG(info.st_mode):
+        raise PlanFileError(
+            f"{path} is not a regular file (a device, FIFO or socket); give the {what} itself"
+        )
+    if info.st_size > limit:
+        raise PlanFileError(f"{path} is {info.st_size:,} bytes; a {what} holds at most {limit:,}")
+    try:
+        # O_NONBLOCK: should the path become a FIFO after the check, the open does not wait.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            raw = file.read(limit + 1)
+    except OSError as exc:
+        raise PlanFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise PlanFileError(f"{path} holds more than {limit:,} bytes; a {what} holds at most that")
+    return raw
 
 
 def _context(info: ValidationInfo, key: str, kind: type[T]) -> T:
@@ -343,14 +422,7 @@ def read_rows(path: Path) -> tuple[list[RawRow], list[PlanIssue]]:
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv"):
         raise PlanFileError(f"{path}: a plan is a .yaml, .yml or .csv file")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PlanFileError(f"no plan file at {path}") from None
-    except IsADirectoryError:
-        raise PlanFileError(f"{path} is a folder, not a plan file") from None
-    except OSError as exc:
-        raise PlanFileError(f"cannot read {path}: {exc.strerror}") from None
+    raw = read_bounded(path, limit=MAX_PLAN_BYTES, what="plan file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -370,6 +442,11 @@ def _read_yaml(text: str, path: Path) -> tuple[list[RawRow], list[PlanIssue]]:
         raise PlanFileError(f"{path} is not valid YAML{where}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise PlanFileError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise PlanFileError(
+            f"{path} nests lists or mappings too deeply to be a plan (a plan is a list of "
+            "mappings of single values)"
+        ) from None
     if root is None:
         raise PlanFileError(f"{path} is empty")
     items = root
@@ -477,14 +554,28 @@ def _header_issues(header: list[str], line: int) -> list[PlanIssue]:
 
 
 def validate_rows(
-    rows: Iterable[RawRow], *, program_id: int, decimals: int, base_dir: Path
+    rows: Iterable[RawRow],
+    *,
+    program_id: int,
+    decimals: int,
+    base_dir: Path,
+    refused_beneficiaries: Mapping[str, str] | None = None,
 ) -> tuple[list[PlannedMilestone], list[PlanIssue]]:
-    """Every row through the model; returns the valid ones and every problem found, including
-    references used twice in the file."""
+    """Every row through the model, offline; returns the valid ones and every problem found,
+    including references used twice in the file. `refused_beneficiaries` maps checksummed
+    addresses that must never be paid (the escrow itself, the program's token) to what they
+    are. Each distinct specification file is read and checked once."""
     planned: list[PlannedMilestone] = []
     issues: list[PlanIssue] = []
     first_line: dict[str, int] = {}
-    context = {"decimals": decimals, "base_dir": base_dir}
+    context: dict[str, Any] = {
+        "decimals": decimals,
+        "base_dir": base_dir,
+        "spec_files": {},
+        "refused_beneficiaries": {
+            to_checksum_address(a): what for a, what in (refused_beneficiaries or {}).items()
+        },
+    }
     for row in rows:
         values = row.values
         try:

@@ -7,16 +7,57 @@ are, and which encrypted keystore signs; each command group lives in its own mod
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import requests
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from disburse.cli import audit, council, keys, milestones, programs, specs, watch
 from disburse.cli._session import Session, default_password_env
 
+
+class _Boundary(TyperGroup):
+    """The root command: whatever a command lets escape becomes one `error:` line and exit
+    status 2, never a traceback. Commands report what they expect themselves; this is the net
+    under them (input nested too deeply to parse, memory exhausted, a URL that is no JSON-RPC
+    endpoint, a defect of ours)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException, EOFError):
+            raise  # typer's own ways out: exit status, usage error, Ctrl-C
+        except RecursionError:
+            _boundary_error("the input nests lists or mappings too deeply to be read")
+        except MemoryError:
+            _boundary_error("out of memory reading the input (is a file far too large?)")
+        except requests.exceptions.HTTPError as exc:
+            response = exc.response
+            where = response.url if response is not None else "the RPC URL"
+            code = f"HTTP {response.status_code}" if response is not None else str(exc)
+            _boundary_error(
+                f"{where} answered {code}: it is not a JSON-RPC endpoint (check --rpc-url)"
+            )
+        except requests.exceptions.RequestException as exc:
+            _boundary_error(f"the chain's RPC URL cannot be used: {exc}")
+        except OSError as exc:
+            _boundary_error(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
+        except Exception as exc:
+            _boundary_error(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _boundary_error(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 app = typer.Typer(
+    cls=_Boundary,
     help="Milestone escrow: programs, milestones, council proposals and the audit.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 
 

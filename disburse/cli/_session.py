@@ -22,7 +22,11 @@ from disburse.deployment import Deployment, load
 from disburse.errors import ConfigurationError, DisburseError
 from disburse.escrow import Escrow
 from disburse.keystore import load_account, read_password
+from disburse.plans import PlanFileError, read_bounded
 from disburse.profile import ChainProfile
+
+MAX_PROFILE_BYTES = 64 * 1024
+"""The largest chain profile read."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,9 +74,14 @@ class Session:
         values: dict[str, Any] = {"name": "disburse", "rpc_url": self.rpc_url}
         if self.profile_file is not None:
             try:
-                loaded = yaml.safe_load(self.profile_file.read_text()) or {}
-            except FileNotFoundError:
-                raise ConfigurationError(f"no chain profile at {self.profile_file}") from None
+                raw = read_bounded(self.profile_file, limit=MAX_PROFILE_BYTES, what="chain profile")
+                loaded = yaml.safe_load(raw) or {}
+            except PlanFileError as exc:
+                raise ConfigurationError(str(exc)) from None
+            except (yaml.YAMLError, RecursionError):
+                raise ConfigurationError(
+                    f"{self.profile_file} is not a YAML chain profile"
+                ) from None
             if not isinstance(loaded, dict):
                 raise ConfigurationError(f"{self.profile_file} must hold a mapping")
             values.update(loaded)

@@ -29,6 +29,7 @@ from disburse.cli.programs import (
     Token,
     check_manager,
     check_open,
+    check_program_id,
     console,
     read_program,
     read_token,
@@ -56,6 +57,8 @@ app = typer.Typer(
 )
 
 _ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
+LOOKUP_BATCH = 500
+"""Milestones looked up per JSON-RPC batch when a plan is compared with the chain."""
 CONFLICT_EXIT = 1
 """Exit status of `add` when rows conflict with milestones on chain (the others were sent)."""
 
@@ -115,17 +118,30 @@ def add(
     rows registered with other terms are reported as conflicts and not sent (exit status 1).
     """
     s = session(ctx)
+    check_program_id(program_id)
     rows, layout_issues = read_rows(file)
     account = s.account() if (s.keystore is not None or not dry_run) else None
     program = read_program(s, program_id)
     token = read_token(s, program.token)
+    escrow_address = s.deployment().escrow
     planned, issues = validate_rows(
-        rows, program_id=program_id, decimals=token.decimals, base_dir=file.parent
+        rows,
+        program_id=program_id,
+        decimals=token.decimals,
+        base_dir=file.parent,
+        refused_beneficiaries={
+            escrow_address: f"the escrow itself ({escrow_address})",
+            program.token: f"the program's settlement token {token.symbol}",
+        },
     )
+    # Everything that needs no chain look-up is decided first: a bad row anywhere in the file
+    # is reported before one milestone is looked up.
     issues = layout_issues + issues
+    if issues:
+        _report_invalid(PlanInvalidError(file, issues))
 
     new, same, conflicts = _against_chain(s, planned)
-    issues += deadline_issues(new, now=s.client().timestamp())
+    issues = deadline_issues(new, now=s.client().timestamp())
     if issues:
         _report_invalid(PlanInvalidError(file, issues))
 
@@ -202,16 +218,17 @@ def _against_chain(
     conflicts: list[Conflict] = []
     with _progress("checking", transient=True) as progress:
         task = progress.add_task("check", total=len(planned))
-        for item in planned:
-            state = escrow.milestone(item.milestone_id)
-            outcome, fields = compare(item, _terms(state) if state.exists else None)
-            if outcome == "new":
-                new.append(item)
-            elif outcome == "same":
-                same.append(item)
-            else:
-                conflicts.append(Conflict(item, fields, state))
-            progress.advance(task)
+        for chunk in batches(planned, LOOKUP_BATCH):
+            states = escrow.milestones([item.milestone_id for item in chunk])
+            for item, state in zip(chunk, states, strict=True):
+                outcome, fields = compare(item, _terms(state) if state.exists else None)
+                if outcome == "new":
+                    new.append(item)
+                elif outcome == "same":
+                    same.append(item)
+                else:
+                    conflicts.append(Conflict(item, fields, state))
+            progress.advance(task, len(chunk))
     return new, same, conflicts
 
 
@@ -356,6 +373,7 @@ def show(
     """Everything about one milestone, with each oracle's attestation."""
     s = session(ctx)
     if program_id is not None:
+        check_program_id(program_id)
         read_program(s, program_id)
     if _ID.match(milestone.strip()):
         mid = bytes.fromhex(milestone.strip()[2:])

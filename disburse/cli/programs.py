@@ -37,7 +37,7 @@ app = typer.Typer(
     help="Programs: create, fund, close, withdraw the remainder, show.", no_args_is_help=True
 )
 
-_DURATION_PART = re.compile(r"(\d+)([smhdw])")
+_DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
@@ -85,8 +85,19 @@ class Program:
         return self.balance - self.committed
 
 
+def check_program_id(program_id: int) -> int:
+    """A program id as given on the command line: ids are uint256 on chain and start at 1."""
+    if not 0 < program_id < 2**256:
+        raise RefusedError(
+            f"{program_id} is not a program id: program ids are whole numbers from 1 "
+            "(`disburse program create` prints them)"
+        )
+    return program_id
+
+
 def read_program(s: Session, program_id: int) -> Program:
     """The program, or RefusedError naming the ids that exist."""
+    check_program_id(program_id)
     escrow = s.escrow()
     raw = s.client().call(escrow.contract.functions.program(program_id))
     manager = to_checksum_address(raw[0])
@@ -192,7 +203,7 @@ def parse_address(text: str, what: str) -> ChecksumAddress:
 def parse_duration(text: str) -> int:
     """Seconds of a duration written as 3600, 90m, 36h, 2d, 1w or combined (1d12h)."""
     value = text.strip().lower().replace(" ", "")
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     parts = _DURATION_PART.findall(value)
     if not parts or "".join(n + u for n, u in parts) != value:
@@ -273,6 +284,12 @@ def create(
         raise RefusedError("give the settlement token with --token (the deployment has none)")
     token_address = parse_address(given, "token")
     treasury_address = parse_address(treasury, "treasury")
+    escrow_address = to_checksum_address(s.deployment().escrow)
+    if treasury_address == escrow_address:
+        raise RefusedError(
+            f"treasury: {treasury_address} is the escrow itself; a remainder paid there would "
+            "be stranded outside every program: give the treasury's own address"
+        )
     window = parse_duration(challenge_window)
     account = s.account()
     escrow = s.escrow()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from disburse.cli._session import fail
+from disburse.plans import MAX_SPEC_BYTES, PlanFileError, read_bounded
 from disburse.specs import spec_hash
 
 app = typer.Typer(help="Evidence specifications.", no_args_is_help=True)
@@ -17,11 +18,9 @@ app = typer.Typer(help="Evidence specifications.", no_args_is_help=True)
 def hash_(file: Annotated[Path, typer.Argument(help="the specification (YAML or JSON)")]) -> None:
     """Prints keccak256 of the file's bytes: register this hash with the milestone."""
     try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        fail(f"no file at {file}")
-    except IsADirectoryError:
-        fail(f"{file} is a folder, not a specification file")
+        raw = read_bounded(file, limit=MAX_SPEC_BYTES, what="specification file")
+    except PlanFileError as exc:
+        fail(str(exc))
     if not raw.strip():
         fail(f"{file} is empty")
     typer.echo("0x" + spec_hash(raw).hex())
