@@ -26,6 +26,9 @@ import requests
 from disburse.errors import ChainUnavailableError, ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_GAS_LIMIT = 30_000_000
+"""The block gas limit of every chain started here (a permissioned network sets its own in
+genesis; brownie's default development chain has 12,000,000)."""
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -59,6 +62,8 @@ class LocalChain:
         accounts: int = 10,
         free_gas: bool = False,
         block_time: float | None = None,
+        gas_limit: int = DEFAULT_GAS_LIMIT,
+        base_fee: int | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.state_file = state_file
@@ -67,6 +72,8 @@ class LocalChain:
         self.accounts = accounts
         self.free_gas = free_gas
         self.block_time = block_time
+        self.gas_limit = gas_limit
+        self.base_fee = base_fee
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -84,11 +91,13 @@ class LocalChain:
             "--accounts",
             str(self.accounts),
             "--gas-limit",
-            "30000000",
+            str(self.gas_limit),
         ]
         if self.free_gas:
             # Like a permissioned chain with free gas: no base fee, price zero.
             args += ["--gas-price", "0", "--block-base-fee-per-gas", "0"]
+        elif self.base_fee is not None:
+            args += ["--block-base-fee-per-gas", str(self.base_fee)]
         if self.block_time is not None:
             args += ["--block-time", str(self.block_time)]
         if self.state_file is not None:
@@ -167,13 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8545)
     parser.add_argument("--chain-id", type=int, default=31337)
     parser.add_argument("--free-gas", action="store_true", help="gas price 0, base fee 0")
+    parser.add_argument("--gas-limit", type=int, default=DEFAULT_GAS_LIMIT, help="block gas limit")
+    parser.add_argument("--base-fee", type=int, default=None, help="base fee per gas (wei)")
+    parser.add_argument("--block-time", type=float, default=None, help="seconds between blocks")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS…")
     args = parser.parse_args(argv)
     command = [c for c in args.command if c != "--"] if args.command else []
     if not command:
         parser.error("give the command to run after --")
     chain = LocalChain(
-        state_file=args.state, port=args.port, chain_id=args.chain_id, free_gas=args.free_gas
+        state_file=args.state,
+        port=args.port,
+        chain_id=args.chain_id,
+        free_gas=args.free_gas,
+        gas_limit=args.gas_limit,
+        base_fee=args.base_fee,
+        block_time=args.block_time,
     )
     chain.start()
     child: subprocess.Popen[bytes] | None = None

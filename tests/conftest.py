@@ -1,15 +1,23 @@
 """Shared fixtures: a deployed escrow with a committee of three oracles (quorum 2), a funded
 program, and helpers to register milestones and sign attestations with real keys.
 
-Every test runs on a real anvil chain that brownie starts; `isolate` rewinds the chain after each
-test, so module fixtures deploy once and every test starts from the same state.
+Every test runs on a real anvil chain; `isolate` rewinds the chain after each test, so module
+fixtures deploy once and every test starts from the same state.
+
+The chain is started here, with explicit parameters (`TEST_CHAIN`), before brownie connects;
+brownie then attaches to it instead of launching its own from the user's ~/.brownie settings
+(brownie 1.22.2 cannot take `cmd_settings` from the project's brownie-config.yaml, and a fresh
+~/.brownie gives a 12,000,000 block gas limit). tests/toolchain/test_fresh_brownie_home.py runs
+a probe with HOME pointed at an empty folder to keep this true.
 """
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from brownie import (
@@ -24,6 +32,48 @@ from brownie import (
 from eth_utils import keccak
 
 from disburse.attestations import external_ref, milestone_id, sign_attestation
+from disburse.localchain import LocalChain
+
+TEST_CHAIN: dict[str, Any] = {
+    "chain_id": 31337,
+    "accounts": 10,
+    "gas_limit": 30_000_000,
+    "base_fee": 0,
+}
+"""The test chain's parameters, whatever the user's ~/.brownie says (anvil's default mnemonic and
+balances, like brownie's own launch)."""
+
+_chain: LocalChain | None = None
+
+
+def _development_port() -> int:
+    """The port brownie's development network connects to (from its network settings)."""
+    from brownie._config import CONFIG
+
+    network = CONFIG.argv.get("network") or CONFIG.settings["networks"]["default"]
+    settings = CONFIG.networks.get(network, {})
+    port = urlparse(str(settings.get("host", "http://127.0.0.1"))).port
+    return int(port or settings.get("cmd_settings", {}).get("port", 8545))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Starts the test chain with TEST_CHAIN's parameters before brownie connects to it."""
+    global _chain
+    chain_ = LocalChain(state_file=None, port=_development_port(), **TEST_CHAIN)
+    if chain_.ready():
+        raise pytest.UsageError(
+            f"port {chain_.port} already answers JSON-RPC: the tests start their own chain "
+            "there; stop the other chain or run the tests in a network namespace of their own"
+        )
+    chain_.start()
+    _chain = chain_
+    atexit.register(chain_.stop)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _chain is not None:
+        _chain.stop()
+
 
 DAY = 24 * 3600
 TOKEN_UNIT = 10**18
