@@ -63,11 +63,15 @@ demo: setup
 gas: setup
 	$(BIN)/brownie run scripts/gas.py
 
+# The benchmarks' chain is started with explicit parameters, never from the user's ~/.brownie
+# (a fresh one gives a 12,000,000 block gas limit); brownie attaches to it on 8545.
+BENCH_CHAIN := $(BIN)/python -m disburse.localchain --port 8545 --gas-limit 30000000 --base-fee 0 --
+
 bench-audit: setup
-	$(BIN)/brownie run scripts/bench_audit.py
+	$(BENCH_CHAIN) $(BIN)/brownie run scripts/bench_audit.py
 
 bench-oracle: setup
-	$(BIN)/brownie run scripts/bench_oracle.py
+	$(BENCH_CHAIN) $(BIN)/brownie run scripts/bench_oracle.py
 
 lint: setup slither
 	$(BIN)/ruff check disburse oracle scripts tests tools/slither

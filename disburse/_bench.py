@@ -25,9 +25,10 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,78 @@ def _calldata(signature: str, types: Sequence[str], args: Sequence[Any]) -> str:
 
 class BenchError(RuntimeError):
     """The history could not be built as planned."""
+
+
+CHAIN_GAS_LIMIT = 30_000_000
+"""The block gas limit the benchmarks' chain is started with (`make bench-*` starts it through
+disburse.localchain); a chain with less cannot take their transactions."""
+
+
+def check_chain(w3: Web3, *, name: str) -> int:
+    """The chain's block gas limit; BenchError when it is below CHAIN_GAS_LIMIT (a chain brownie
+    launched from a fresh ~/.brownie has 12,000,000)."""
+    limit = int(w3.eth.get_block("latest")["gasLimit"])
+    if limit < CHAIN_GAS_LIMIT:
+        raise BenchError(
+            f"{name}: the chain's block gas limit is {limit:,}, below the {CHAIN_GAS_LIMIT:,} the "
+            "benchmark is built for: run it with `make`, which starts its chain with explicit "
+            "parameters (python -m disburse.localchain --gas-limit ...)"
+        )
+    return limit
+
+
+class Deadline:
+    """A benchmark's overall deadline. Past it, the benchmark stops with exit status 3 and says
+    what it was waiting for, whatever the main thread is blocked in (a receipt, a child
+    process, a node that never answers): a watchdog thread prints the line, runs the clean-ups
+    (stopping child processes) and exits the process."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        self.name = name
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self._waiting: Callable[[], str] = lambda: "start-up"
+        self._cleanups: list[Callable[[], None]] = []
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name=f"{name}-deadline", daemon=True).start()
+
+    def waiting_for(self, what: str | Callable[[], str]) -> None:
+        """What the benchmark waits for now (a callable is asked when the deadline passes)."""
+        self._waiting = what if callable(what) else (lambda: what)
+
+    def on_expiry(self, cleanup: Callable[[], None]) -> None:
+        self._cleanups.append(cleanup)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def message(self) -> str:
+        try:
+            what = self._waiting()
+        except Exception as exc:  # the description must not hide the expiry
+            what = f"(undescribed: {exc})"
+        return (
+            f"{self.name}: overall deadline of {self.seconds:.0f} s passed while waiting for {what}"
+        )
+
+    def check(self) -> None:
+        """BenchError when the deadline has passed (for loops that can check it themselves)."""
+        if time.monotonic() > self.at:
+            raise BenchError(self.message())
+
+    def finish(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        if self._done.wait(max(0.0, self.at - time.monotonic())):
+            return
+        print(f"error: {self.message()}", file=sys.stderr, flush=True)
+        for cleanup in self._cleanups:
+            try:
+                cleanup()
+            except Exception as exc:
+                print(f"  clean-up failed: {exc}", file=sys.stderr, flush=True)
+        os._exit(3)
 
 
 @dataclass
@@ -460,7 +533,31 @@ def _child_traced(metrics: Path, deployment_file: Path, rpc_url: str, out: Path)
     return 0
 
 
-def measure(*, deployment_file: Path, rpc_url: str, work: Path, label: str) -> dict[str, Any]:
+def _run_child(
+    argv: list[str], *, env: dict[str, str], deadline: Deadline | None, what: str
+) -> None:
+    """A child process of the benchmark, within what is left of the deadline."""
+    if deadline is not None:
+        deadline.waiting_for(what)
+    try:
+        subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+            argv,
+            check=True,
+            env=env,
+            timeout=deadline.remaining() if deadline is not None else None,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{what} did not finish within the benchmark's deadline") from None
+
+
+def measure(
+    *,
+    deployment_file: Path,
+    rpc_url: str,
+    work: Path,
+    label: str,
+    deadline: Deadline | None = None,
+) -> dict[str, Any]:
     """Runs the timed and the traced child on the chain as it is now."""
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"audit-{label}.json"
@@ -468,7 +565,7 @@ def measure(*, deployment_file: Path, rpc_url: str, work: Path, label: str) -> d
     traced = work / f"traced-{label}.json"
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     started = time.perf_counter()
-    subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+    _run_child(
         [
             sys.executable,
             "-m",
@@ -484,15 +581,16 @@ def measure(*, deployment_file: Path, rpc_url: str, work: Path, label: str) -> d
             "--output",
             str(out),
         ],
-        check=True,
         env=env,
+        deadline=deadline,
+        what=f"the timed audit of the {label} history (disburse audit --json)",
     )
     process_s = time.perf_counter() - started
     t = json.loads(timed.read_text())
     doc = json.loads(out.read_text())
     if t["exit_code"] != 0 or not doc["reconciliation"]["ok"]:
         raise BenchError(f"the audit did not reconcile: {doc['reconciliation']}")
-    subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+    _run_child(
         [
             sys.executable,
             "-m",
@@ -503,8 +601,9 @@ def measure(*, deployment_file: Path, rpc_url: str, work: Path, label: str) -> d
             rpc_url,
             str(work / f"traced-out-{label}.json"),
         ],
-        check=True,
         env=env,
+        deadline=deadline,
+        what=f"the traced audit of the {label} history (tracemalloc)",
     )
     m = json.loads(traced.read_text())
     events = int(doc["events"])

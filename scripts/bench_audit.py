@@ -10,6 +10,11 @@ same figures at half the history with the memory split into the report and the w
 Settings from the environment:
     BENCH_AUDIT_MILESTONES   milestones registered per round (default 5,600: about 56,000 events)
     BENCH_AUDIT_PROGRAMS     programs (default 4)
+    BENCH_AUDIT_DEADLINE_S   the whole benchmark's deadline (default 600); past it the benchmark
+                             stops (exit 3) naming what it was waiting for
+
+The chain must have a block gas limit of at least 30,000,000 (`make bench-audit` starts one with
+explicit parameters through disburse.localchain; brownie's fresh default has 12,000,000).
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from disburse._bench import TARGET_EVENTS_PER_S, UNIT, Builder, Chain, measure
+from disburse._bench import (
+    TARGET_EVENTS_PER_S,
+    UNIT,
+    Builder,
+    Chain,
+    Deadline,
+    check_chain,
+    measure,
+)
 from disburse.deployment import save
 from scripts.deploy import deploy, is_local
 
@@ -36,6 +49,9 @@ def main() -> None:
     if not is_local():
         raise SystemExit("the benchmark builds a long history: run it on a development network")
     started = time.perf_counter()
+    deadline = Deadline("bench-audit", float(os.environ.get("BENCH_AUDIT_DEADLINE_S", "600")))
+    gas_limit = check_chain(web3, name="bench-audit")
+    deadline.waiting_for("the deployment of escrow, council and token")
     milestones = int(os.environ.get("BENCH_AUDIT_MILESTONES", "5600"))
     programs = int(os.environ.get("BENCH_AUDIT_PROGRAMS", "4"))
     keys = tuple(keccak(text=f"bench-oracle-{i}") for i in range(8))
@@ -67,14 +83,25 @@ def main() -> None:
     )
     builder = Builder(chain, programs=programs)
     per_round_funds = (milestones // programs + 1) * 50 * UNIT
+    deadline.waiting_for(
+        lambda: f"the first half of the history ({chain.sent:,} transactions sent)"
+    )
     builder.setup(funds=per_round_funds)
     builder.round(milestones=milestones)
     print(f"history half built: {builder.history.milestones:,} milestones", flush=True)
-    half = measure(deployment_file=deployment_file, rpc_url=rpc_url, work=work, label="half")
+    half = measure(
+        deployment_file=deployment_file, rpc_url=rpc_url, work=work, label="half", deadline=deadline
+    )
     print(f"half: {json.dumps(half)}", flush=True)
+    deadline.waiting_for(
+        lambda: f"the second half of the history ({chain.sent:,} transactions sent)"
+    )
     builder.fund(per_round_funds)
     builder.round(milestones=milestones)
-    full = measure(deployment_file=deployment_file, rpc_url=rpc_url, work=work, label="full")
+    full = measure(
+        deployment_file=deployment_file, rpc_url=rpc_url, work=work, label="full", deadline=deadline
+    )
+    deadline.finish()
     print(f"full: {json.dumps(full)}", flush=True)
     wall = time.perf_counter() - started
     result = {
@@ -103,6 +130,7 @@ def main() -> None:
             "audit_s runs from the command's start (connection, chain check) to the last byte of "
             "JSON written, in a child process; process_s adds interpreter start and imports"
         ),
+        "block_gas_limit": gas_limit,
         "bench_wall_s": round(wall, 1),
     }
     REPORT.parent.mkdir(parents=True, exist_ok=True)

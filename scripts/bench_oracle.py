@@ -63,10 +63,24 @@ The report, reports/oracle-bench.json, has the issue's figures of the batched ph
 Node homes (logs, journals, each node's /metrics at the end of its phase) stay in a
 temporary folder whose path is printed.
 
+- "batched-2s": the batched path again, with the chain making a block every 2 seconds (QBFT's
+  usual block period; anvil's interval mining, as `anvil --block-time 2`, switched on for the
+  phase once the nodes have caught up, and off after it). Beside what it achieves, the report
+  gives the chain's capacity for this workload: block gas limit / gas per milestone / block
+  period (`capacity_milestones_per_s`, and `capacity_used`, achieved over capacity).
+
+The chain is started by `make bench-oracle` with explicit parameters (disburse.localchain: block
+gas limit 30,000,000, base fee 0), never from brownie's ~/.brownie settings; the benchmark
+refuses a chain whose block gas limit is lower. The whole benchmark has a deadline
+(BENCH_ORACLE_DEADLINE_S): past it, it stops its nodes and exits with status 3, naming what it
+was waiting for.
+
 Settings from the environment:
     BENCH_ORACLE_MILESTONES   milestones per phase (default 1,000)
     BENCH_ORACLE_CHUNK        evidence items per batch request in the batched phase (default 100)
-    BENCH_ORACLE_PHASES       phases to run, comma-separated (default "unbatched,batched")
+    BENCH_ORACLE_PHASES       phases to run, comma-separated (default
+                              "unbatched,batched,batched-2s")
+    BENCH_ORACLE_DEADLINE_S   the whole benchmark's deadline (default 900)
     BENCH_ORACLE_TIMEOUT_S    longest a phase may take, from t0 (default 600)
     BENCH_ORACLE_SELF_RELAY   `local` (default) or `url`: how node2 relays its own signatures
     BENCH_ORACLE_LOG_LEVEL    the nodes' log level (default INFO, as `oracle run`; the tests'
@@ -97,6 +111,7 @@ from eth_account import Account
 from eth_utils import keccak
 from pydantic import ValidationError
 
+from disburse._bench import BenchError, Deadline, check_chain
 from disburse.attestations import external_ref, milestone_id
 from disburse.client import FunctionCodec
 from disburse.contracts import load_abi
@@ -114,7 +129,9 @@ REGISTER_BATCH = 100
 TARGET_MILESTONES_PER_S = 200
 TARGET_SPEEDUP = 5
 WATCH_INTERVAL_S = 0.02
-PHASES = ("unbatched", "batched")
+PHASES = ("unbatched", "batched", "batched-2s")
+BLOCK_PERIOD_S = {"batched-2s": 2}
+"""Phases run with interval mining (seconds between blocks); the others mine every transaction."""
 RELEASED_TOPIC = "0x" + keccak(text="MilestoneReleased(bytes32,uint256,address,uint256)").hex()
 VERIFIED_TOPIC = "0x" + keccak(text="MilestoneVerified(bytes32,bytes32,uint8)").hex()
 INSPECTORS = [Account.from_key(keccak(text=f"bench-oracle-inspector-{i}")) for i in range(2)]
@@ -401,11 +418,12 @@ def _start(node: NodeProcess, log_level: str) -> None:
     node.wait_healthy()
 
 
-def _caught_up(node: NodeProcess, block: int, timeout_s: float) -> None:
+def _caught_up(node: NodeProcess, block: int, timeout_s: float, deadline: Deadline) -> None:
     """Waits until the node's watcher has read the chain up to `block`: a fresh node reads the
     escrow's history from the deployment block (an earlier phase's thousands of events), which
     a node that runs all along has long done, so it is not part of the timed work."""
-    limit = time.monotonic() + timeout_s
+    deadline.waiting_for(f"{node.name} to read the chain up to block {block} (/healthz cursor)")
+    limit = time.monotonic() + min(timeout_s, deadline.remaining())
     while time.monotonic() < limit:
         health = httpx.get(node.url + "/healthz", timeout=5).json()
         if int(health.get("cursor") or 0) >= block:
@@ -521,19 +539,25 @@ def _phase(
     timeout_s: float,
     log_level: str,
     self_relay: str,
+    deadline: Deadline,
 ) -> dict[str, Any]:
     n = len(milestones)
-    batched = phase == "batched"
+    batched = phase != "unbatched"
+    period = BLOCK_PERIOD_S.get(phase)
     nodes, self_relay = _nodes(setup, phase, self_relay)
+    deadline.on_expiry(lambda: [node.stop() for node in nodes])
     before = int(setup.token.balanceOf(beneficiary))
     watch: ReleaseWatch | None = None
     try:
         for node in nodes:
+            deadline.waiting_for(f"{node.name} to start and answer /healthz")
             _start(node, log_level)
             _prepare(node)
         start_block = web3.eth.block_number
         for node in nodes:
-            _caught_up(node, start_block, timeout_s)
+            _caught_up(node, start_block, timeout_s, deadline)
+        if period is not None:
+            _interval_mining(period)
         watch = ReleaseWatch(
             rpc_url=setup.rpc_url,
             escrow=setup.escrow.address,
@@ -557,18 +581,29 @@ def _phase(
         t0 = time.perf_counter()
         for driver in drivers:
             driver.start()
-        limit = t0 + timeout_s
+        limit = t0 + min(timeout_s, deadline.remaining())
+        running = watch
+        deadline.waiting_for(
+            lambda: (
+                f"{phase}: {n:,} milestones to be released ({len(running.verified):,} seen "
+                f"verified, {len(running.released):,} released, {intake.requests:,} evidence "
+                "requests answered)"
+            )
+        )
         while not watch.done.is_set():
             if intake.errors:
                 raise SystemExit(f"{phase}: evidence refused: {'; '.join(intake.errors)}")
             if time.perf_counter() > limit:
                 print(
-                    f"{phase}: timed out after {timeout_s:.0f} s: "
+                    f"{phase}: timed out after {limit - t0:.0f} s: "
                     f"{len(watch.released)} of {n} released"
                 )
                 for node in nodes:
                     print(f"--- {node.name} ({node.log_path}):\n{_tail(node)}")
-                raise SystemExit(f"{phase}: timed out")
+                raise SystemExit(
+                    f"{phase}: timed out after {limit - t0:.0f} s waiting for {n:,} releases: "
+                    f"{len(watch.verified):,} seen verified, {len(watch.released):,} released"
+                )
             watch.done.wait(0.1)
         if watch.error is not None:
             raise SystemExit(f"{phase}: the release watcher failed: {watch.error}")
@@ -588,8 +623,12 @@ def _phase(
     finally:
         if watch is not None:
             watch.stop.set()
+        deadline.waiting_for(f"{phase}: its nodes to stop")
         for node in nodes:
             node.stop()
+        if period is not None:
+            _automine()
+    deadline.waiting_for(f"{phase}: the correctness checks (transactions, releases, balance)")
     last_block = web3.eth.block_number
     txs = _transactions(
         setup.rpc_url,
@@ -675,13 +714,44 @@ def _phase(
             "relay_batch_delay_s": 0.2 if batched else None,
         },
     }
+    if period is not None:
+        gas_limit = int(web3.eth.get_block("latest")["gasLimit"])
+        capacity = gas_limit / max(1, figures["gas_per_milestone"]) / period
+        figures["block_period_s"] = period
+        figures["block_gas_limit"] = gas_limit
+        figures["capacity_milestones_per_s"] = round(capacity, 1)
+        figures["capacity_used"] = round(figures["milestones_per_s"] / capacity, 2)
+        figures["capacity"] = (
+            "block gas limit / gas per milestone / block period: the most this workload can "
+            "pay per second on this chain, whatever the nodes do"
+        )
     return figures
+
+
+def _interval_mining(period: int) -> None:
+    """A block every `period` seconds, as a QBFT network makes them (anvil --block-time)."""
+    provider: Any = web3.provider
+    for method, params in (("evm_setAutomine", [False]), ("evm_setIntervalMining", [period])):
+        reply = provider.make_request(method, params)
+        if "error" in reply:
+            raise SystemExit(f"the chain refused {method}: {reply['error']}")
+
+
+def _automine() -> None:
+    provider: Any = web3.provider
+    provider.make_request("evm_setIntervalMining", [0])
+    provider.make_request("evm_setAutomine", [True])
 
 
 def main() -> None:
     if not is_local():
         raise SystemExit("the benchmark runs oracle nodes on a development chain only")
     started = time.perf_counter()
+    deadline = Deadline("bench-oracle", float(os.environ.get("BENCH_ORACLE_DEADLINE_S", "900")))
+    try:
+        gas_limit = check_chain(web3, name="bench-oracle")
+    except BenchError as exc:
+        raise SystemExit(str(exc)) from None
     count = int(os.environ.get("BENCH_ORACLE_MILESTONES", "1000"))
     chunk = int(os.environ.get("BENCH_ORACLE_CHUNK", "100"))
     timeout_s = float(os.environ.get("BENCH_ORACLE_TIMEOUT_S", "600"))
@@ -699,6 +769,7 @@ def main() -> None:
     keys = ["0x" + keccak(text=f"bench-oracle-node-{i}").hex() for i in range(3)]
     oracles = [Account.from_key(k).address for k in keys]
     manager = accounts[1]
+    deadline.waiting_for("the deployment of escrow, council and token")
     record, escrow, _council, token = deploy(
         deployer=accounts[0],
         council_members=[str(a) for a in accounts[7:10]],
@@ -711,7 +782,7 @@ def main() -> None:
     )
     for oracle in oracles:  # gas is free on the development chain; a balance costs nothing
         accounts[0].transfer(oracle, 10**18)
-    token.mint(manager, 2 * count * AMOUNT, {"from": accounts[0]})
+    token.mint(manager, len(phases) * count * AMOUNT, {"from": accounts[0]})
     root = Path(tempfile.mkdtemp(prefix="bench-oracle-"))
     print(f"node homes and logs under {root}", flush=True)
     deployment_file = root / "deployment.json"
@@ -725,15 +796,21 @@ def main() -> None:
         keys=keys,
         root=root,
     )
-    beneficiaries = {"unbatched": str(accounts[3]), "batched": str(accounts[4])}
+    beneficiaries = {
+        "unbatched": str(accounts[3]),
+        "batched": str(accounts[4]),
+        "batched-2s": str(accounts[5]),
+    }
+    labels = {"unbatched": "U", "batched": "B", "batched-2s": "Q"}
     plans: dict[str, tuple[int, list[bytes], list[dict[str, Any]]]] = {}
     for phase in phases:
+        deadline.waiting_for(f"{phase}: registering {count:,} milestones")
         program, milestones = _program(
             escrow=escrow,
             token=token,
             manager=manager,
             beneficiary=beneficiaries[phase],
-            label=phase[:1].upper(),
+            label=labels[phase],
             count=count,
         )
         plans[phase] = (program, milestones, [_evidence(m) for m in milestones])
@@ -753,11 +830,14 @@ def main() -> None:
             timeout_s=timeout_s,
             log_level=log_level,
             self_relay=self_relay,
+            deadline=deadline,
         )
         print(f"{phase}: {json.dumps(results[phase])}", flush=True)
+    deadline.finish()
 
     batched = results["batched"] if "batched" in results else None
     unbatched = results["unbatched"] if "unbatched" in results else None
+    qbft = results.get("batched-2s")
     speedup = (
         round(batched["milestones_per_s"] / unbatched["milestones_per_s"], 2)
         if batched and unbatched
@@ -771,6 +851,19 @@ def main() -> None:
         "gas_per_milestone": batched["gas_per_milestone"] if batched else None,
         "unbatched_milestones_per_s": unbatched["milestones_per_s"] if unbatched else None,
         "speedup": speedup,
+        "block_period_2s": (
+            {
+                "milestones_per_s": qbft["milestones_per_s"],
+                "capacity_milestones_per_s": qbft["capacity_milestones_per_s"],
+                "capacity_used": qbft["capacity_used"],
+                "gas_per_milestone": qbft["gas_per_milestone"],
+                "block_gas_limit": qbft["block_gas_limit"],
+                "p50_latency_s": qbft["p50_latency_s"],
+            }
+            if qbft
+            else None
+        ),
+        "block_gas_limit": gas_limit,
         "milestones": count,
         "cores": os.cpu_count(),
         "target_milestones_per_s": TARGET_MILESTONES_PER_S,
@@ -810,3 +903,10 @@ def main() -> None:
         f"{'met' if result['meets_target'] else 'not met'}; written to {REPORT}; node logs under "
         f"{root}"
     )
+    if qbft:
+        print(
+            f"with a block every {qbft['block_period_s']} s: {qbft['milestones_per_s']} "
+            f"milestones/s achieved, capacity {qbft['capacity_milestones_per_s']} milestones/s "
+            f"(block gas limit {qbft['block_gas_limit']:,} / {qbft['gas_per_milestone']:,} gas "
+            f"per milestone / {qbft['block_period_s']} s)"
+        )
