@@ -28,10 +28,16 @@ Flags for review, and their thresholds:
 - dispute: every milestone whose oracles attested different evidence within one epoch.
 - oracle-disagreement: a milestone whose attestations carry more than one evidence hash without
   an on-chain dispute (across committee epochs, which the contract does not treat as a dispute).
-- release-at-window-end: a release (not forced) made within `RELEASE_MARGIN_S` (1 hour) or
-  `RELEASE_MARGIN_FRACTION` (10 %) of the challenge window, whichever is shorter, after the window
-  closed: someone was waiting for the first second the money could move, before overseers had
-  read the evidence. A program with no window (0 s) is not flagged.
+- window-shortened-before-release: a release (not forced) that came sooner than the program's
+  challenge window allowed before the council shortened it, within that earlier window of the
+  shortening: released before verification + the earlier window, and at most the earlier window
+  after the change. The overseers' time to object was cut short just before money moved.
+- short-window-high-value: with a policy (`WindowPolicy`: `disburse audit --high-value AMOUNT
+  --min-window DURATION`), a milestone of at least the high value (in its program's token) whose
+  challenge window (at its release; for an unpaid one, its program's window now) is shorter than
+  the policy's minimum. Cancelled, expired and force-released milestones are not flagged.
+  (Releases at the first second the window allows are not flagged: the oracle nodes release
+  then by design.)
 - overdue: deadline passed without a quorum and nobody called `expire` (stored Registered,
   `statusOf` reads Expired): the amount is still committed.
 - expired: `expire` returned the milestone's amount to the program.
@@ -78,8 +84,6 @@ from disburse.proposals import MilestoneFacts, Money, describe, short
 STATUSES: Final = ENUMS["MilestoneStatus"]
 NONE, REGISTERED, VERIFIED, DISPUTED, FROZEN, RELEASED, CANCELLED, EXPIRED = range(8)
 
-RELEASE_MARGIN_S: Final = 3600
-RELEASE_MARGIN_FRACTION: Final = 0.10
 SCHEDULE_TOLERANCE: Final = 0.25
 LOGS_PER_READ: Final = 20_000
 APPLY_BATCH: Final = 2_000
@@ -92,7 +96,8 @@ FLAG_KINDS: Final = (
     "force-release",
     "dispute",
     "oracle-disagreement",
-    "release-at-window-end",
+    "window-shortened-before-release",
+    "short-window-high-value",
     "overdue",
     "expired",
     "schedule-ahead",
@@ -139,6 +144,41 @@ class TokenInfo:
     money: Money
 
 
+@dataclass(frozen=True, slots=True)
+class WindowChange:
+    """A change of a program's challenge window (always the council's: ChallengeWindowSet)."""
+
+    time: int
+    block: int
+    previous: int
+    window: int
+    proposal: int | None
+
+    @property
+    def shortened(self) -> bool:
+        return self.window < self.previous
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPolicy:
+    """How long a high-value milestone's challenge window must be: `high_value` in a token's own
+    units as people write them ("1,000,000"), read with each program token's decimals."""
+
+    high_value: str
+    min_window: int
+    """Seconds."""
+
+    def threshold(self, decimals: int) -> int:
+        """The high value in the token's smallest unit (rounded up for a token with fewer
+        decimals than the value is written with)."""
+        whole, _, fraction = self.high_value.replace(",", "").strip().partition(".")
+        units: int = int(whole or "0") * int(10**decimals)
+        if fraction:
+            kept = fraction[:decimals].ljust(decimals, "0")
+            units += int(kept or "0") + (1 if fraction[decimals:].strip("0") else 0)
+        return units
+
+
 @dataclass(slots=True)
 class ProgramRecord:
     program_id: int
@@ -159,6 +199,8 @@ class ProgramRecord:
     returned_cancelled: int = 0
     returned_expired: int = 0
     milestones: int = 0
+    window_changes: list[WindowChange] = field(default_factory=list)
+    """Every ChallengeWindowSet of the program, in chain order."""
 
     @property
     def balance(self) -> int:
@@ -890,9 +932,50 @@ class _Rebuild:
         program = self._program(v[0], block)
         program.closed = True
         program.closed_time = time
+        if self._actor(tx)[1] is not None:  # closed by the council, not by its manager
+            self._governance(
+                "program-closed", block, time, tx, f"program {v[0]} closed by the council"
+            )
 
     def _on_remainder_withdrawn(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
-        self._program(v[0], block).withdrawn += v[2]
+        program_id, treasury, amount = v
+        program = self._program(program_id, block)
+        program.withdrawn += amount
+        if self._actor(tx)[1] is not None:  # the council's; the manager's own is its ledger line
+            self._governance(
+                "remainder-withdrawn",
+                block,
+                time,
+                tx,
+                f"program {program_id}'s remainder of {self.money(program_id).show(amount)} "
+                f"paid to treasury {treasury} by the council",
+            )
+
+    def _on_program_manager_changed(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        program_id, previous, manager = v
+        self._program(program_id, block).manager = manager
+        self._governance(
+            "program-manager-changed",
+            block,
+            time,
+            tx,
+            f"manager of program {program_id} changed from {previous} to {manager}",
+        )
+
+    def _on_program_treasury_changed(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        program_id, previous, treasury = v
+        self._program(program_id, block).treasury = treasury
+        self._governance(
+            "program-treasury-changed",
+            block,
+            time,
+            tx,
+            f"treasury of program {program_id} changed from {previous} to {treasury}",
+        )
 
     def _on_challenge_window_set(
         self, v: tuple[Any, ...], block: int, time: int, tx: bytes
@@ -901,6 +984,7 @@ class _Rebuild:
         program = self._program(program_id, block)
         was = program.challenge_window
         program.challenge_window = window
+        program.window_changes.append(WindowChange(time, block, was, window, self._actor(tx)[1]))
         self._governance(
             "challenge-window-set",
             block,
@@ -1142,6 +1226,8 @@ _EXPECTED_FIELDS: dict[str, tuple[str, ...]] = {
     "ProgramFunded": ("programId", "funder", "amount"),
     "ProgramClosed": ("programId",),
     "RemainderWithdrawn": ("programId", "treasury", "amount"),
+    "ProgramManagerChanged": ("programId", "previousManager", "newManager"),
+    "ProgramTreasuryChanged": ("programId", "previousTreasury", "newTreasury"),
     "ChallengeWindowSet": ("programId", "challengeWindow"),
     "MilestoneRegistered": (
         "milestoneId",
@@ -1191,6 +1277,10 @@ _SENDER_EVENTS = frozenset(
         "DisputeResolved",
         "CommitteeUpdated",
         "ChallengeWindowSet",
+        "ProgramClosed",
+        "RemainderWithdrawn",
+        "ProgramManagerChanged",
+        "ProgramTreasuryChanged",
     }
 )
 
@@ -1206,9 +1296,42 @@ def status_at(m: MilestoneRecord, now: int) -> int:
     return m.status
 
 
-def release_margin(window: int) -> int:
-    """How soon after the challenge window closes a release is flagged (0: never)."""
-    return min(RELEASE_MARGIN_S, int(window * RELEASE_MARGIN_FRACTION))
+def released_time(m: MilestoneRecord) -> int | None:
+    """When the milestone was paid (its MilestoneReleased), if it was."""
+    for entry in reversed(m.timeline):
+        if entry[0] == "released":
+            return entry[2]
+    return None
+
+
+def shortened_before_release(m: MilestoneRecord, program: ProgramRecord) -> WindowChange | None:
+    """The council's shortening of the program's window that let `m` be paid sooner than the
+    window before it allowed, within that earlier window of the change; None when there is none
+    (or `m` was force-released, or not released)."""
+    released = released_time(m)
+    if m.forced or released is None or m.verified_time is None:
+        return None
+    for change in reversed(program.window_changes):
+        if change.time > released or not change.shortened:
+            continue
+        if released - change.time <= change.previous and (
+            released < m.verified_time + change.previous
+        ):
+            return change
+    return None
+
+
+def window_below_policy(
+    m: MilestoneRecord, program: ProgramRecord, policy: WindowPolicy, decimals: int
+) -> int | None:
+    """The challenge window that applies to `m` when it is high-value under `policy` and that
+    window is shorter than the policy's minimum; else None."""
+    if m.forced or m.status in (CANCELLED, EXPIRED, NONE):
+        return None
+    if m.amount < policy.threshold(decimals):
+        return None
+    window = m.release_window if m.status == RELEASED else program.challenge_window
+    return window if window < policy.min_window else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1242,7 +1365,11 @@ def _schedules(state: _Rebuild, now: int) -> dict[int, Schedule]:
 
 
 def _flags(
-    state: _Rebuild, now: int, schedules: Mapping[int, Schedule], tolerance: float
+    state: _Rebuild,
+    now: int,
+    schedules: Mapping[int, Schedule],
+    tolerance: float,
+    policy: WindowPolicy | None = None,
 ) -> list[Flag]:
     flags: list[Flag] = []
     for m in state.milestones.values():
@@ -1290,18 +1417,36 @@ def _flags(
                     f"across committee epochs: {by_oracle}",
                 )
             )
-        margin = release_margin(m.release_window)
-        if m.release_lag is not None and margin > 0 and 0 <= m.release_lag <= margin:
+        program = state.programs.get(pid)
+        change = shortened_before_release(m, program) if program is not None else None
+        released = released_time(m)
+        if change is not None and released is not None and m.verified_time is not None:
+            via = f" (proposal #{change.proposal})" if change.proposal is not None else ""
             flags.append(
                 Flag(
-                    "release-at-window-end",
+                    "window-shortened-before-release",
                     pid,
                     mid,
-                    f"{label} released {duration(m.release_lag)} after its "
-                    f"{duration(m.release_window)} challenge window closed (flagged within "
-                    f"{duration(margin)})",
+                    f"{label} released on {when(released)}, {duration(released - change.time)} "
+                    f"after the council shortened program {pid}'s challenge window from "
+                    f"{duration(change.previous)} to {duration(change.window)}{via}; under the "
+                    f"earlier window it could not have been paid before "
+                    f"{when(m.verified_time + change.previous)}",
                 )
             )
+        if policy is not None and program is not None:
+            window = window_below_policy(m, program, policy, state.token(program.token).decimals)
+            if window is not None:
+                flags.append(
+                    Flag(
+                        "short-window-high-value",
+                        pid,
+                        mid,
+                        f"{label}: {money.show(m.amount)} (at least {policy.high_value}, the "
+                        f"policy's high value) with a {duration(window)} challenge window, "
+                        f"shorter than the policy's {duration(policy.min_window)}",
+                    )
+                )
         if m.status == REGISTERED and now > m.deadline:
             flags.append(
                 Flag(
@@ -1433,6 +1578,20 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
                 chain_token,
                 f"program {p.program_id} pays in {chain_token}; the events say {p.token}",
             )
+        for what, rebuilt_address, index in (
+            ("manager", p.manager, 0),
+            ("treasury", p.treasury, 4),
+        ):
+            chain_address = state.addresses.of_word(words[index])
+            if chain_address != rebuilt_address:
+                differ(
+                    f"program {p.program_id}",
+                    what,
+                    rebuilt_address,
+                    chain_address,
+                    f"program {p.program_id}'s {what} is {chain_address} on chain; the events "
+                    f"say {rebuilt_address}",
+                )
         chain_closed = words[1][-1] != 0
         if chain_closed != p.closed:
             differ(
@@ -2076,6 +2235,7 @@ def run_audit(
     *,
     from_block: int | None = None,
     schedule_tolerance: float = SCHEDULE_TOLERANCE,
+    window_policy: WindowPolicy | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditReport:
     """Rebuilds the history from `from_block` (default: the deployment block) to the current head,
@@ -2090,7 +2250,7 @@ def run_audit(
         state.read(max(start, 0), progress=progress)
         now = client.timestamp(to_block)
         schedules = _schedules(state, now)
-        flags = _flags(state, now, schedules, schedule_tolerance)
+        flags = _flags(state, now, schedules, schedule_tolerance, window_policy)
         if partial:
             reconciliation = Reconciliation(
                 checked=False,

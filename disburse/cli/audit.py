@@ -13,9 +13,11 @@ from typing import IO, Annotated
 
 import typer
 
-from disburse.audit import SCHEDULE_TOLERANCE, AuditReport, run_audit
+from disburse.audit import SCHEDULE_TOLERANCE, AuditReport, WindowPolicy, run_audit
 from disburse.cli._session import fail, reports_errors, session
+from disburse.cli.programs import parse_duration
 from disburse.deployment import DeploymentFileError
+from disburse.plans import parse_amount
 
 
 @reports_errors
@@ -43,6 +45,17 @@ def audit(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the report to this file")
     ] = None,
+    high_value: Annotated[
+        str | None,
+        typer.Option(
+            help="policy: flag milestones of at least this amount (in their token, e.g. "
+            "1,000,000) whose challenge window is shorter than --min-window"
+        ),
+    ] = None,
+    min_window: Annotated[
+        str,
+        typer.Option(help="policy: the shortest challenge window of a high-value milestone"),
+    ] = "7d",
 ) -> None:
     """Rebuild the whole history from events, reconcile it against the chain, flag anomalies.
 
@@ -52,6 +65,13 @@ def audit(
     """
     if as_json and as_csv:
         fail("--json and --csv are alternatives: choose one")
+    policy = None
+    if high_value is not None:
+        try:
+            parse_amount(high_value, 18)
+        except ValueError as exc:
+            fail(f"--high-value: {exc}")
+        policy = WindowPolicy(high_value=high_value.strip(), min_window=parse_duration(min_window))
     s = session(ctx)
     try:
         deployment = s.deployment()
@@ -59,7 +79,11 @@ def audit(
         fail(str(exc))
     client = s.client()
     report = run_audit(
-        client, deployment, from_block=from_block, schedule_tolerance=schedule_tolerance
+        client,
+        deployment,
+        from_block=from_block,
+        schedule_tolerance=schedule_tolerance,
+        window_policy=policy,
     )
     if output is not None:
         with output.open("w", encoding="utf-8") as out:

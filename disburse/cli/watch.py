@@ -106,6 +106,18 @@ class EventWords:
             f"treasury {a['treasury']}"
         )
 
+    def _ProgramManagerChanged(self, a: Any) -> str:  # noqa: N802
+        return (
+            f"program {a['programId']} handed to manager {self.who(a['newManager'])} (was "
+            f"{self.who(a['previousManager'])}) by the council"
+        )
+
+    def _ProgramTreasuryChanged(self, a: Any) -> str:  # noqa: N802
+        return (
+            f"program {a['programId']} treasury changed to {self.who(a['newTreasury'])} (was "
+            f"{self.who(a['previousTreasury'])}) by the council"
+        )
+
     def _ChallengeWindowSet(self, a: Any) -> str:  # noqa: N802
         window = show_duration(int(a["challengeWindow"]))
         return f"program {a['programId']} challenge window set to {window} by the council"

@@ -9,7 +9,7 @@ one hour):
 
     program 1 (funded 100,000 by the manager and 50,000 by the funder)
       A/M1 10,000  quorum (oracles 0, 1) → released by the outsider two hours after the window
-      A/M2 20,000  quorum → released 10 s after the window closed           (release-at-window-end)
+      A/M2 20,000  quorum → released 10 s after the window closed           (no flag: by design)
       A/M3  5,000  oracle 0 and oracle 1 attest different evidence          (dispute)
       A/M4  7,000  quorum → council freezes it (#1), then cancels it (#2)
       A/M5  3,000  council force-releases it without attestations (#3)      (force-release)

@@ -230,16 +230,15 @@ def test_flags_name_every_milestone_and_program_that_needs_review(audit_json, hi
         ("force-release", "A/M5"),
         ("dispute", "A/M3"),
         ("oracle-disagreement", "A/M9"),
-        ("release-at-window-end", "A/M2"),
         ("overdue", "A/M7"),
         ("expired", "A/M6"),
         ("schedule-ahead", 1),
     }
     schedule = next(f for f in audit_json["flags"] if f["kind"] == "schedule-ahead")
     assert "paid 51% of its scheduled 65,000 JPYT while 15% is due" in schedule["message"]
-    window_end = next(f for f in audit_json["flags"] if f["kind"] == "release-at-window-end")
-    assert "after its 1 day challenge window closed (flagged within 1 h)" in window_end["message"]
-    assert by_ref(audit_json, history)["A/M2"]["flags"] == ["release-at-window-end"]
+    # A release ten seconds after the window closed is what the nodes do by design: no flag
+    # (issue 11, item 20, replaced release-at-window-end).
+    assert by_ref(audit_json, history)["A/M2"]["flags"] == []
 
 
 def test_a_wider_schedule_tolerance_drops_the_schedule_flag(run_audit):
@@ -283,7 +282,8 @@ def test_csv_has_a_row_per_milestone(run_audit, history, audit_json, roles):
     assert by["A/M5"]["reason_hash"] == "0x" + keccak(text=FORCE_REASON).hex()
     assert by["A/M1"]["released_by"] == roles.outsider
     assert by["A/M1"]["oracles"] == f"{history.oracles[0]};{history.oracles[1]}"
-    assert by["A/M2"]["flags"] == "release-at-window-end"
+    assert by["A/M2"]["flags"] == ""
+    assert by["A/M5"]["flags"] == "force-release"
     assert by["A/M4"]["status"] == "Cancelled"
     assert by["A/M1"]["amount"] == str(units(10_000))
     statuses = {m["id"]: m["status"] for m in audit_json["milestones"]}
@@ -300,7 +300,7 @@ def test_the_text_report_reads_as_a_report(run_audit, history):
     assert "#6 [expired] cancel milestone A/M8" in text
     assert f"revoked by {history.members[2]}" in text
     assert "by the council (proposal #1, executed by" in text
-    assert "Flags for review (7)" in text
+    assert "Flags for review (6)" in text  # the release-at-window-end noise is gone
     assert "Reconciliation\n  OK: 2 programs, 10 milestones, 6 proposals" in text
 
 
