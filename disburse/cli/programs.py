@@ -87,7 +87,7 @@ class Program:
 
 def check_program_id(program_id: int) -> int:
     """A program id as given on the command line: ids are uint256 on chain and start at 1."""
-    if not 0 < program_id < 2**256:
+    if not 0 <= program_id < 2**256:  # 0 is a uint256: the chain says no such program
         raise RefusedError(
             f"{program_id} is not a program id: program ids are whole numbers from 1 "
             "(`disburse program create` prints them)"
