@@ -116,7 +116,7 @@ class Deadline:
         except Exception as exc:  # the description must not hide the expiry
             what = f"(undescribed: {exc})"
         return (
-            f"{self.name}: overall deadline of {self.seconds:.0f} s passed while waiting for {what}"
+            f"{self.name}: overall deadline of {self.seconds:g} s passed while waiting for {what}"
         )
 
     def check(self) -> None:
