@@ -46,12 +46,15 @@ balances, like brownie's own launch)."""
 _chain: LocalChain | None = None
 
 
-def _development_port() -> int:
-    """The port brownie's development network connects to (from its network settings)."""
+def _development_port() -> int | None:
+    """The port brownie's network connects to, when it is a development network brownie would
+    launch (a live network given with --network is left alone)."""
     from brownie._config import CONFIG
 
     network = CONFIG.argv.get("network") or CONFIG.settings["networks"]["default"]
     settings = CONFIG.networks.get(network, {})
+    if "cmd" not in settings:
+        return None
     port = urlparse(str(settings.get("host", "http://127.0.0.1"))).port
     return int(port or settings.get("cmd_settings", {}).get("port", 8545))
 
@@ -59,7 +62,10 @@ def _development_port() -> int:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Starts the test chain with TEST_CHAIN's parameters before brownie connects to it."""
     global _chain
-    chain_ = LocalChain(state_file=None, port=_development_port(), **TEST_CHAIN)
+    port = _development_port()
+    if port is None:
+        return
+    chain_ = LocalChain(state_file=None, port=port, **TEST_CHAIN)
     if chain_.ready():
         raise pytest.UsageError(
             f"port {chain_.port} already answers JSON-RPC: the tests start their own chain "
