@@ -98,6 +98,8 @@ interface IOversightCouncil {
     error Council_TooManyMembers(uint256 max);
     /// @notice Every seat the council can ever assign has been assigned.
     error Council_SeatsExhausted();
+    /// @notice The council itself and the escrow cannot be members: neither can approve.
+    error Council_InvalidMember(address account);
 
     /*//////////////////////////////////////////////////////////////
                                PROPOSALS
@@ -140,7 +142,7 @@ interface IOversightCouncil {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Adds a member and sets the threshold. Only through an executed proposal.
-    /// @param member The new member.
+    /// @param member The new member: not zero, not the council, not the escrow.
     /// @param threshold The threshold afterwards.
     function addMember(address member, uint8 threshold) external;
 
@@ -184,7 +186,8 @@ interface IOversightCouncil {
     /// @return expiry Its expiry.
     /// @return executed Whether it ran.
     /// @return dataHash keccak256 of its calldata.
-    /// @return approvals Approvals of current members.
+    /// @return approvals Approvals of current members; for an executed proposal, the approvals
+    /// that counted when it executed (later membership changes do not alter it).
     function proposal(uint256 proposalId)
         external
         view
