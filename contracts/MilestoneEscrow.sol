@@ -295,17 +295,11 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     }
 
     /// @inheritdoc IMilestoneEscrow
-    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch, uint8 termsVersion)
-        external
-        override
-        whenNotPaused
-    {
+    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external override whenNotPaused {
         uint16 current = _epoch;
         if (epoch != current) revert Escrow_WrongEpoch(epoch, current);
         Milestone storage m = _milestones[milestoneId];
         Tally memory tally = _openTally(m, milestoneId, current);
-        uint8 currentTerms = m.termsVersion;
-        if (termsVersion != currentTerms) revert Escrow_TermsChanged(milestoneId, termsVersion, currentTerms);
         // The oracle itself attesting twice is refused, not skipped.
         tally.recorded = 0;
         _count(tally, milestoneId, msg.sender, evidenceHash, current);
@@ -752,8 +746,12 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         uint128 amount = m.amount;
         address beneficiary = m.beneficiary;
         m.status = MilestoneStatus.Released;
-        p.balance -= amount;
-        p.committed -= amount;
+        // Cannot underflow: an unpaid milestone's amount is part of `committed` (committed again
+        // by forceRelease for an expired one), and committed <= balance (invariant 2).
+        unchecked {
+            p.balance -= amount;
+            p.committed -= amount;
+        }
         emit MilestoneReleased(milestoneId, programId, beneficiary, amount);
 
         // Interactions
@@ -765,11 +763,26 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     /// funded) is refused, so no event states an amount that did not arrive. Callers are
     /// non-reentrant.
     function _transferExactly(IERC20 token, address to, uint256 amount) private {
-        uint256 before = token.balanceOf(to);
+        uint256 before = _balanceOf(token, to);
         token.safeTransfer(to, amount);
-        uint256 received = token.balanceOf(to);
+        uint256 received = _balanceOf(token, to);
         received = received > before ? received - before : 0;
         if (received != amount) revert Escrow_TransferShortfall(address(token), to, amount, received);
+    }
+
+    /// @dev `token.balanceOf(account)` without the ABI encoder's overhead (it runs twice per
+    /// payment, on the hot path of every release). A token that does not answer with a word is
+    /// refused, as the high-level call would.
+    function _balanceOf(IERC20 token, address account) private view returns (uint256 held) {
+        bool ok;
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, account)
+            ok := staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20)
+            ok := and(ok, gt(returndatasize(), 0x1f))
+            held := mload(0x00)
+        }
+        if (!ok) revert Escrow_InvalidToken(address(token));
     }
 
     function _checkTerms(address beneficiary, uint128 amount, uint40 deadline, address token) private view {

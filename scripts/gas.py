@@ -195,6 +195,7 @@ def measure() -> list[GasRow]:
                 milestone=milestone,
                 evidence_hash=evidence,
                 epoch=epoch,
+                terms_version=0,  # every milestone measured here is signed as registered
             ).as_tuple()
             for o in oracles
         ]

@@ -243,8 +243,6 @@ interface IMilestoneEscrow {
     error Escrow_ManagerLacksRole(address manager);
     /// @notice The council chose this milestone's beneficiary; an amendment cannot change it.
     error Escrow_BeneficiarySetByCouncil(bytes32 milestoneId, address beneficiary);
-    /// @notice The attestation was made for other terms of the milestone than its current ones.
-    error Escrow_TermsChanged(bytes32 milestoneId, uint8 given, uint8 current);
     /// @notice The milestone's terms changed 255 times: they can change no more (the council may cancel).
     error Escrow_TermsVersionExhausted(bytes32 milestoneId);
     /// @notice No oracle of the dispute attested this evidence hash.
@@ -340,8 +338,7 @@ interface IMilestoneEscrow {
     /// @param milestoneId The milestone attested.
     /// @param evidenceHash The hash of the evidence bundle the oracle verified.
     /// @param epoch The current committee epoch.
-    /// @param termsVersion The milestone's terms version the oracle verified against (`milestone(id)`).
-    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch, uint8 termsVersion) external;
+    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external;
 
     /// @notice Records relayed EIP-712 attestations for one or more milestones. Anyone may relay;
     /// each signature must come from a current committee member and sign the milestone's current
