@@ -3,7 +3,8 @@
 Branch tree (a test per leaf):
 
 council propose ACTION
-├── each of the 15 actions ................... shown in words, proposed; two approvals execute it;
+├── each of the 19 actions ................... shown in words, proposed; two approvals execute it;
+│                                              (the four program powers: their own module)
 │                                              the state on chain is what the action says
 ├── milestone by --program P REF ............. the same id as the 0x id
 ├── force-release --reason ................... prints keccak256(reason), records it on chain, keeps

@@ -66,5 +66,5 @@ def test_an_executed_proposal_keeps_its_approvals_when_a_member_leaves(
     run = run_proposal(escrow.grantRole.encode_input(PROGRAM_MANAGER_ROLE, roles.funder))
     assert council.proposal(run.proposal_id)[4] == 2
     run_proposal(council.removeMember.encode_input(members[0], 2), target=council)
-    target, _expiry, executed, _data, approvals = council.proposal(run.proposal_id)
+    _target, _expiry, executed, _data, approvals = council.proposal(run.proposal_id)
     assert (executed, approvals) == (True, 2)

@@ -77,7 +77,11 @@ def test_the_manager_cannot_amend_back_a_beneficiary_the_council_replaced(
     for target in (roles.beneficiary, roles.manager):
         with brownie.reverts(error("Escrow_BeneficiarySetByCouncil", mid, roles.beneficiary2)):
             escrow.amendMilestone(
-                mid, target, view["amount"], view["deadline"], view["evidenceSpecHash"],
+                mid,
+                target,
+                view["amount"],
+                view["deadline"],
+                view["evidenceSpecHash"],
                 {"from": roles.manager},
             )
     assert _view(escrow, mid) == view
@@ -90,12 +94,18 @@ def test_the_manager_may_still_amend_other_terms_of_a_milestone_the_council_redi
     decide(escrow.replaceBeneficiary.encode_input(mid, roles.beneficiary2))
     view = _view(escrow, mid)
     escrow.amendMilestone(
-        mid, roles.beneficiary2, 5, view["deadline"], view["evidenceSpecHash"],
+        mid,
+        roles.beneficiary2,
+        5,
+        view["deadline"],
+        view["evidenceSpecHash"],
         {"from": roles.manager},
     )
     after = _view(escrow, mid)
     assert (after["beneficiary"], after["amount"], after["termsVersion"]) == (
-        roles.beneficiary2, 5, 2
+        roles.beneficiary2,
+        5,
+        2,
     )
 
 
@@ -121,7 +131,9 @@ def test_the_council_hands_a_program_to_another_manager(
     run = decide(escrow.setProgramManager.encode_input(program_id, roles.funder))
     event = run.executed.events["ProgramManagerChanged"]
     assert (event["programId"], event["previousManager"], event["newManager"]) == (
-        program_id, roles.manager, roles.funder
+        program_id,
+        roles.manager,
+        roles.funder,
     )
     assert escrow.program(program_id).dict()["manager"] == roles.funder
     with brownie.reverts(error("Escrow_NotProgramManager", program_id, roles.manager)):
@@ -144,7 +156,9 @@ def test_the_council_changes_a_program_treasury(escrow, token, roles, program_id
     run = decide(escrow.setProgramTreasury.encode_input(program_id, roles.funder))
     event = run.executed.events["ProgramTreasuryChanged"]
     assert (event["programId"], event["previousTreasury"], event["newTreasury"]) == (
-        program_id, roles.treasury, roles.funder
+        program_id,
+        roles.treasury,
+        roles.funder,
     )
     escrow.closeProgram(program_id, {"from": roles.manager})
     before = token.balanceOf(roles.funder)

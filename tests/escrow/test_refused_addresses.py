@@ -57,16 +57,18 @@ def test_amend_refuses_the_escrow_or_the_token_as_beneficiary(
     before = _view(escrow, mid)
     with brownie.reverts(error("Escrow_InvalidBeneficiary", target)):
         escrow.amendMilestone(
-            mid, target, before["amount"], before["deadline"], before["evidenceSpecHash"],
+            mid,
+            target,
+            before["amount"],
+            before["deadline"],
+            before["evidenceSpecHash"],
             {"from": roles.manager},
         )
     assert _view(escrow, mid) == before
 
 
 @pytest.mark.parametrize("which", ["escrow", "token"])
-def test_replace_beneficiary_refuses_the_escrow_or_the_token(
-    escrow, token, roles, register, which
-):
+def test_replace_beneficiary_refuses_the_escrow_or_the_token(escrow, token, roles, register, which):
     target = escrow if which == "escrow" else token
     mid = register("PO-6/M1")
     before = _view(escrow, mid)
@@ -99,14 +101,17 @@ def test_set_program_treasury_refuses_the_escrow_and_zero(escrow, roles, program
 @pytest.fixture
 def fee_program(escrow: Any, fee_token: Any, roles: Any) -> int:
     """A program in the 1 % fee token, funded with 99 units: the fee rounds to zero."""
-    pid = int(escrow.createProgram(fee_token, roles.treasury, 0, {"from": roles.manager}).return_value)
+    tx = escrow.createProgram(fee_token, roles.treasury, 0, {"from": roles.manager})
+    pid = int(tx.return_value)
     fee_token.approve(escrow, 10**6, {"from": roles.manager})
     escrow.fund(pid, 99, {"from": roles.manager})
     escrow.fund(pid, 99, {"from": roles.manager})
     return pid
 
 
-def _verified(escrow: Any, roles: Any, oracles: list[Any], pid: int, ref: str, amount: int) -> bytes:
+def _verified(
+    escrow: Any, roles: Any, oracles: list[Any], pid: int, ref: str, amount: int
+) -> bytes:
     escrow.registerMilestone(
         pid, milestone_input(ref, roles.beneficiary, amount), {"from": roles.manager}
     )
@@ -143,9 +148,7 @@ def test_a_fee_token_payout_that_would_short_pay_is_refused(
     assert fee_token.balanceOf(roles.beneficiary) == 0
 
 
-def test_a_fee_token_refund_that_would_short_pay_is_refused(
-    escrow, fee_token, roles, fee_program
-):
+def test_a_fee_token_refund_that_would_short_pay_is_refused(escrow, fee_token, roles, fee_program):
     escrow.closeProgram(fee_program, {"from": roles.manager})
     before = escrow.program(fee_program)
     with brownie.reverts(error("Escrow_TransferShortfall", fee_token, roles.treasury, 198, 197)):

@@ -142,9 +142,7 @@ def test_an_item_whose_milestone_a_front_run_verified_on_the_same_hash_is_skippe
     item = (mid, evidence(), [sign(o, mid, evidence()) for o in oracles[:3]])
     tail = (other, evidence(), [sign(o, other, evidence()) for o in oracles[:2]])
     # The front-runner verifies `mid` with two of the three signatures.
-    escrow.attestWithSignatures(
-        epoch, [(mid, evidence(), item[2][:2])], {"from": roles.outsider}
-    )
+    escrow.attestWithSignatures(epoch, [(mid, evidence(), item[2][:2])], {"from": roles.outsider})
     before = escrow.milestone(mid)
     tx = escrow.attestWithSignatures(epoch, [item, tail], {"from": roles.admin})
     assert escrow.milestone(mid) == before
