@@ -1118,7 +1118,7 @@ class EscrowMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.ms)
     @rule(
         pick=picks,
-        pool=st.sampled_from(["open", "open", "open", "locked", "any", "unknown"]),
+        pool=st.sampled_from(["open", "open", "locked", "locked", "any", "unknown"]),
         beneficiary=beneficiaries,
         share=shares,
         offset=offsets,
@@ -1151,6 +1151,10 @@ class EscrowMachine(RuleBasedStateMachine):
         new_beneficiary = self.refused_payee(fault, beneficiary)
         if fault == "keep beneficiary" and m is not None:
             new_beneficiary = m.beneficiary
+        elif pool == "locked" and fault is None and m is not None and m.locked:
+            # The manager tries to move a beneficiary the council chose (back, or elsewhere).
+            others = [b for b in map(self.beneficiary, range(3)) if b != m.beneficiary]
+            new_beneficiary = _pick(others, beneficiary)
         deadline = self.deadline(offset, fault)
         spec = keccak(b"amended:" + mid)
         expect = self.err("EnforcedPause") if self.paused else None
@@ -1593,7 +1597,10 @@ class EscrowMachine(RuleBasedStateMachine):
         elif kind == "replace":
             if fault == "other":
                 fault = ("zero beneficiary", "escrow beneficiary", "token beneficiary")[pick % 3]
-            self.replace_beneficiary(pick, pool or "unpaid", beneficiary, fault)
+            # Half of them on an open milestone, which the manager may then try to amend.
+            self.replace_beneficiary(
+                pick, pool or ("open" if pick % 2 else "unpaid"), beneficiary, fault
+            )
         else:
             if fault == "other":
                 fault = "too long" if pick % 2 else "unknown program"
