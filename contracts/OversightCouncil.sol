@@ -208,6 +208,16 @@ contract OversightCouncil is IOversightCouncil {
     }
 
     /// @inheritdoc IOversightCouncil
+    function proposalState(uint256 proposalId) external view override returns (ProposalState) {
+        Proposal storage p = _proposals[proposalId];
+        if (p.target == address(0)) return ProposalState.Unknown;
+        if (p.executed) return ProposalState.Executed;
+        if (block.timestamp > p.expiry) return ProposalState.Expired;
+        if (_count(p.approvals) >= _threshold) return ProposalState.Executable;
+        return ProposalState.Open;
+    }
+
+    /// @inheritdoc IOversightCouncil
     function hasApproved(uint256 proposalId, address member) external view override returns (bool) {
         uint256 seatPlusOne = _seatOf[member];
         return seatPlusOne != 0 && (_proposals[proposalId].approvals & (1 << (seatPlusOne - 1))) != 0;

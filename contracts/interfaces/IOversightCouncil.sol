@@ -8,6 +8,21 @@ pragma solidity 0.8.37;
 /// so every override of the escrow is such a proposal. The council changes its own members and
 /// threshold only through its own executed proposals. Any single member may pause the escrow.
 interface IOversightCouncil {
+    /// @notice Where a proposal stands, as `proposalState` computes it from its stored facts,
+    /// the current members and the time.
+    enum ProposalState {
+        /// No proposal has this id.
+        Unknown,
+        /// Open for approvals; the approvals of current members are below the threshold.
+        Open,
+        /// Open, and the approvals of current members reach the threshold: any member may execute.
+        Executable,
+        /// Past its expiry without having been executed.
+        Expired,
+        /// Executed (exactly once).
+        Executed
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
@@ -192,6 +207,12 @@ interface IOversightCouncil {
         external
         view
         returns (address target, uint40 expiry, bool executed, bytes32 dataHash, uint256 approvals);
+
+    /// @notice Where a proposal stands (TimelockController's `getOperationState`): clients read
+    /// this rather than re-deriving it from `proposal`, the threshold and the time.
+    /// @param proposalId The proposal.
+    /// @return state Unknown, Open, Executable, Expired or Executed.
+    function proposalState(uint256 proposalId) external view returns (ProposalState state);
 
     /// @notice Whether a current member's approval on a proposal stands.
     /// @param proposalId The proposal.

@@ -7,6 +7,7 @@ addMember
 constructor with the council's future address or the escrow as a member → refused
 proposal(id) of an executed proposal → approvals as they counted at execution, whatever
 membership does later
+proposalState(id) → Unknown, Open, Executable (approvals reach the threshold), Expired, Executed
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import brownie
-from brownie import OversightCouncil, accounts
+from brownie import OversightCouncil, accounts, chain
 
 from tests.council.conftest import PROGRAM_MANAGER_ROLE
 
@@ -68,3 +69,35 @@ def test_an_executed_proposal_keeps_its_approvals_when_a_member_leaves(
     run_proposal(council.removeMember.encode_input(members[0], 2), target=council)
     _target, _expiry, executed, _data, approvals = council.proposal(run.proposal_id)
     assert (executed, approvals) == (True, 2)
+
+
+# --------------------------------------------------------------------------- proposalState
+
+UNKNOWN, OPEN, EXECUTABLE, EXPIRED, EXECUTED = range(5)
+
+
+def test_proposal_state_follows_a_proposal_from_open_to_executed(
+    council, escrow, members, propose, roles
+):
+    data = escrow.grantRole.encode_input(PROGRAM_MANAGER_ROLE, roles.funder)
+    pid = propose(data).return_value
+    assert council.proposalState(pid + 1) == UNKNOWN
+    assert council.proposalState(pid) == OPEN
+    council.approve(pid, {"from": members[0]})
+    assert council.proposalState(pid) == OPEN
+    council.approve(pid, {"from": members[1]})
+    assert council.proposalState(pid) == EXECUTABLE
+    council.revoke(pid, {"from": members[1]})
+    assert council.proposalState(pid) == OPEN
+    council.approveAndExecute(pid, data, {"from": members[1]})
+    assert council.proposalState(pid) == EXECUTED
+
+
+def test_proposal_state_reads_expired_after_the_expiry(council, escrow, members, propose, roles):
+    data = escrow.grantRole.encode_input(PROGRAM_MANAGER_ROLE, roles.funder)
+    pid = propose(data, expiry=chain.time() + 3600).return_value
+    council.approve(pid, {"from": members[0]})
+    council.approve(pid, {"from": members[1]})
+    chain.sleep(7200)
+    chain.mine()
+    assert council.proposalState(pid) == EXPIRED

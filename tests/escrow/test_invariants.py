@@ -1735,7 +1735,28 @@ class EscrowMachine(RuleBasedStateMachine):
             [("BeneficiaryReplaced", mid, m.beneficiary, payee)] if m else [],
         )
         if tx is not None:
+            previous = m.beneficiary
             m.beneficiary, m.locked, m.terms = payee, True, m.terms + 1
+            if m.stored == Status.REGISTERED and previous != payee:
+                self.amend_back(m, previous)
+
+    def amend_back(self, m: GhostMilestone, previous: str) -> None:
+        """The manager alone tries to undo the council's replacement: refused (issue 11)."""
+        who = self.caller(None, m.pid)
+        expect = self.err("EnforcedPause") if self.paused else self.open_program_error(m.pid, who)
+        # (Stored Registered, as the caller checked: a lapsed one is not expired yet.)
+        if expect is None and m.count != 0 and m.att_epoch == self.epoch:
+            expect = self.err("Escrow_MilestoneAlreadyAttested", m.mid, m.count)
+        if expect is None:
+            expect = self.err("Escrow_BeneficiarySetByCouncil", m.mid, m.beneficiary)
+        deadline = max(m.deadline, self.now + 1)
+        self.send(
+            f"amendMilestone({self.describe(m.mid)}) back to the replaced beneficiary",
+            self.escrow.amendMilestone,
+            [m.mid, previous, m.amount, deadline, m.spec],
+            who,
+            expect,
+        )
 
     def set_challenge_window(self, pick: int, window: int, fault: str | None) -> None:
         pid = self.program_for(pick, fault)
