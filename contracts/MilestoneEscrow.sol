@@ -35,7 +35,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
 
     /// @notice The EIP-712 type an oracle signs.
     bytes32 public constant ATTESTATION_TYPEHASH =
-        keccak256("Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch)");
+        keccak256("Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch,uint8 termsVersion)");
 
     /// @notice The committee's attestations are tracked as a 16-bit set of seats per milestone.
     uint256 public constant MAX_COMMITTEE_SIZE = 16;
@@ -48,7 +48,11 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         bool closed;
         IERC20 token;
         uint40 challengeWindow;
+        // When the council last changed the window; milestones verified until then keep at least
+        // `earlierWindow`, so that a shorter window never ends a veto window already running.
+        uint40 windowChangedAt;
         address treasury;
+        uint40 earlierWindow;
         // Tokens held for the program (funded - paid - withdrawn) and the part owed to open milestones.
         uint128 balance;
         uint128 committed;
@@ -60,15 +64,22 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         uint40 deadline;
         uint40 verifiedAt;
         MilestoneStatus status;
-        uint8 attestations;
+        // Bumped by every amendment and beneficiary replacement; signed in every attestation, so
+        // a signature given for earlier terms does not count for the changed ones. (The number
+        // of attestations is the population count of `attesters`, so it needs no byte here.)
+        uint8 termsVersion;
         uint16 epoch;
         uint16 attesters;
-        // Read on release only.
+        // Read on release and amendment.
         address beneficiary;
         uint64 programId;
+        // Set when the council chose the beneficiary: the manager can no longer change it.
+        bool beneficiaryLocked;
         bytes32 evidenceSpecHash;
         // Written by the first attestation of an epoch.
         bytes32 evidenceHash;
+        // Written on a dispute only: the hash that disagreed with `evidenceHash`.
+        bytes32 conflictingHash;
     }
 
     // These pack into the slot of Pausable's `_paused`: one cold read serves the pause check and
@@ -106,7 +117,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     {
         // Checks
         if (address(token).code.length == 0) revert Escrow_InvalidToken(address(token));
-        if (treasury == address(0)) revert Escrow_ZeroAddress("treasury");
+        _checkTreasury(treasury);
         if (challengeWindow > MAX_CHALLENGE_WINDOW) {
             revert Escrow_ChallengeWindowTooLong(challengeWindow, MAX_CHALLENGE_WINDOW);
         }
@@ -143,7 +154,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     /// @inheritdoc IMilestoneEscrow
     function closeProgram(uint256 programId) external override whenNotPaused {
         // Checks
-        Program storage p = _managedProgram(programId);
+        Program storage p = _managedOrGovernedProgram(programId);
         if (p.closed) revert Escrow_ProgramClosed(programId);
 
         // Effects
@@ -160,7 +171,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         returns (uint256 amount)
     {
         // Checks
-        Program storage p = _managedProgram(programId);
+        Program storage p = _managedOrGovernedProgram(programId);
         if (!p.closed) revert Escrow_ProgramNotClosed(programId);
         amount = p.balance - p.committed;
         if (amount == 0) revert Escrow_NothingToWithdraw(programId);
@@ -171,7 +182,40 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         emit RemainderWithdrawn(programId, treasury, amount);
 
         // Interactions
-        p.token.safeTransfer(treasury, amount);
+        _transferExactly(p.token, treasury, amount);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function setProgramManager(uint256 programId, address manager)
+        external
+        override
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        // Checks
+        Program storage p = _existingProgram(programId);
+        if (manager == address(0)) revert Escrow_ZeroAddress("manager");
+        if (!hasRole(PROGRAM_MANAGER_ROLE, manager)) revert Escrow_ManagerLacksRole(manager);
+
+        // Effects
+        address previous = p.manager;
+        p.manager = manager;
+        emit ProgramManagerChanged(programId, previous, manager);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function setProgramTreasury(uint256 programId, address treasury)
+        external
+        override
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        // Checks
+        Program storage p = _existingProgram(programId);
+        _checkTreasury(treasury);
+
+        // Effects
+        address previous = p.treasury;
+        p.treasury = treasury;
+        emit ProgramTreasuryChanged(programId, previous, treasury);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -187,7 +231,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     {
         Program storage p = _openManagedProgram(programId);
         uint128 amount;
-        (milestoneId, amount) = _register(programId, input);
+        (milestoneId, amount) = _register(programId, input, address(p.token));
         _commit(p, programId, amount);
     }
 
@@ -201,8 +245,9 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         uint256 count = inputs.length;
         if (count == 0) revert Escrow_EmptyBatch();
         uint256 total;
+        address token = address(p.token);
         for (uint256 i; i < count; ++i) {
-            (, uint128 amount) = _register(programId, inputs[i]);
+            (, uint128 amount) = _register(programId, inputs[i], token);
             total += amount;
         }
         _commit(p, programId, total);
@@ -223,17 +268,27 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         if (m.status != MilestoneStatus.Registered) {
             revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
         }
-        if (m.attestations != 0) revert Escrow_MilestoneAlreadyAttested(milestoneId, m.attestations);
-        _checkTerms(beneficiary, amount, deadline);
+        // Only attestations of the current epoch count, so only they freeze the terms.
+        if (m.attesters != 0 && m.epoch == _epoch) {
+            revert Escrow_MilestoneAlreadyAttested(milestoneId, _popcount(m.attesters));
+        }
+        // A beneficiary the council chose is the council's to change, not one key's.
+        if (m.beneficiaryLocked && beneficiary != m.beneficiary) {
+            revert Escrow_BeneficiarySetByCouncil(milestoneId, m.beneficiary);
+        }
+        _checkTerms(beneficiary, amount, deadline, address(p.token));
         uint256 committed = uint256(p.committed) - m.amount + amount;
         if (committed > p.balance) {
             revert Escrow_InsufficientFunds(programId, committed, p.balance);
         }
+        uint8 termsVersion = _nextTermsVersion(m, milestoneId);
 
         // Effects
         p.committed = uint128(committed);
         m.amount = amount;
         m.deadline = deadline;
+        m.termsVersion = termsVersion;
+        m.attesters = 0;
         m.beneficiary = beneficiary;
         m.evidenceSpecHash = evidenceSpecHash;
         emit MilestoneAmended(milestoneId, beneficiary, amount, deadline, evidenceSpecHash);
@@ -245,6 +300,8 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         if (epoch != current) revert Escrow_WrongEpoch(epoch, current);
         Milestone storage m = _milestones[milestoneId];
         Tally memory tally = _openTally(m, milestoneId, current);
+        // The oracle itself attesting twice is refused, not skipped.
+        tally.recorded = 0;
         _count(tally, milestoneId, msg.sender, evidenceHash, current);
         _closeTally(m, tally, milestoneId, evidenceHash, msg.sender, current, _quorum);
     }
@@ -390,11 +447,11 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     /// @inheritdoc IMilestoneEscrow
     function cancel(bytes32 milestoneId) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         // Checks
-        Milestone storage m = _unpaidMilestone(milestoneId);
+        Milestone storage m = _councilMilestone(milestoneId);
 
-        // Effects
+        // Effects: an expired milestone's amount went back to the program already.
         uint256 programId = m.programId;
-        uint128 amount = m.amount;
+        uint128 amount = m.status == MilestoneStatus.Expired ? 0 : m.amount;
         m.status = MilestoneStatus.Cancelled;
         _programs[programId].committed -= amount;
         emit MilestoneCancelled(milestoneId, programId, amount);
@@ -407,7 +464,16 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         onlyRole(DEFAULT_ADMIN_ROLE)
         nonReentrant
     {
-        Milestone storage m = _unpaidMilestone(milestoneId);
+        // Checks
+        Milestone storage m = _councilMilestone(milestoneId);
+
+        // Effects: an expired milestone's amount went back to the program; it is committed again
+        // (refused when the program no longer has it uncommitted), so that the payment comes out
+        // of the program's own funds and invariants 1 and 2 hold.
+        if (m.status == MilestoneStatus.Expired) {
+            uint256 programId = m.programId;
+            _commit(_programs[programId], programId, m.amount);
+        }
         emit MilestoneForceReleased(milestoneId, reasonHash);
         _pay(milestoneId, m);
     }
@@ -418,10 +484,17 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         override
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
-        Milestone storage m = _unpaidMilestone(milestoneId);
-        if (beneficiary == address(0)) revert Escrow_ZeroAddress("beneficiary");
+        // Checks
+        Milestone storage m = _councilMilestone(milestoneId);
+        _checkBeneficiary(beneficiary, address(_programs[m.programId].token));
+        uint8 termsVersion = _nextTermsVersion(m, milestoneId);
+
+        // Effects: signatures given for the old terms stop counting; attestations already
+        // recorded stand (they attest the evidence, which has not changed).
         address previous = m.beneficiary;
         m.beneficiary = beneficiary;
+        m.beneficiaryLocked = true;
+        m.termsVersion = termsVersion;
         emit BeneficiaryReplaced(milestoneId, previous, beneficiary);
     }
 
@@ -435,6 +508,9 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         if (m.status != MilestoneStatus.Disputed) {
             revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
         }
+        if (evidenceHash != m.evidenceHash && evidenceHash != m.conflictingHash) {
+            revert Escrow_HashNotDisputed(milestoneId, evidenceHash);
+        }
         m.evidenceHash = evidenceHash;
         m.verifiedAt = uint40(block.timestamp);
         m.status = MilestoneStatus.Verified;
@@ -447,10 +523,20 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         override
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
+        // Checks
         Program storage p = _existingProgram(programId);
         if (challengeWindow > MAX_CHALLENGE_WINDOW) {
             revert Escrow_ChallengeWindowTooLong(challengeWindow, MAX_CHALLENGE_WINDOW);
         }
+
+        // Effects: milestones verified until now keep the longest window that may still be
+        // running for any of them (see `_releasableAt`); the new window applies to milestones
+        // verified from now on, and a longer one to every milestone.
+        uint40 previous = p.challengeWindow;
+        uint40 earlier = p.earlierWindow;
+        if (earlier <= previous || block.timestamp >= uint256(p.windowChangedAt) + earlier) earlier = previous;
+        p.earlierWindow = earlier;
+        p.windowChangedAt = uint40(block.timestamp);
         p.challengeWindow = challengeWindow;
         emit ChallengeWindowSet(programId, challengeWindow);
     }
@@ -479,10 +565,12 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
             deadline: m.deadline,
             evidenceSpecHash: m.evidenceSpecHash,
             status: _statusOf(m),
-            attestations: m.attestations,
+            attestations: _popcount(m.attesters),
             attestationEpoch: m.epoch,
             evidenceHash: m.evidenceHash,
-            verifiedAt: m.verifiedAt
+            verifiedAt: m.verifiedAt,
+            termsVersion: m.termsVersion,
+            beneficiaryLocked: m.beneficiaryLocked
         });
     }
 
@@ -525,13 +613,13 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     }
 
     /// @inheritdoc IMilestoneEscrow
-    function attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch)
+    function attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch, uint8 termsVersion)
         external
         view
         override
         returns (bytes32)
     {
-        return _attestationDigest(milestoneId, evidenceHash, epoch);
+        return _attestationDigest(milestoneId, evidenceHash, epoch, termsVersion);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -563,17 +651,47 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         return status;
     }
 
-    /// @dev The one place that decides when a verified milestone's challenge window ends.
+    /// @dev The one place that decides when a verified milestone's challenge window ends: the
+    /// program's window, or for a milestone verified before the council last changed it, the
+    /// longer of that and the window its veto period may still be running under.
     function _releasableAt(Milestone storage m) private view returns (uint256) {
-        return uint256(m.verifiedAt) + _programs[m.programId].challengeWindow;
+        Program storage p = _programs[m.programId];
+        uint256 window = p.challengeWindow;
+        uint256 verifiedAt = m.verifiedAt;
+        if (verifiedAt <= p.windowChangedAt) {
+            uint256 earlier = p.earlierWindow;
+            if (earlier > window) window = earlier;
+        }
+        return verifiedAt + window;
     }
 
-    function _attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch)
+    function _attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch, uint8 termsVersion)
         private
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(ATTESTATION_TYPEHASH, milestoneId, evidenceHash, epoch)));
+        return _hashTypedDataV4(
+            keccak256(abi.encode(ATTESTATION_TYPEHASH, milestoneId, evidenceHash, epoch, termsVersion))
+        );
+    }
+
+    /// @dev The number of attestations in a tally: one bit per committee seat.
+    function _popcount(uint16 bits) private pure returns (uint8 count) {
+        unchecked {
+            uint256 x = bits;
+            x = x - ((x >> 1) & 0x5555);
+            x = (x & 0x3333) + ((x >> 2) & 0x3333);
+            x = (x + (x >> 4)) & 0x0f0f;
+            count = uint8((x + (x >> 8)) & 0x1f);
+        }
+    }
+
+    /// @dev The next terms version; refused once the counter is exhausted (255 changes), since a
+    /// counter that wrapped would make signatures for old terms count again.
+    function _nextTermsVersion(Milestone storage m, bytes32 milestoneId) private view returns (uint8) {
+        uint8 version = m.termsVersion;
+        if (version == type(uint8).max) revert Escrow_TermsVersionExhausted(milestoneId);
+        return version + 1;
     }
 
     function _existingProgram(uint256 programId) private view returns (Program storage p) {
@@ -590,6 +708,15 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         }
     }
 
+    /// @dev A program its manager (as in `_managedProgram`) or the council may act on.
+    function _managedOrGovernedProgram(uint256 programId) private view returns (Program storage p) {
+        p = _existingProgram(programId);
+        if (
+            !(p.manager == msg.sender && hasRole(PROGRAM_MANAGER_ROLE, msg.sender))
+                && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)
+        ) revert Escrow_NotProgramManager(programId, msg.sender);
+    }
+
     function _openManagedProgram(uint256 programId) private view returns (Program storage p) {
         p = _managedProgram(programId);
         if (p.closed) revert Escrow_ProgramClosed(programId);
@@ -600,15 +727,15 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         if (m.status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
     }
 
-    /// @dev A milestone the council may still cancel, force-release or redirect: not paid,
-    /// cancelled or expired by `expire` (one past its deadline but not yet expired qualifies).
-    function _unpaidMilestone(bytes32 milestoneId) private view returns (Milestone storage m) {
+    /// @dev A milestone the council may still cancel, force-release or redirect: not paid or
+    /// cancelled. A lapsed one qualifies, whether or not anyone called `expire`, so that nobody
+    /// can defeat an approved council decision by expiring the milestone first.
+    function _councilMilestone(bytes32 milestoneId) private view returns (Milestone storage m) {
         m = _existingMilestone(milestoneId);
         MilestoneStatus status = m.status;
-        if (
-            status != MilestoneStatus.Registered && status != MilestoneStatus.Verified
-                && status != MilestoneStatus.Frozen && status != MilestoneStatus.Disputed
-        ) revert Escrow_UnexpectedMilestoneStatus(milestoneId, status);
+        if (status == MilestoneStatus.Released || status == MilestoneStatus.Cancelled) {
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
+        }
     }
 
     /// @dev Pays a milestone its amount, once: the status changes before the transfer.
@@ -619,27 +746,70 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         uint128 amount = m.amount;
         address beneficiary = m.beneficiary;
         m.status = MilestoneStatus.Released;
-        p.balance -= amount;
-        p.committed -= amount;
+        // Cannot underflow: an unpaid milestone's amount is part of `committed` (committed again
+        // by forceRelease for an expired one), and committed <= balance (invariant 2).
+        unchecked {
+            p.balance -= amount;
+            p.committed -= amount;
+        }
         emit MilestoneReleased(milestoneId, programId, beneficiary, amount);
 
         // Interactions
-        p.token.safeTransfer(beneficiary, amount);
+        _transferExactly(p.token, beneficiary, amount);
     }
 
-    function _checkTerms(address beneficiary, uint128 amount, uint40 deadline) private view {
-        if (beneficiary == address(0)) revert Escrow_ZeroAddress("beneficiary");
+    /// @dev Transfers `amount` and checks that the recipient's balance rose by exactly that much:
+    /// a fee-on-transfer token that short-pays (even one whose fee rounded to zero when it was
+    /// funded) is refused, so no event states an amount that did not arrive. Callers are
+    /// non-reentrant.
+    function _transferExactly(IERC20 token, address to, uint256 amount) private {
+        uint256 before = _balanceOf(token, to);
+        token.safeTransfer(to, amount);
+        uint256 received = _balanceOf(token, to);
+        received = received > before ? received - before : 0;
+        if (received != amount) revert Escrow_TransferShortfall(address(token), to, amount, received);
+    }
+
+    /// @dev `token.balanceOf(account)` without the ABI encoder's overhead (it runs twice per
+    /// payment, on the hot path of every release). A token that does not answer with a word is
+    /// refused, as the high-level call would.
+    function _balanceOf(IERC20 token, address account) private view returns (uint256 held) {
+        bool ok;
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, account)
+            ok := staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20)
+            ok := and(ok, gt(returndatasize(), 0x1f))
+            held := mload(0x00)
+        }
+        if (!ok) revert Escrow_InvalidToken(address(token));
+    }
+
+    function _checkTerms(address beneficiary, uint128 amount, uint40 deadline, address token) private view {
+        _checkBeneficiary(beneficiary, token);
         if (amount == 0) revert Escrow_ZeroAmount();
         if (deadline <= block.timestamp) revert Escrow_DeadlineNotInFuture(deadline, block.timestamp);
     }
 
+    /// @dev A payment to the escrow itself or to the token contract would leave the tokens
+    /// outside every program (or move none): both are refused.
+    function _checkBeneficiary(address beneficiary, address token) private view {
+        if (beneficiary == address(0)) revert Escrow_ZeroAddress("beneficiary");
+        if (beneficiary == address(this) || beneficiary == token) revert Escrow_InvalidBeneficiary(beneficiary);
+    }
+
+    function _checkTreasury(address treasury) private view {
+        if (treasury == address(0)) revert Escrow_ZeroAddress("treasury");
+        if (treasury == address(this)) revert Escrow_InvalidTreasury(treasury);
+    }
+
     /// @dev Writes one milestone; the caller commits the amount.
-    function _register(uint256 programId, MilestoneInput calldata input)
+    function _register(uint256 programId, MilestoneInput calldata input, address token)
         private
         returns (bytes32 milestoneId, uint128 amount)
     {
         amount = input.amount;
-        _checkTerms(input.beneficiary, amount, input.deadline);
+        _checkTerms(input.beneficiary, amount, input.deadline, token);
         milestoneId = milestoneIdOf(programId, input.externalRef);
         Milestone storage m = _milestones[milestoneId];
         if (m.status != MilestoneStatus.None) {
@@ -664,23 +834,40 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         p.committed = uint128(committed);
     }
 
-    /// @dev Counts one milestone's relayed signatures.
+    /// @dev Counts one milestone's relayed signatures. What the chain has already recorded is
+    /// skipped, not refused, so that a front-run of some of a batch's public signatures does not
+    /// sink the batch: a signature of an oracle already counted in this epoch, and a whole item
+    /// whose milestone a quorum already verified on this very evidence hash. The item's other
+    /// signatures still count: each is an oracle's own attestation, and dropping them would let
+    /// whoever front-runs one signature delay the verification.
     function _attestSigned(SignedAttestations calldata item, uint16 epoch, uint8 quorum) private {
         CompactSignature[] calldata signatures = item.signatures;
         if (signatures.length == 0) revert Escrow_EmptyBatch();
         bytes32 milestoneId = item.milestoneId;
-        // The digest binds milestone, evidence and epoch to this chain and this contract, so a
-        // signature replays nowhere else; OpenZeppelin's ECDSA refuses malleable (high-s) forms.
-        bytes32 digest = _attestationDigest(milestoneId, item.evidenceHash, epoch);
         Milestone storage m = _milestones[milestoneId];
+        if (_verifiedOn(m, item.evidenceHash)) return;
         Tally memory tally = _openTally(m, milestoneId, epoch);
+        // The digest binds milestone, evidence, epoch and the milestone's current terms to this
+        // chain and this contract, so a signature replays nowhere else and counts for nothing
+        // once the terms it was given for changed; OpenZeppelin's ECDSA refuses high-s forms.
+        bytes32 digest = _attestationDigest(milestoneId, item.evidenceHash, epoch, m.termsVersion);
         address firstSigner;
         for (uint256 j; j < signatures.length; ++j) {
             address oracle = ECDSA.recover(digest, signatures[j].r, signatures[j].vs);
-            if (j == 0) firstSigner = oracle;
-            _count(tally, milestoneId, oracle, item.evidenceHash, epoch);
+            if (_count(tally, milestoneId, oracle, item.evidenceHash, epoch) && firstSigner == address(0)) {
+                firstSigner = oracle;
+            }
         }
+        if (tally.count == tally.countBefore) return;
         _closeTally(m, tally, milestoneId, item.evidenceHash, firstSigner, epoch, quorum);
+    }
+
+    /// @dev Whether a quorum already verified the milestone on this evidence hash (it may have
+    /// been frozen or released since).
+    function _verifiedOn(Milestone storage m, bytes32 evidenceHash) private view returns (bool) {
+        MilestoneStatus status = m.status;
+        return (status == MilestoneStatus.Verified || status == MilestoneStatus.Frozen
+                || status == MilestoneStatus.Released) && m.evidenceHash == evidenceHash;
     }
 
     /// @dev A milestone's attestation tally while attestations are being counted.
@@ -688,6 +875,8 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         uint8 countBefore;
         uint8 count;
         uint16 attesters;
+        // Seats already on chain when the call began: skipped when relayed again.
+        uint16 recorded;
     }
 
     /// @dev Checks that the milestone takes attestations and loads its tally. Attestations made
@@ -700,28 +889,35 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         MilestoneStatus status = m.status;
         if (status != MilestoneStatus.Registered) {
             if (status == MilestoneStatus.None) revert Escrow_UnknownMilestone(milestoneId);
-            revert Escrow_UnexpectedMilestoneStatus(milestoneId, status);
+            revert Escrow_UnexpectedMilestoneStatus(milestoneId, _statusOf(m));
         }
         uint40 deadline = m.deadline;
         if (block.timestamp > deadline) revert Escrow_MilestonePastDeadline(milestoneId, deadline);
         if (m.epoch == epoch) {
-            tally.countBefore = m.attestations;
+            uint16 attesters = m.attesters;
+            tally.countBefore = _popcount(attesters);
             tally.count = tally.countBefore;
-            tally.attesters = m.attesters;
+            tally.attesters = attesters;
+            tally.recorded = attesters;
         }
     }
 
-    /// @dev Counts one committee member's attestation, once per epoch.
+    /// @dev Counts one committee member's attestation, once per epoch. Returns false, counting
+    /// nothing, for a member whose seat is in `tally.recorded` (already on chain before this
+    /// call); a member named twice in one call is refused.
     function _count(Tally memory tally, bytes32 milestoneId, address oracle, bytes32 evidenceHash, uint16 epoch)
         private
+        returns (bool counted)
     {
         uint256 seat = _seatOf[oracle];
         if (seat == 0) revert Escrow_NotOracle(oracle);
         uint16 bit = uint16(1 << (seat - 1));
+        if (tally.recorded & bit != 0) return false;
         if (tally.attesters & bit != 0) revert Escrow_AlreadyAttested(milestoneId, oracle);
         tally.attesters |= bit;
         ++tally.count;
         emit AttestationRecorded(milestoneId, oracle, evidenceHash, epoch);
+        return true;
     }
 
     /// @dev Stores the tally and decides the outcome: the first hash of an epoch is the one the
@@ -748,11 +944,11 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
             m.verifiedAt = uint40(block.timestamp);
         }
         m.attesters = tally.attesters;
-        m.attestations = tally.count;
         m.epoch = epoch;
         m.status = status;
 
         if (status == MilestoneStatus.Disputed) {
+            m.conflictingHash = evidenceHash;
             emit MilestoneDisputed(milestoneId, oracle, agreed, evidenceHash);
         } else if (status == MilestoneStatus.Verified) {
             emit MilestoneVerified(milestoneId, agreed, tally.count);

@@ -25,6 +25,8 @@ contract OversightCouncil is IOversightCouncil {
         address target;
         uint40 expiry;
         bool executed;
+        // Approvals that counted when it executed: its view no longer follows membership.
+        uint8 approvalsAtExecution;
         bytes32 dataHash;
         // Seats that approved; only seats of current members count.
         uint256 approvals;
@@ -201,7 +203,18 @@ contract OversightCouncil is IOversightCouncil {
         returns (address target, uint40 expiry, bool executed, bytes32 dataHash, uint256 approvals)
     {
         Proposal storage p = _proposals[proposalId];
-        return (p.target, p.expiry, p.executed, p.dataHash, _count(p.approvals));
+        uint256 approvals = p.executed ? p.approvalsAtExecution : _count(p.approvals);
+        return (p.target, p.expiry, p.executed, p.dataHash, approvals);
+    }
+
+    /// @inheritdoc IOversightCouncil
+    function proposalState(uint256 proposalId) external view override returns (ProposalState) {
+        Proposal storage p = _proposals[proposalId];
+        if (p.target == address(0)) return ProposalState.Unknown;
+        if (p.executed) return ProposalState.Executed;
+        if (block.timestamp > p.expiry) return ProposalState.Expired;
+        if (_count(p.approvals) >= _threshold) return ProposalState.Executable;
+        return ProposalState.Open;
     }
 
     /// @inheritdoc IOversightCouncil
@@ -255,6 +268,7 @@ contract OversightCouncil is IOversightCouncil {
 
         // Effects
         p.executed = true;
+        p.approvalsAtExecution = uint8(approvals);
         emit ProposalExecuted(proposalId, msg.sender);
 
         // Interactions: a failing call bubbles the callee's error up and undoes the execution.
@@ -263,6 +277,9 @@ contract OversightCouncil is IOversightCouncil {
 
     function _addMember(address member) private {
         if (member == address(0)) revert Council_ZeroAddress();
+        // Neither the council nor the escrow can sign an approval of its own: as members they
+        // would count toward the threshold and never approve, and could lock the council.
+        if (member == address(this) || member == _escrow) revert Council_InvalidMember(member);
         if (_seatOf[member] != 0) revert Council_AlreadyMember(member);
         if (_memberCount >= MAX_MEMBERS) revert Council_TooManyMembers(MAX_MEMBERS);
         uint256 seat = _nextSeat;
@@ -275,7 +292,8 @@ contract OversightCouncil is IOversightCouncil {
         emit MemberAdded(member);
     }
 
-    /// @dev The threshold stays between one and the member count, so the council can always act.
+    /// @dev The threshold stays between one and the member count, so the council can always act
+    /// (every member is an account that can approve: see `_addMember`).
     function _setThreshold(uint8 threshold_) private {
         uint256 count = _memberCount;
         if (threshold_ == 0 || threshold_ > count) revert Council_InvalidThreshold(threshold_, count);

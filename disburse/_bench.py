@@ -55,7 +55,7 @@ _DOMAIN_TYPEHASH = keccak(
     text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
 _ATTESTATION_TYPEHASH = keccak(
-    text="Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch)"
+    text="Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch,uint8 termsVersion)"
 )
 
 
@@ -255,8 +255,9 @@ class Builder:
     def digest(self, milestone: bytes, evidence: bytes) -> bytes:
         struct = keccak(
             encode(
-                ["bytes32", "bytes32", "bytes32", "uint16"],
-                [_ATTESTATION_TYPEHASH, milestone, evidence, self.epoch],
+                ["bytes32", "bytes32", "bytes32", "uint16", "uint8"],
+                # The benchmark signs milestones it registered and never amends: terms version 0.
+                [_ATTESTATION_TYPEHASH, milestone, evidence, self.epoch, 0],
             )
         )
         return keccak(b"\x19\x01" + self.domain + struct)
@@ -264,9 +265,9 @@ class Builder:
     def _check_digest(self) -> None:
         m, e = keccak(text="probe-m"), keccak(text="probe-e")
         data = _calldata(
-            "attestationDigest(bytes32,bytes32,uint16)",
-            ["bytes32", "bytes32", "uint16"],
-            [m, e, self.epoch],
+            "attestationDigest(bytes32,bytes32,uint16,uint8)",
+            ["bytes32", "bytes32", "uint16", "uint8"],
+            [m, e, self.epoch, 0],
         )
         if self.chain.call(self.chain.escrow, data) != self.digest(m, e):
             raise BenchError("the EIP-712 digest computed here differs from the escrow's")

@@ -1,8 +1,11 @@
 """EIP-712 attestations as the escrow verifies them, and the ids they refer to.
 
-An oracle signs Attestation(milestoneId, evidenceHash, epoch) under the domain
+An oracle signs Attestation(milestoneId, evidenceHash, epoch, termsVersion) under the domain
 ("MilestoneEscrow", "1", chainId, escrow address); the escrow takes the signature in the compact
-form of EIP-2098 (r, vs).
+form of EIP-2098 (r, vs). `termsVersion` is the milestone's `termsVersion` as `milestone(id)`
+returns it, read with the terms the evidence was checked against: the escrow counts the signature
+only while the milestone's terms are still those (every amendment and beneficiary replacement
+bumps the version).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ ATTESTATION_TYPES = {
         {"name": "milestoneId", "type": "bytes32"},
         {"name": "evidenceHash", "type": "bytes32"},
         {"name": "epoch", "type": "uint16"},
+        {"name": "termsVersion", "type": "uint8"},
     ]
 }
 
@@ -73,12 +77,24 @@ def _bytes32(value: bytes, name: str) -> bytes:
     return value
 
 
-def typed_attestation(
-    *, chain_id: int, escrow: str, milestone: bytes, evidence_hash: bytes, epoch: int
-) -> dict[str, object]:
-    """The full EIP-712 typed-data document of one attestation."""
+def _check_numbers(epoch: int, terms_version: int) -> None:
     if not 0 <= epoch < 2**16:
         raise AttestationError(f"epoch {epoch} does not fit uint16")
+    if not 0 <= terms_version < 2**8:
+        raise AttestationError(f"terms version {terms_version} does not fit uint8")
+
+
+def typed_attestation(
+    *,
+    chain_id: int,
+    escrow: str,
+    milestone: bytes,
+    evidence_hash: bytes,
+    epoch: int,
+    terms_version: int,
+) -> dict[str, object]:
+    """The full EIP-712 typed-data document of one attestation."""
+    _check_numbers(epoch, terms_version)
     return {
         "types": {
             "EIP712Domain": [
@@ -100,6 +116,7 @@ def typed_attestation(
             "milestoneId": _bytes32(milestone, "milestone id"),
             "evidenceHash": _bytes32(evidence_hash, "evidence hash"),
             "epoch": epoch,
+            "termsVersion": terms_version,
         },
     }
 
@@ -108,7 +125,7 @@ _DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
 _ATTESTATION_TYPEHASH = keccak(
-    b"Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch)"
+    b"Attestation(bytes32 milestoneId,bytes32 evidenceHash,uint16 epoch,uint8 termsVersion)"
 )
 
 
@@ -129,17 +146,23 @@ def _domain_separator(chain_id: int, escrow: str) -> bytes:
 
 
 def attestation_digest(
-    *, chain_id: int, escrow: str, milestone: bytes, evidence_hash: bytes, epoch: int
+    *,
+    chain_id: int,
+    escrow: str,
+    milestone: bytes,
+    evidence_hash: bytes,
+    epoch: int,
+    terms_version: int,
 ) -> bytes:
     """The EIP-712 digest of an attestation (the escrow's `attestationDigest`), computed
     directly: the same bytes as hashing `typed_attestation`, without its generic encoder."""
-    if not 0 <= epoch < 2**16:
-        raise AttestationError(f"epoch {epoch} does not fit uint16")
+    _check_numbers(epoch, terms_version)
     struct = keccak(
         _ATTESTATION_TYPEHASH
         + _bytes32(milestone, "milestone id")
         + _bytes32(evidence_hash, "evidence hash")
         + epoch.to_bytes(32, "big")
+        + terms_version.to_bytes(32, "big")
     )
     return keccak(b"\x19\x01" + _domain_separator(chain_id, escrow) + struct)
 
@@ -152,6 +175,7 @@ def sign_attestation(
     milestone: bytes,
     evidence_hash: bytes,
     epoch: int,
+    terms_version: int,
 ) -> CompactSignature:
     """Signs an attestation and returns it in the compact form the escrow takes."""
     digest = attestation_digest(
@@ -160,6 +184,7 @@ def sign_attestation(
         milestone=milestone,
         evidence_hash=evidence_hash,
         epoch=epoch,
+        terms_version=terms_version,
     )
     key = PrivateKey(private_key if isinstance(private_key, bytes) else _hex(private_key))
     signed = key.sign_msg_hash(digest)
@@ -174,6 +199,7 @@ def recover_attestation(
     milestone: bytes,
     evidence_hash: bytes,
     epoch: int,
+    terms_version: int,
 ) -> ChecksumAddress:
     """The address that signed the attestation (any signature recovers to *some* address: the
     caller compares it with the committee). A high-s form is refused, as the escrow does."""
@@ -183,6 +209,7 @@ def recover_attestation(
         milestone=milestone,
         evidence_hash=evidence_hash,
         epoch=epoch,
+        terms_version=terms_version,
     )
     vs = int.from_bytes(signature.vs, "big")
     s = vs & ((1 << 255) - 1)

@@ -44,6 +44,10 @@ class MilestoneState:
     attestation_epoch: int
     evidence_hash: bytes
     verified_at: int
+    terms_version: int = 0
+    """Counts the changes of the milestone's terms; every attestation signs it."""
+    beneficiary_locked: bool = False
+    """True once the council chose the beneficiary: the manager can no longer amend it."""
 
     @property
     def exists(self) -> bool:
@@ -185,4 +189,6 @@ def _state(milestone_id: bytes, raw: Sequence[Any]) -> MilestoneState:
         attestation_epoch=int(raw[7]),
         evidence_hash=bytes(raw[8]),
         verified_at=int(raw[9]),
+        terms_version=int(raw[10]),
+        beneficiary_locked=bool(raw[11]),
     )

@@ -215,6 +215,34 @@ ACTIONS: dict[str, Action] = {
             role=PROGRAM_MANAGER_ROLE,
             summary="cut a program manager off (its programs too)",
         ),
+        Action(
+            "close-program",
+            "escrow",
+            "closeProgram",
+            (("program", "program"),),
+            summary="close a program: no more funding or milestones",
+        ),
+        Action(
+            "withdraw-remainder",
+            "escrow",
+            "withdrawRemainder",
+            (("program", "program"),),
+            summary="pay a closed program's uncommitted remainder to its treasury",
+        ),
+        Action(
+            "set-program-manager",
+            "escrow",
+            "setProgramManager",
+            (("program", "program"), ("manager", "address")),
+            summary="hand a program to another program manager",
+        ),
+        Action(
+            "set-program-treasury",
+            "escrow",
+            "setProgramTreasury",
+            (("program", "program"), ("treasury", "address")),
+            summary="change where a program's remainder goes",
+        ),
         Action("pause", "escrow", "pause", summary="stop the escrow"),
         Action("unpause", "escrow", "unpause", summary="lift a pause"),
         Action(
@@ -402,6 +430,14 @@ def describe(
         verb = "grant" if name == "grantRole" else "revoke"
         preposition = "to" if verb == "grant" else "from"
         return f"{verb} the {what} role {preposition} {args['account']}"
+    if name == "closeProgram":
+        return f"close program {args['programId']}"
+    if name == "withdrawRemainder":
+        return f"pay the uncommitted remainder of program {args['programId']} to its treasury"
+    if name == "setProgramManager":
+        return f"hand program {args['programId']} to manager {args['manager']}"
+    if name == "setProgramTreasury":
+        return f"set the treasury of program {args['programId']} to {args['treasury']}"
     if name in ("pause", "unpause"):
         return f"{name} the escrow"
     if name == "addMember":

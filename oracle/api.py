@@ -250,6 +250,9 @@ def create_app(
         if batcher is None:
             raise HTTPException(404, "this node does not relay (set relay: true)")
         committee = node.escrow.committee()
+        # Each signature signs its milestone's current terms version: read them all at once.
+        ids = [bytes.fromhex(item.milestone_id[2:]) for item in items]
+        terms = [m.terms_version for m in node.escrow.milestones(ids)]
         checked: list[tuple[Relayed, str]] = []
         for index, item in enumerate(items):
             where = f"item {index}: " if len(items) > 1 else ""
@@ -272,12 +275,15 @@ def create_app(
                     milestone=relayed.milestone_id,
                     evidence_hash=relayed.evidence_hash,
                     epoch=relayed.epoch,
+                    terms_version=terms[index],
                 )
             except AttestationError as exc:
                 raise HTTPException(422, f"{where}{exc}") from None
             if signer not in committee.oracles:
                 raise HTTPException(
-                    403, f"{where}signer {signer} is not in the current oracle committee"
+                    403,
+                    f"{where}signer {signer} is not in the current oracle committee "
+                    "(or the signature is for other terms of the milestone than its current ones)",
                 )
             checked.append((relayed, signer))
         batcher.add_many(checked)

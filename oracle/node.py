@@ -212,7 +212,9 @@ class Node:
         received = [r for r in fresh if r.state == "received"]
         states = self._verify_many(received) if received else {}
         verified = [self.journal.evidence(r.id) for r in fresh]
-        attestations = self._attest_many([r for r in verified if r.state == "verified"])
+        attestations = self._attest_many(
+            [r for r in verified if r.state == "verified"], states=states
+        )
         self.submit_many(attestations, states=states)
         # Then what resumes, which may wait on a pending transaction: new evidence first, and
         # the rest by nonce, each on its own (one still pending must not hold up the one below
@@ -285,10 +287,22 @@ class Node:
                 log.info("evidence verified", extra={"evidence_id": row.id})
         return {row.milestone_id: state for row, state in zip(rows, milestones, strict=True)}
 
-    def _attest_many(self, rows: Sequence[EvidenceRow]) -> list[AttestationRow]:
-        """Signs and journals an attestation of each piece of verified evidence."""
+    def _attest_many(
+        self,
+        rows: Sequence[EvidenceRow],
+        *,
+        states: Mapping[str, MilestoneState] | None = None,
+    ) -> list[AttestationRow]:
+        """Signs and journals an attestation of each piece of verified evidence. Each signs the
+        milestone's terms version as verification read it (`states`), so the escrow does not
+        count it once the terms change; evidence verified earlier reads it now."""
         if not rows:
             return []
+        known = dict(states or {})
+        missing = [r.milestone_id for r in rows if r.milestone_id not in known]
+        if missing:
+            read = self.escrow.milestones([parse_milestone_id(m) for m in missing])
+            known.update(zip(missing, read, strict=True))
         begun: list[AttestationRow] = []
         with self._attest_lock:
             epoch = self.escrow.committee().epoch
@@ -302,6 +316,7 @@ class Node:
                         milestone=parse_milestone_id(row.milestone_id),
                         evidence_hash=bytes.fromhex(row.evidence_hash[2:]),
                         epoch=epoch,
+                        terms_version=known[row.milestone_id].terms_version,
                     ),
                 )
                 for row in rows

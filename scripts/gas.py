@@ -51,6 +51,12 @@ CAPS = {
     # A beneficiary paid for the first time costs 17,100 more (a new balance slot), as in
     # release_first_payment; the releaser sizes its batches by gas, not by this figure.
     "release_batch20_per_milestone": 30_000,
+    # Issue 11: an amendment (bumps the terms version), the council's program powers, and a
+    # refund whose arrival is measured at the treasury.
+    "amend_milestone": 63_000,
+    "withdraw_remainder": 60_000,
+    "set_program_manager": 38_000,
+    "set_program_treasury": 38_000,
     "council_propose": 120_000,
     "council_approve": 60_000,
     "council_approve_and_execute_freeze": 110_000,
@@ -127,6 +133,34 @@ def _bounds_release_batch(calldata: int, milestones: int) -> int:
     return (per_tx + milestones * per_milestone) // milestones
 
 
+AMENDED = log_cost(3, 3 * 32)
+WITHDRAWN = log_cost(3, 32)
+CHANGED = log_cost(4, 0)
+
+
+def _bounds_amend(calldata: int) -> int:
+    # Reads: pause/epoch slot, manager, manager role, the program's token (beneficiary check);
+    # updates: the milestone's first two slots and its spec, the program's commitment.
+    return BASE + calldata + 4 * COLD_READ + 4 * COLD_UPDATE + AMENDED
+
+
+def _bounds_withdraw(calldata: int) -> int:
+    # Reads: pause slot, manager slot, manager role, token slot, treasury slot; update: balances;
+    # the token: its account, the escrow's balance and the treasury's (held already), Transfer.
+    escrow = BASE + calldata + 5 * COLD_READ + COLD_UPDATE + WITHDRAWN
+    return escrow + COLD_ACCOUNT + 2 * COLD_UPDATE + TRANSFER
+
+
+def _bounds_set_manager(calldata: int) -> int:
+    # Reads: the caller's admin role, the new manager's role; update: the manager slot.
+    return BASE + calldata + 2 * COLD_READ + COLD_UPDATE + CHANGED
+
+
+def _bounds_set_treasury(calldata: int) -> int:
+    # Reads: the caller's admin role, the program's manager (exists); update: the treasury slot.
+    return BASE + calldata + 2 * COLD_READ + COLD_UPDATE + CHANGED
+
+
 PROPOSED = log_cost(4, 5 * 32 + 64 + 64)  # data, description (each padded), expiry
 APPROVED = log_cost(3, 32)
 EXECUTED = log_cost(3, 0)
@@ -195,6 +229,7 @@ def measure() -> list[GasRow]:
                 milestone=milestone,
                 evidence_hash=evidence,
                 epoch=epoch,
+                terms_version=0,  # every milestone measured here is signed as registered
             ).as_tuple()
             for o in oracles
         ]
@@ -283,6 +318,33 @@ def measure() -> list[GasRow]:
         _bounds_release_batch(calldata_cost(_tx_calldata(tx)), BATCH),
         BATCH,
     )
+    # An amendment of a registered milestone: new amount, deadline, specification, beneficiary.
+    amended = terms()
+    escrow.registerMilestone(program, amended, {"from": manager})
+    tx = escrow.amendMilestone(
+        mid(amended[0]),
+        str(treasury),
+        amount // 2,
+        deadline + 1,
+        keccak(b"amended"),
+        {"from": manager},
+    )
+    row("amend_milestone", tx, _bounds_amend(calldata_cost(_tx_calldata(tx))))
+    # A second program, closed and refunded to its treasury (who holds the token already).
+    other = escrow.createProgram(token, treasury, 0, {"from": manager}).return_value
+    token.mint(treasury, 1, {"from": admin})
+    token.mint(manager, amount, {"from": admin})
+    token.approve(escrow, amount, {"from": manager})
+    escrow.fund(other, amount, {"from": manager})
+    escrow.closeProgram(other, {"from": manager})
+    tx = escrow.withdrawRemainder(other, {"from": manager})
+    row("withdraw_remainder", tx, _bounds_withdraw(calldata_cost(_tx_calldata(tx))))
+    successor = accounts[7]
+    escrow.grantRole(escrow.PROGRAM_MANAGER_ROLE(), successor, {"from": admin})
+    tx = escrow.setProgramManager(other, successor, {"from": admin})
+    row("set_program_manager", tx, _bounds_set_manager(calldata_cost(_tx_calldata(tx))))
+    tx = escrow.setProgramTreasury(other, accounts[8], {"from": admin})
+    row("set_program_treasury", tx, _bounds_set_treasury(calldata_cost(_tx_calldata(tx))))
     rows.extend(_measure_council(escrow, manager, program, oracles, admin, sigs, terms, mid))
     return rows
 

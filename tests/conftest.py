@@ -210,7 +210,11 @@ def sign(escrow: Any) -> Callable[..., tuple[bytes, bytes]]:
         *,
         chain_id: int | None = None,
         verifying_contract: str | None = None,
+        terms_version: int | None = None,
     ) -> tuple[bytes, bytes]:
+        # By default the milestone's current terms, as an oracle reads them with its spec.
+        if terms_version is None:
+            terms_version = escrow.milestone(milestone)[10]
         return sign_attestation(
             oracle.private_key,
             chain_id=chain_id if chain_id is not None else chain.id,
@@ -218,6 +222,7 @@ def sign(escrow: Any) -> Callable[..., tuple[bytes, bytes]]:
             milestone=bytes(milestone),
             evidence_hash=bytes(evidence),
             epoch=epoch if epoch is not None else escrow.committee()[2],
+            terms_version=terms_version,
         ).as_tuple()
 
     return _sign

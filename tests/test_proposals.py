@@ -2,7 +2,7 @@
 described in words, and bad arguments are refused with a message that names them.
 
 encode(action, args)
-├── each of the 15 actions ........... the named function with the given arguments, at the
+├── each of the 19 actions ........... the named function with the given arguments, at the
 │                                      escrow (overrides, roles, pause) or the council (members)
 ├── unknown action ................... ProposalError listing the known actions
 ├── wrong number of arguments ........ ProposalError naming the parameters
@@ -120,6 +120,31 @@ CASES = [
     ),
     ("pause", [], ESCROW, "pause", {}, "pause the escrow"),
     ("unpause", [], ESCROW, "unpause", {}, "unpause the escrow"),
+    ("close-program", [4], ESCROW, "closeProgram", {"programId": 4}, "close program 4"),
+    (
+        "withdraw-remainder",
+        [4],
+        ESCROW,
+        "withdrawRemainder",
+        {"programId": 4},
+        "pay the uncommitted remainder of program 4 to its treasury",
+    ),
+    (
+        "set-program-manager",
+        [4, BOB.lower()],
+        ESCROW,
+        "setProgramManager",
+        {"programId": 4, "manager": BOB},
+        f"hand program 4 to manager {BOB}",
+    ),
+    (
+        "set-program-treasury",
+        [4, ALICE],
+        ESCROW,
+        "setProgramTreasury",
+        {"programId": 4, "treasury": ALICE},
+        f"set the treasury of program 4 to {ALICE}",
+    ),
     (
         "add-member",
         [ALICE, 3],
@@ -236,6 +261,9 @@ def test_other_escrow_functions_are_described_by_name_and_arguments():
         ("change-threshold", ["two"], "threshold 'two' is not a whole number"),
         ("set-window", [0, 10], "program must be from 1"),
         ("set-window", [1, -1], "challenge window must be from 0 to"),
+        ("close-program", [0], "close-program: program must be from 1"),
+        ("set-program-manager", [1, "0x" + "00" * 20], "must not be the zero address"),
+        ("set-program-treasury", [1, "treasury"], "treasury 'treasury' is not an address"),
     ],
 )
 def test_bad_arguments_are_refused_with_their_name(action, args, message):

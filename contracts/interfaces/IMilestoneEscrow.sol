@@ -158,10 +158,28 @@ interface IMilestoneEscrow {
     /// @param evidenceHash The evidence hash that stands.
     event DisputeResolved(bytes32 indexed milestoneId, bytes32 evidenceHash);
 
-    /// @notice The council changed a program's challenge window.
+    /// @notice The council changed a program's challenge window. The new window applies to
+    /// milestones verified from now on; one verified earlier keeps at least the window it was
+    /// running under (a longer new window applies to every milestone).
     /// @param programId The program.
     /// @param challengeWindow The new window, in seconds.
     event ChallengeWindowSet(uint256 indexed programId, uint40 challengeWindow);
+
+    /// @notice The council handed a program to another manager.
+    /// @param programId The program.
+    /// @param previousManager The manager replaced.
+    /// @param newManager The new manager (holds PROGRAM_MANAGER_ROLE).
+    event ProgramManagerChanged(
+        uint256 indexed programId, address indexed previousManager, address indexed newManager
+    );
+
+    /// @notice The council changed where a program's uncommitted remainder goes.
+    /// @param programId The program.
+    /// @param previousTreasury The treasury replaced.
+    /// @param newTreasury The new treasury.
+    event ProgramTreasuryChanged(
+        uint256 indexed programId, address indexed previousTreasury, address indexed newTreasury
+    );
 
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
@@ -221,6 +239,20 @@ interface IMilestoneEscrow {
     error Escrow_LastAdmin(address account);
     /// @notice A closed program has nothing uncommitted to withdraw.
     error Escrow_NothingToWithdraw(uint256 programId);
+    /// @notice A program's new manager must hold PROGRAM_MANAGER_ROLE.
+    error Escrow_ManagerLacksRole(address manager);
+    /// @notice The council chose this milestone's beneficiary; an amendment cannot change it.
+    error Escrow_BeneficiarySetByCouncil(bytes32 milestoneId, address beneficiary);
+    /// @notice The milestone's terms changed 255 times: they can change no more (the council may cancel).
+    error Escrow_TermsVersionExhausted(bytes32 milestoneId);
+    /// @notice No oracle of the dispute attested this evidence hash.
+    error Escrow_HashNotDisputed(bytes32 milestoneId, bytes32 evidenceHash);
+    /// @notice A payment or refund did not arrive whole (a fee-on-transfer or rebasing token).
+    error Escrow_TransferShortfall(address token, address to, uint256 expected, uint256 received);
+    /// @notice The beneficiary would be the escrow itself or the program's token contract.
+    error Escrow_InvalidBeneficiary(address beneficiary);
+    /// @notice The treasury would be the escrow itself.
+    error Escrow_InvalidTreasury(address treasury);
 
     /*//////////////////////////////////////////////////////////////
                                PROGRAMS
@@ -228,8 +260,9 @@ interface IMilestoneEscrow {
 
     /// @notice Creates a program paying in `token`; the caller becomes its manager.
     /// @dev Caller must hold PROGRAM_MANAGER_ROLE. Refused while paused.
-    /// @param token The settlement token (a plain ERC-20; fee-on-transfer tokens are refused at funding).
-    /// @param treasury Where the uncommitted remainder goes when the program is closed.
+    /// @param token The settlement token (a plain ERC-20; fee-on-transfer tokens are refused at
+    /// funding, payment and refund).
+    /// @param treasury Where the uncommitted remainder goes when the program is closed (not the escrow).
     /// @param challengeWindow Seconds between verification and the earliest release (zero allowed).
     /// @return programId The new program's id.
     function createProgram(IERC20 token, address treasury, uint40 challengeWindow)
@@ -242,14 +275,28 @@ interface IMilestoneEscrow {
     /// @param amount The amount to transfer (the caller must have approved it).
     function fund(uint256 programId, uint256 amount) external;
 
-    /// @notice Closes a program: no funding or milestones after this. Program manager only.
+    /// @notice Closes a program: no funding or milestones after this. The program's manager or
+    /// the admin (the council). Refused while paused.
     /// @param programId The program to close.
     function closeProgram(uint256 programId) external;
 
-    /// @notice Pays the uncommitted remainder of a closed program to its treasury. Program manager only.
+    /// @notice Pays the uncommitted remainder of a closed program to its treasury. The program's
+    /// manager or the admin (the council). Refused while paused.
+    /// @dev The treasury's balance must rise by exactly the amount (fee tokens are refused).
     /// @param programId The closed program.
     /// @return amount The amount paid.
     function withdrawRemainder(uint256 programId) external returns (uint256 amount);
+
+    /// @notice Hands a program to another manager (for instance when its manager's key is
+    /// compromised and its role revoked). Admin only.
+    /// @param programId The program.
+    /// @param manager The new manager; must hold PROGRAM_MANAGER_ROLE.
+    function setProgramManager(uint256 programId, address manager) external;
+
+    /// @notice Changes where a program's uncommitted remainder goes. Admin only.
+    /// @param programId The program.
+    /// @param treasury The new treasury: not zero and not the escrow.
+    function setProgramTreasury(uint256 programId, address treasury) external;
 
     /*//////////////////////////////////////////////////////////////
                                MILESTONES
@@ -268,11 +315,14 @@ interface IMilestoneEscrow {
     /// @param inputs The milestones' terms; the whole batch is refused if any one is invalid.
     function registerMilestones(uint256 programId, MilestoneInput[] calldata inputs) external;
 
-    /// @notice Changes a milestone's terms before any attestation. Program manager only.
+    /// @notice Changes a milestone's terms before any attestation of the current epoch. Program
+    /// manager only. Bumps the milestone's terms version, so signatures given for the old terms
+    /// no longer count. A beneficiary set by the council (`replaceBeneficiary`) cannot be changed.
     /// @dev A milestone past its deadline but not yet expired by `expire` may be given a new
     /// deadline this way (an extension before anyone attested); once `expire` ran, it cannot.
     /// @param milestoneId The milestone to amend.
-    /// @param beneficiary The new beneficiary.
+    /// @param beneficiary The new beneficiary (not the escrow or the token; the current one when
+    /// the council set it).
     /// @param amount The new amount; the commitment moves by the difference.
     /// @param deadline The new deadline, in the future.
     /// @param evidenceSpecHash The new evidence specification hash.
@@ -291,7 +341,10 @@ interface IMilestoneEscrow {
     function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external;
 
     /// @notice Records relayed EIP-712 attestations for one or more milestones. Anyone may relay;
-    /// each signature must come from a current committee member.
+    /// each signature must come from a current committee member and sign the milestone's current
+    /// terms version. A signature of an oracle already recorded in this epoch is skipped, and so
+    /// is an item whose milestone a quorum already verified on the same evidence hash (a race
+    /// with another relayer); the item's other signatures count.
     /// @param epoch The current committee epoch, signed in every attestation.
     /// @param batch The milestones, each with its evidence hash and signatures.
     function attestWithSignatures(uint16 epoch, SignedAttestations[] calldata batch) external;
@@ -345,26 +398,32 @@ interface IMilestoneEscrow {
 
     /// @notice Cancels an unpaid milestone; its amount returns to the program's available balance.
     /// Admin only; works while paused.
-    /// @param milestoneId A Registered, Verified, Frozen or Disputed milestone.
+    /// @param milestoneId A Registered, Verified, Frozen, Disputed or Expired milestone (for an
+    /// expired one the amount returned already: MilestoneCancelled states 0).
     function cancel(bytes32 milestoneId) external;
 
     /// @notice Pays an unpaid milestone without an oracle quorum. Admin only; works while paused.
-    /// @param milestoneId A Registered, Verified, Frozen or Disputed milestone.
+    /// @dev An expired milestone (after `expire`) has its amount committed again first; refused
+    /// with Escrow_InsufficientFunds when the program no longer has it uncommitted.
+    /// @param milestoneId A Registered, Verified, Frozen, Disputed or Expired milestone.
     /// @param reasonHash Hash of the council's written reason, kept in the event.
     function forceRelease(bytes32 milestoneId, bytes32 reasonHash) external;
 
-    /// @notice Replaces the beneficiary of an unpaid milestone (a compromised contractor address). Admin only.
-    /// @param milestoneId A Registered, Verified, Frozen or Disputed milestone.
-    /// @param beneficiary The new beneficiary.
+    /// @notice Replaces the beneficiary of an unpaid milestone (a compromised contractor address).
+    /// Admin only. From then on the manager cannot amend the beneficiary; the terms version is
+    /// bumped (pending signatures must be given again), recorded attestations stand.
+    /// @param milestoneId A Registered, Verified, Frozen, Disputed or Expired milestone.
+    /// @param beneficiary The new beneficiary (not the escrow or the token).
     function replaceBeneficiary(bytes32 milestoneId, address beneficiary) external;
 
     /// @notice Settles a dispute for one evidence hash: the milestone becomes Verified and its
     /// challenge window starts now. (To settle against it, cancel.) Admin only.
     /// @param milestoneId A Disputed milestone.
-    /// @param evidenceHash The evidence hash that stands.
+    /// @param evidenceHash The evidence hash that stands: one of the two the dispute's oracles attested.
     function resolveDispute(bytes32 milestoneId, bytes32 evidenceHash) external;
 
-    /// @notice Sets a program's challenge window. Admin only.
+    /// @notice Sets a program's challenge window. Admin only. A shorter window applies to
+    /// milestones verified from now on: it never ends a veto window already running.
     /// @param programId The program.
     /// @param challengeWindow Seconds, at most MAX_CHALLENGE_WINDOW.
     function setChallengeWindow(uint256 programId, uint40 challengeWindow) external;
@@ -415,12 +474,14 @@ interface IMilestoneEscrow {
     /// @return epoch The current epoch.
     function committee() external view returns (address[] memory oracles, uint8 quorum, uint16 epoch);
 
-    /// @notice The EIP-712 digest an oracle signs for an attestation.
+    /// @notice The EIP-712 digest an oracle signs for an attestation:
+    /// Attestation(milestoneId, evidenceHash, epoch, termsVersion).
     /// @param milestoneId The milestone.
     /// @param evidenceHash The evidence hash.
     /// @param epoch The committee epoch.
+    /// @param termsVersion The milestone's terms version (`milestone(id).termsVersion`).
     /// @return digest The typed-data hash bound to this chain and contract.
-    function attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch)
+    function attestationDigest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch, uint8 termsVersion)
         external
         view
         returns (bytes32 digest);

@@ -8,6 +8,21 @@ pragma solidity 0.8.37;
 /// so every override of the escrow is such a proposal. The council changes its own members and
 /// threshold only through its own executed proposals. Any single member may pause the escrow.
 interface IOversightCouncil {
+    /// @notice Where a proposal stands, as `proposalState` computes it from its stored facts,
+    /// the current members and the time.
+    enum ProposalState {
+        /// No proposal has this id.
+        Unknown,
+        /// Open for approvals; the approvals of current members are below the threshold.
+        Open,
+        /// Open, and the approvals of current members reach the threshold: any member may execute.
+        Executable,
+        /// Past its expiry without having been executed.
+        Expired,
+        /// Executed (exactly once).
+        Executed
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
@@ -98,6 +113,8 @@ interface IOversightCouncil {
     error Council_TooManyMembers(uint256 max);
     /// @notice Every seat the council can ever assign has been assigned.
     error Council_SeatsExhausted();
+    /// @notice The council itself and the escrow cannot be members: neither can approve.
+    error Council_InvalidMember(address account);
 
     /*//////////////////////////////////////////////////////////////
                                PROPOSALS
@@ -140,7 +157,7 @@ interface IOversightCouncil {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Adds a member and sets the threshold. Only through an executed proposal.
-    /// @param member The new member.
+    /// @param member The new member: not zero, not the council, not the escrow.
     /// @param threshold The threshold afterwards.
     function addMember(address member, uint8 threshold) external;
 
@@ -184,11 +201,18 @@ interface IOversightCouncil {
     /// @return expiry Its expiry.
     /// @return executed Whether it ran.
     /// @return dataHash keccak256 of its calldata.
-    /// @return approvals Approvals of current members.
+    /// @return approvals Approvals of current members; for an executed proposal, the approvals
+    /// that counted when it executed (later membership changes do not alter it).
     function proposal(uint256 proposalId)
         external
         view
         returns (address target, uint40 expiry, bool executed, bytes32 dataHash, uint256 approvals);
+
+    /// @notice Where a proposal stands (TimelockController's `getOperationState`): clients read
+    /// this rather than re-deriving it from `proposal`, the threshold and the time.
+    /// @param proposalId The proposal.
+    /// @return state Unknown, Open, Executable, Expired or Executed.
+    function proposalState(uint256 proposalId) external view returns (ProposalState state);
 
     /// @notice Whether a current member's approval on a proposal stands.
     /// @param proposalId The proposal.

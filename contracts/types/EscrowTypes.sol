@@ -45,7 +45,8 @@ struct CompactSignature {
 }
 
 /// @notice One milestone's relayed attestations: every signature signs
-/// Attestation(milestoneId, evidenceHash, epoch) under the escrow's EIP-712 domain.
+/// Attestation(milestoneId, evidenceHash, epoch, termsVersion) under the escrow's EIP-712 domain,
+/// with the milestone's current terms version.
 struct SignedAttestations {
     bytes32 milestoneId;
     bytes32 evidenceHash;
@@ -64,6 +65,8 @@ struct ProgramView {
 }
 
 /// @notice A milestone as read by `milestone`; `status` is the computed status of `statusOf`.
+/// `termsVersion` counts the changes of its terms (amendments and beneficiary replacements) and is
+/// signed in every attestation; `beneficiaryLocked` is true once the council chose the beneficiary.
 struct MilestoneView {
     uint256 programId;
     address beneficiary;
@@ -75,4 +78,6 @@ struct MilestoneView {
     uint16 attestationEpoch;
     bytes32 evidenceHash;
     uint40 verifiedAt;
+    uint8 termsVersion;
+    bool beneficiaryLocked;
 }

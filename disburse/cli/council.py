@@ -747,6 +747,120 @@ def propose_set_window(
     _propose(ctx, "set-window", [program, seconds], common, check=check)
 
 
+ProgramArg = Annotated[int, typer.Argument(metavar="PROGRAM", help="the program id")]
+
+
+def _program_view(c: Council, program: int) -> dict[str, Any]:
+    """The program as `program(id)` returns it, by field; a missing program dooms the proposal."""
+    if not 1 <= program < 2**256:
+        fail(f"program {program} is not a program id (1 or more); nothing sent")
+    view = c.read(c.escrow.functions.program(program))
+    if int(str(view[0]), 16) == 0:
+        doomed(f"there is no program {program}")
+    fields = ("manager", "closed", "token", "window", "treasury", "balance", "committed")
+    return dict(zip(fields, view, strict=True))
+
+
+def _program_check(action: str, program: int) -> Callable[[Council, Sequence[Any]], list[str]]:
+    """The program-level refusals a person can act on, before the chain's own simulation."""
+
+    def check(c: Council, args: Sequence[Any]) -> list[str]:
+        view = _program_view(c, program)
+        money = c.words.money(program)
+        uncommitted = int(view["balance"]) - int(view["committed"])
+        if action == "close-program":
+            if view["closed"]:
+                doomed(f"program {program} is closed already")
+            return [f"{money.show(uncommitted)} uncommitted (withdraw-remainder after closing)"]
+        if action == "withdraw-remainder":
+            if not view["closed"]:
+                doomed(f"program {program} is open: close it first (close-program)")
+            if uncommitted == 0:
+                doomed(f"program {program} has nothing uncommitted to withdraw")
+            return [f"{money.show(uncommitted)} go to its treasury {view['treasury']}"]
+        if action == "set-program-manager":
+            who = str(args[1])
+            if Web3.to_checksum_address(who) == Web3.to_checksum_address(str(view["manager"])):
+                doomed(f"{who} manages program {program} already")
+            if not bool(c.read(c.escrow.functions.hasRole(PROGRAM_MANAGER_ROLE, who))):
+                doomed(f"{who} is not a program manager: grant-manager first")
+            return [f"the manager is {view['manager']} now"]
+        who = Web3.to_checksum_address(str(args[1]))
+        if who == Web3.to_checksum_address(c.escrow.address):
+            doomed("the escrow cannot be a treasury: the remainder would stay stranded in it")
+        if who == Web3.to_checksum_address(str(view["treasury"])):
+            doomed(f"{who} is the treasury of program {program} already")
+        return [f"the treasury is {view['treasury']} now"]
+
+    return check
+
+
+@propose_app.command("close-program")
+@reports_chain_errors
+def propose_close_program(
+    ctx: typer.Context,
+    program: ProgramArg,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Close a program (no more funding or milestones), also when its manager was revoked."""
+    common = _Common(description, expires_in, dry_run, force)
+    check = _program_check("close-program", program)
+    _propose(ctx, "close-program", [program], common, check=check)
+
+
+@propose_app.command("withdraw-remainder")
+@reports_chain_errors
+def propose_withdraw_remainder(
+    ctx: typer.Context,
+    program: ProgramArg,
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Pay a closed program's uncommitted remainder to its treasury."""
+    common = _Common(description, expires_in, dry_run, force)
+    check = _program_check("withdraw-remainder", program)
+    _propose(ctx, "withdraw-remainder", [program], common, check=check)
+
+
+@propose_app.command("set-program-manager")
+@reports_chain_errors
+def propose_set_program_manager(
+    ctx: typer.Context,
+    program: ProgramArg,
+    manager: Annotated[str, typer.Argument(metavar="MANAGER", help="the new manager's address")],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Hand a program to another program manager (who must hold the manager role)."""
+    common = _Common(description, expires_in, dry_run, force)
+    check = _program_check("set-program-manager", program)
+    _propose(ctx, "set-program-manager", [program, _address(manager)], common, check=check)
+
+
+@propose_app.command("set-program-treasury")
+@reports_chain_errors
+def propose_set_program_treasury(
+    ctx: typer.Context,
+    program: ProgramArg,
+    treasury: Annotated[str, typer.Argument(metavar="TREASURY", help="the new treasury")],
+    description: Description,
+    expires_in: ExpiresIn = "7d",
+    dry_run: DryRun = False,
+    force: Force = False,
+) -> None:
+    """Change where a program's uncommitted remainder goes when it is withdrawn."""
+    common = _Common(description, expires_in, dry_run, force)
+    check = _program_check("set-program-treasury", program)
+    _propose(ctx, "set-program-treasury", [program, _address(treasury)], common, check=check)
+
+
 def _role_check(grant: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
     def check(c: Council, args: Sequence[Any]) -> list[str]:
         who = str(args[0])

@@ -147,6 +147,7 @@ def history(
                 milestone=ids["B/M1"],
                 evidence_hash=evidence("B/M1"),
                 epoch=epoch,
+                terms_version=escrow.milestone(ids["B/M1"])[10],
             ).as_tuple()
         )
     escrow.attestWithSignatures(

@@ -45,22 +45,37 @@ and the branches each one predicts (in the contract's order of checks):
                         | over the uncommitted balance | ok (incl. exactly the uncommitted balance)
     register_batch      as above, plus empty batch, a ref repeated inside the batch, total over
     amend_milestone     paused | unknown | not its manager | closed | not Registered
-                        | attested (in any epoch) | terms | over the balance | ok
+                        | attested in the current epoch | a beneficiary the council chose
+                        | terms (the escrow or the token as beneficiary) | over the balance | ok
+                        (terms version + 1, an old epoch's tally cleared)
     attest              paused | wrong epoch | unknown | not Registered | past deadline
                         | not in the committee | already attested this epoch | ok -> Registered,
                         Verified or Disputed (from the oracle's own account)
     relay               EIP-712 signatures relayed in a batch: a quorum of the committee, a quorum
                         with a dissenting item (Disputed), or random items; paused | wrong epoch
-                        | empty batch | item without signatures | per item: the attest branches,
-                        every signature counted, the outcome decided once per item
+                        | empty batch | item without signatures | per item: already verified on
+                        this hash (skipped) | the attest branches | a signature for stale terms
+                        (recovers to a non-oracle) | an oracle already recorded (skipped) | the
+                        same oracle twice in the item | the outcome decided once per item
     release             paused | unknown | not Verified (status found) | window open | ok
     expire              paused | unknown | not (stored Registered and past deadline) | ok
     set_committee       not admin | empty | quorum 0 or > size | duplicate oracle | ok (epoch + 1,
                         earlier attestations stop counting)
-    close_or_withdraw   paused | unknown | not its manager | closed / not closed | nothing left | ok
+    close_or_withdraw   paused | unknown | neither its manager nor the admin | closed / not
+                        closed | nothing left | a fee-free exact transfer | ok (by the manager
+                        or by the council)
     council_override    not admin | unknown | wrong status | own fault | ok, for each of freeze,
-                        unfreeze, resolveDispute, cancel and forceRelease (both also while
-                        paused), replaceBeneficiary, setChallengeWindow
+                        unfreeze, resolveDispute (only a hash of the dispute), cancel and
+                        forceRelease (both also while paused, both on a lapsed milestone after
+                        `expire`: re-committed, or refused when the program lacks the funds),
+                        replaceBeneficiary (locks the beneficiary, bumps the terms version),
+                        setChallengeWindow (a shorter window never ends a running one)
+    program_powers      setProgramManager / setProgramTreasury: not admin | unknown program
+                        | zero | a manager without the role | the escrow as treasury | ok
+    wrong_role          every role-restricted function called by a random wrong caller in
+                        whatever state the sequence reached: the predicted refusal, and a
+                        snapshot of every view (programs, milestones, committee, pause, roles,
+                        token balances) unchanged
     pause_and_probe     once per sequence: a state-changing call while paused reverts with
                         EnforcedPause (or a council cancel / forceRelease succeeds)
     advance_time        to the second before or of a due time, to a deadline or just past it,
@@ -99,7 +114,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from disburse.attestations import external_ref, milestone_id, sign_attestation
+from disburse.attestations import (
+    CompactSignature,
+    external_ref,
+    milestone_id,
+    recover_attestation,
+    sign_attestation,
+)
 from tests.conftest import DAY
 
 EXAMPLES = int(os.environ.get("INVARIANT_EXAMPLES", "200"))
@@ -130,8 +151,11 @@ class Status(IntEnum):
     EXPIRED = 7
 
 
-# Stored statuses whose amount is still committed (and which the council may cancel or pay).
+# Stored statuses whose amount is still committed.
 UNPAID = (Status.REGISTERED, Status.VERIFIED, Status.DISPUTED, Status.FROZEN)
+# Stored statuses the council may still cancel, pay or redirect (a lapsed one too, since issue 11).
+COUNCIL_REACH = (*UNPAID, Status.EXPIRED)
+MAX_TERMS = 255
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +172,7 @@ class World:
     outsider: Any
     funder: Any
     treasury: Any
+    treasury2: Any
     beneficiaries: tuple[Any, ...]
     oracles: tuple[Any, ...]
     errors: dict[str, list[str]]
@@ -173,9 +198,11 @@ def world(escrow: Any, token: Any, roles: Any, oracles: list[Any]) -> World:
     for the funders, and the snapshot every sequence starts from."""
     for holder in (roles.manager, roles.funder):
         token.approve(escrow, 2**256 - 1, {"from": holder}, silent=True)
+    # A second program manager, to whom the council may hand programs.
+    escrow.grantRole(PROGRAM_MANAGER_ROLE, roles.funder, {"from": roles.admin}, silent=True)
     members, quorum, epoch = escrow.committee()
     beneficiaries = (roles.beneficiary, roles.beneficiary2, accounts[7])
-    payees = [escrow, roles.treasury, *beneficiaries]
+    payees = [escrow, roles.treasury, accounts[8], *beneficiaries]
     errors = {
         item["name"]: [i["type"] for i in item["inputs"]]
         for item in escrow.abi
@@ -190,6 +217,7 @@ def world(escrow: Any, token: Any, roles: Any, oracles: list[Any]) -> World:
         outsider=roles.outsider,
         funder=roles.funder,
         treasury=roles.treasury,
+        treasury2=accounts[8],
         beneficiaries=beneficiaries,
         oracles=tuple(oracles),
         errors=errors,
@@ -220,6 +248,7 @@ SEL_COMMITTEE = _selector("committee()")
 SEL_PAUSED = _selector("paused()")
 SEL_BALANCE_OF = _selector("balanceOf(address)")
 SEL_HAS_ATTESTED = _selector("hasAttested(bytes32,address)")
+SEL_HAS_ROLE = _selector("hasRole(bytes32,address)")
 
 MILESTONE_VIEW = [
     "uint256",  # programId
@@ -232,6 +261,8 @@ MILESTONE_VIEW = [
     "uint16",  # attestationEpoch
     "bytes32",  # evidenceHash
     "uint40",  # verifiedAt
+    "uint8",  # termsVersion
+    "bool",  # beneficiaryLocked
 ]
 PROGRAM_VIEW = ["address", "bool", "address", "uint40", "address", "uint128", "uint128"]
 
@@ -277,7 +308,12 @@ class GhostProgram:
     pid: int
     manager: str
     window: int
+    treasury: str
     closed: bool = False
+    # When the council last changed the window, and the longest window a milestone verified
+    # until then may still be running under (MilestoneEscrow.setChallengeWindow).
+    changed_at: int = 0
+    earlier: int = 0
     funded: int = 0
     paid: int = 0
     withdrawn: int = 0
@@ -290,6 +326,12 @@ class GhostProgram:
     @property
     def uncommitted(self) -> int:
         return self.balance - self.committed
+
+    def window_of(self, verified_at: int) -> int:
+        """_releasableAt: the window of a milestone verified at `verified_at`."""
+        if verified_at <= self.changed_at:
+            return max(self.window, self.earlier)
+        return self.window
 
 
 @dataclass(frozen=True)
@@ -320,6 +362,9 @@ class GhostMilestone:
     count: int = 0
     evidence: bytes = b"\0" * 32
     verified_at: int = 0
+    terms: int = 0  # termsVersion: every amendment and beneficiary replacement adds one
+    locked: bool = False  # the council chose the beneficiary
+    conflicting: bytes = b"\0" * 32  # the hash that disputed `evidence`
     payments: list[Payment] = field(default_factory=list)
 
     def status(self, now: int) -> Status:
@@ -349,10 +394,10 @@ _SIGNATURES: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
 
 
 def _signature(
-    oracle: Any, *, chain_id: int, escrow: str, mid: bytes, evidence: bytes, epoch: int
+    oracle: Any, *, chain_id: int, escrow: str, mid: bytes, evidence: bytes, epoch: int, terms: int
 ) -> tuple[bytes, bytes]:
     """A real EIP-712 signature (cached: the same attestation recurs across sequences)."""
-    key = (oracle.address, chain_id, escrow, mid, evidence, epoch)
+    key = (oracle.address, chain_id, escrow, mid, evidence, epoch, terms)
     if key not in _SIGNATURES:
         _SIGNATURES[key] = sign_attestation(
             oracle.private_key,
@@ -361,8 +406,33 @@ def _signature(
             milestone=mid,
             evidence_hash=evidence,
             epoch=epoch,
+            terms_version=terms,
         ).as_tuple()
     return _SIGNATURES[key]
+
+
+def _signer_seen(
+    signature: tuple[bytes, bytes],
+    *,
+    chain_id: int,
+    escrow: str,
+    mid: bytes,
+    evidence: bytes,
+    epoch: int,
+    terms: int,
+) -> str:
+    """Whom the escrow recovers a signature to for these terms (anyone, for other terms)."""
+    return str(
+        recover_attestation(
+            CompactSignature(*signature),
+            chain_id=chain_id,
+            escrow=escrow,
+            milestone=mid,
+            evidence_hash=evidence,
+            epoch=epoch,
+            terms_version=terms,
+        )
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -430,6 +500,7 @@ class EscrowMachine(RuleBasedStateMachine):
         self.chain_log: dict[bytes, list[Event]] = {}
         self.log: list[str] = []
         self.oracle_by_address = {str(o.address): o for o in w.oracles}
+        self.managers = {str(a.address): a for a in (w.manager, w.funder)}
         self.steps = -1  # the invariants run once before the first step
         self.probed = False
         STATS["sequences"] += 1
@@ -514,8 +585,15 @@ class EscrowMachine(RuleBasedStateMachine):
 
     # -- choosing targets ------------------------------------------------------------------
 
-    def caller(self, fault: str | None) -> Any:
-        return self.w.outsider if fault == "outsider" else self.w.manager
+    def caller(self, fault: str | None, pid: int | None = None) -> Any:
+        """The outsider for that fault, the admin (the council) for "council", else the
+        program's manager (the first manager for a program the ghost does not know)."""
+        if fault == "outsider":
+            return self.w.outsider
+        if fault == "council":
+            return self.w.admin
+        program = self.programs.get(pid) if pid is not None else None
+        return self.managers[program.manager] if program else self.w.manager
 
     def admin(self, fault: str | None) -> Any:
         return self.w.outsider if fault == "outsider" else self.w.admin
@@ -550,6 +628,7 @@ class EscrowMachine(RuleBasedStateMachine):
             "disputed": [m.mid for m in ms if m.stored == Status.DISPUTED],
             "lapsed": [m.mid for m in ms if m.status(now) == Status.EXPIRED],
             "unpaid": [m.mid for m in ms if m.stored in UNPAID],
+            "locked": [m.mid for m in ms if m.locked and m.status(now) == Status.REGISTERED],
             "any": list(self.ms),
         }
         chosen = pools.get(pool) or pools["any"]
@@ -565,8 +644,7 @@ class EscrowMachine(RuleBasedStateMachine):
         return [
             m.mid
             for m in self.ms.values()
-            if m.stored == Status.VERIFIED
-            and self.now >= m.verified_at + self.programs[m.pid].window
+            if m.stored == Status.VERIFIED and self.now >= self.due_at(m)
         ]
 
     # -- predicting checks shared by several functions -------------------------------------
@@ -586,23 +664,52 @@ class EscrowMachine(RuleBasedStateMachine):
             return self.err("Escrow_NotProgramManager", pid, str(caller.address))
         return None
 
-    def terms_error(self, beneficiary: str, amount: int, deadline: int) -> str | None:
-        """_checkTerms."""
+    def governed_program_error(self, pid: int, caller: Any) -> str | None:
+        """_managedOrGovernedProgram: the program's manager or the admin."""
+        if pid not in self.programs:
+            return self.err("Escrow_UnknownProgram", pid)
+        who = str(caller.address)
+        if self.programs[pid].manager != who and caller != self.w.admin:
+            return self.err("Escrow_NotProgramManager", pid, who)
+        return None
+
+    def beneficiary_error(self, beneficiary: str) -> str | None:
+        """_checkBeneficiary: not zero, not the escrow, not the program's token."""
         if beneficiary == ZERO_ADDRESS:
             return self.err("Escrow_ZeroAddress", "beneficiary")
+        if beneficiary in (str(self.escrow.address), str(self.w.token.address)):
+            return self.err("Escrow_InvalidBeneficiary", beneficiary)
+        return None
+
+    def refused_payee(self, fault: str | None, index: int) -> str:
+        """A beneficiary, or the address the fault asks for."""
+        return {
+            "zero beneficiary": ZERO_ADDRESS,
+            "escrow beneficiary": str(self.escrow.address),
+            "token beneficiary": str(self.w.token.address),
+        }.get(fault or "", None) or self.beneficiary(index)
+
+    def due_at(self, m: GhostMilestone) -> int:
+        return m.verified_at + self.programs[m.pid].window_of(m.verified_at)
+
+    def terms_error(self, beneficiary: str, amount: int, deadline: int) -> str | None:
+        """_checkTerms."""
+        error = self.beneficiary_error(beneficiary)
+        if error is not None:
+            return error
         if amount == 0:
             return self.err("Escrow_ZeroAmount")
         if deadline <= self.now:
             return self.err("Escrow_DeadlineNotInFuture", deadline, self.now)
         return None
 
-    def unpaid_error(self, mid: bytes) -> str | None:
-        """_unpaidMilestone: reports the stored status, not the computed one."""
+    def council_error(self, mid: bytes) -> str | None:
+        """_councilMilestone: anything not paid or cancelled (a lapsed one too)."""
         m = self.ms.get(mid)
         if m is None:
             return self.err("Escrow_UnknownMilestone", mid)
-        if m.stored not in UNPAID:
-            return self.err("Escrow_UnexpectedMilestoneStatus", mid, int(m.stored))
+        if m.stored not in COUNCIL_REACH:
+            return self.err("Escrow_UnexpectedMilestoneStatus", mid, int(m.status(self.now)))
         return None
 
     def open_tally(self, scratch: dict[bytes, GhostMilestone], mid: bytes) -> str | Tally:
@@ -649,6 +756,7 @@ class EscrowMachine(RuleBasedStateMachine):
         m.att_epoch = self.epoch
         m.stored = status
         if status == Status.DISPUTED:
+            m.conflicting = evidence
             events.append(("MilestoneDisputed", m.mid, oracle, agreed, evidence))
         elif status == Status.VERIFIED:
             events.append(("MilestoneVerified", m.mid, agreed, tally.count))
@@ -661,7 +769,7 @@ class EscrowMachine(RuleBasedStateMachine):
                 m.beneficiary,
                 m.amount,
                 self.now,
-                program.window,
+                program.window_of(m.verified_at),
                 m.stored,
                 self.paused,
                 by_council,
@@ -715,9 +823,14 @@ class EscrowMachine(RuleBasedStateMachine):
     # -- programs --------------------------------------------------------------------------
 
     @precondition(lambda self: len(self.programs) < MAX_PROGRAMS)
-    @rule(window=windows, fault=st.sampled_from([None] * 4 + ["outsider", "too long"]))
+    @rule(
+        window=windows,
+        fault=st.sampled_from([None] * 4 + ["outsider", "too long", "escrow treasury"]),
+    )
     def create_program(self, window: int, fault: str | None) -> None:
         who = self.caller(fault)
+        w = self.w
+        treasury = self.escrow if fault == "escrow treasury" else w.treasury
         if fault == "too long":
             window = MAX_WINDOW + 1 + window % DAY
         pid = len(self.programs) + 1
@@ -728,20 +841,23 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = self.err(
                 "AccessControlUnauthorizedAccount", str(who.address), PROGRAM_MANAGER_ROLE
             )
+        elif treasury == self.escrow:
+            expect = self.err("Escrow_InvalidTreasury", str(self.escrow.address))
         elif window > MAX_WINDOW:
             expect = self.err("Escrow_ChallengeWindowTooLong", window, MAX_WINDOW)
-        w = self.w
-        created = ("ProgramCreated", pid, str(who.address), str(w.token), str(w.treasury), window)
+        created = ("ProgramCreated", pid, str(who.address), str(w.token), str(treasury), window)
         tx = self.send(
-            f"createProgram(window={window}){' by outsider' if fault == 'outsider' else ''}",
+            f"createProgram(window={window}){' with fault ' + fault if fault else ''}",
             self.escrow.createProgram,
-            [w.token, w.treasury, window],
+            [w.token, treasury, window],
             who,
             expect,
             [created],
         )
         if tx is not None:
-            self.programs[pid] = GhostProgram(pid=pid, manager=str(who.address), window=window)
+            self.programs[pid] = GhostProgram(
+                pid=pid, manager=str(who.address), window=window, treasury=str(treasury)
+            )
 
     @rule(
         pick=picks,
@@ -778,7 +894,9 @@ class EscrowMachine(RuleBasedStateMachine):
     @rule(
         close=st.booleans(),
         pick=picks,
-        fault=st.sampled_from([None] * 4 + ["outsider", "unknown program", "closed", "open"]),
+        fault=st.sampled_from(
+            [None] * 4 + ["council", "outsider", "unknown program", "closed", "open"]
+        ),
     )
     def close_or_withdraw(self, close: bool, pick: int, fault: str | None) -> None:
         """Closes a program, or withdraws a closed program's uncommitted remainder. Closing ends
@@ -792,8 +910,10 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def close_program(self, pick: int, fault: str | None) -> None:
         pid = self.program_for(pick, fault)
-        who = self.caller(fault)
-        expect = self.err("EnforcedPause") if self.paused else self.open_program_error(pid, who)
+        who = self.caller(fault, pid)
+        expect = self.err("EnforcedPause") if self.paused else self.governed_program_error(pid, who)
+        if expect is None and self.programs[pid].closed:
+            expect = self.err("Escrow_ProgramClosed", pid)
         tx = self.send(
             f"closeProgram({pid})",
             self.escrow.closeProgram,
@@ -811,8 +931,8 @@ class EscrowMachine(RuleBasedStateMachine):
             pid = self.program_for(pick, fault)
         else:
             pid = _pick(closed_ids, pick)
-        who = self.caller(fault)
-        expect = self.err("EnforcedPause") if self.paused else self.managed_program_error(pid, who)
+        who = self.caller(fault, pid)
+        expect = self.err("EnforcedPause") if self.paused else self.governed_program_error(pid, who)
         program = self.programs.get(pid)
         amount = program.uncommitted if program else 0
         if expect is None and program is not None:
@@ -820,7 +940,7 @@ class EscrowMachine(RuleBasedStateMachine):
                 expect = self.err("Escrow_ProgramNotClosed", pid)
             elif amount == 0:
                 expect = self.err("Escrow_NothingToWithdraw", pid)
-        treasury = str(self.w.treasury.address)
+        treasury = program.treasury if program else str(self.w.treasury.address)
         tx = self.send(
             f"withdrawRemainder({pid})",
             self.escrow.withdrawRemainder,
@@ -885,13 +1005,14 @@ class EscrowMachine(RuleBasedStateMachine):
             [None] * 7
             + ["exact", "over", "zero amount", "zero beneficiary", "deadline now"]
             + ["deadline past", "outsider", "unknown program", "closed"]
+            + ["escrow beneficiary", "token beneficiary"]
         ),
     )
     def register_milestone(
         self, pick: int, ref: int, beneficiary: int, share: int, offset: int, fault: str | None
     ) -> None:
         pid = self.program_for(pick, fault)
-        who = self.caller(fault)
+        who = self.caller(fault, pid)
         program = self.programs.get(pid)
         free = program.uncommitted if program else 0
         amount = {
@@ -899,7 +1020,7 @@ class EscrowMachine(RuleBasedStateMachine):
             "over": free + share * UNIT,
             "zero amount": 0,
         }.get(fault or "", max(1, free * share // 1000))
-        payee = ZERO_ADDRESS if fault == "zero beneficiary" else self.beneficiary(beneficiary)
+        payee = self.refused_payee(fault, beneficiary)
         m = self.new_milestone(pid, ref, payee, amount, self.deadline(offset, fault))
         expect = self.err("EnforcedPause") if self.paused else self.open_program_error(pid, who)
         if expect is None:
@@ -940,7 +1061,7 @@ class EscrowMachine(RuleBasedStateMachine):
         self, pick: int, items: list[tuple[int, int, int, int]], fault: str | None
     ) -> None:
         pid = self.program_for(pick, fault)
-        who = self.caller(fault)
+        who = self.caller(fault, pid)
         program = self.programs.get(pid)
         free = program.uncommitted if program else 0
         if fault == "empty":
@@ -997,12 +1118,14 @@ class EscrowMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.ms)
     @rule(
         pick=picks,
-        pool=st.sampled_from(["open", "open", "open", "any", "unknown"]),
+        pool=st.sampled_from(["open", "open", "locked", "locked", "any", "unknown"]),
         beneficiary=beneficiaries,
         share=shares,
         offset=offsets,
         fault=st.sampled_from(
-            [None] * 4 + ["over", "zero amount", "deadline now", "outsider", "closed"]
+            [None] * 4
+            + ["over", "zero amount", "deadline now", "outsider", "closed"]
+            + ["escrow beneficiary", "token beneficiary", "keep beneficiary"]
         ),
     )
     def amend_milestone(
@@ -1018,14 +1141,21 @@ class EscrowMachine(RuleBasedStateMachine):
         mid = (
             _pick(closed, pick) if fault == "closed" and closed else self.milestone_for(pick, pool)
         )
-        who = self.caller(fault)
         m = self.ms.get(mid)
+        who = self.caller(fault, m.pid if m else None)
         program = self.programs[m.pid] if m else None
         room = program.uncommitted + m.amount if m and program else 0
         new_amount = {"over": room + share * UNIT, "zero amount": 0}.get(
             fault or "", max(1, room * share // 1000)
         )
-        new_beneficiary, deadline = self.beneficiary(beneficiary), self.deadline(offset, fault)
+        new_beneficiary = self.refused_payee(fault, beneficiary)
+        if fault == "keep beneficiary" and m is not None:
+            new_beneficiary = m.beneficiary
+        elif pool == "locked" and fault is None and m is not None and m.locked:
+            # The manager tries to move a beneficiary the council chose (back, or elsewhere).
+            others = [b for b in map(self.beneficiary, range(3)) if b != m.beneficiary]
+            new_beneficiary = _pick(others, beneficiary)
+        deadline = self.deadline(offset, fault)
         spec = keccak(b"amended:" + mid)
         expect = self.err("EnforcedPause") if self.paused else None
         if expect is None and m is None:
@@ -1034,14 +1164,18 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = self.open_program_error(m.pid, who)
         if expect is None and m.stored != Status.REGISTERED:
             expect = self.err("Escrow_UnexpectedMilestoneStatus", mid, int(m.status(self.now)))
-        if expect is None and m.count != 0:
+        if expect is None and m.count != 0 and m.att_epoch == self.epoch:
             expect = self.err("Escrow_MilestoneAlreadyAttested", mid, m.count)
+        if expect is None and m.locked and new_beneficiary != m.beneficiary:
+            expect = self.err("Escrow_BeneficiarySetByCouncil", mid, m.beneficiary)
         if expect is None:
             expect = self.terms_error(new_beneficiary, new_amount, deadline)
         if expect is None:
             committed = program.committed - m.amount + new_amount
             if committed > program.balance:
                 expect = self.err("Escrow_InsufficientFunds", m.pid, committed, program.balance)
+        if expect is None and m.terms == MAX_TERMS:
+            expect = self.err("Escrow_TermsVersionExhausted", mid)
         tx = self.send(
             f"amendMilestone({self.describe(mid)}, amount={new_amount}, "
             f"deadline={deadline - self.now:+})",
@@ -1059,6 +1193,9 @@ class EscrowMachine(RuleBasedStateMachine):
                 new_beneficiary,
                 spec,
             )
+            # A new version of the terms; an earlier epoch's tally is cleared with it.
+            m.terms += 1
+            m.attesters, m.count = (), 0
 
     # -- attestations ----------------------------------------------------------------------
 
@@ -1114,9 +1251,35 @@ class EscrowMachine(RuleBasedStateMachine):
             self.ms.update(scratch)
 
     def send_relay(
-        self, label: str, epoch: int, items: list[tuple[bytes, bytes, list[Any]]], caller: Any
+        self,
+        label: str,
+        epoch: int,
+        items: list[tuple[bytes, bytes, list[Any]]],
+        caller: Any,
+        stale: bool = False,
     ) -> None:
-        """attestWithSignatures with real EIP-712 signatures, predicted item by item."""
+        """attestWithSignatures with real EIP-712 signatures, predicted item by item. With
+        `stale`, the last item is signed for the terms before its milestone's last change."""
+        w = self.w
+        batch = []
+        for index, (mid, evidence, signers) in enumerate(items):
+            ghost = self.ms.get(mid)
+            terms = ghost.terms if ghost else 0
+            if stale and index == len(items) - 1 and terms > 0:
+                terms -= 1
+            sigs = [
+                _signature(
+                    s,
+                    chain_id=w.chain_id,
+                    escrow=self.escrow.address,
+                    mid=mid,
+                    evidence=evidence,
+                    epoch=epoch,
+                    terms=terms,
+                )
+                for s in signers
+            ]
+            batch.append((mid, evidence, sigs))
         scratch: dict[bytes, GhostMilestone] = {}
         events: list[Event] = []
         expect = None
@@ -1126,40 +1289,49 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = self.err("Escrow_WrongEpoch", epoch, self.epoch)
         elif not items:
             expect = self.err("Escrow_EmptyBatch")
-        for mid, evidence, signers in items:
+        for (mid, evidence, signers), (_, _, sigs) in zip(items, batch, strict=True):
             if expect is not None:
                 break
             if not signers:
                 expect = self.err("Escrow_EmptyBatch")
                 break
+            current = scratch.get(mid) or self.ms.get(mid)
+            if (
+                current is not None
+                and current.stored in (Status.VERIFIED, Status.FROZEN, Status.RELEASED)
+                and current.evidence == evidence
+            ):
+                STATS["relay item skipped (verified already)"] += 1
+                continue  # a race lost to another relayer: skipped
             tally = self.open_tally(scratch, mid)
             if isinstance(tally, str):
                 expect = tally
                 break
-            for signer in signers:
-                expect = self.count(tally, mid, str(signer.address), evidence, events)
+            m = scratch[mid]
+            recorded = set(tally.attesters)
+            first = None
+            for sig in sigs:
+                oracle = _signer_seen(
+                    sig,
+                    chain_id=w.chain_id,
+                    escrow=str(self.escrow.address),
+                    mid=mid,
+                    evidence=evidence,
+                    epoch=epoch,
+                    terms=m.terms,
+                )
+                if oracle in self.committee and oracle in recorded:
+                    STATS["relay signature skipped (recorded already)"] += 1
+                    continue
+                expect = self.count(tally, mid, oracle, evidence, events)
                 if expect is not None:
                     break
-            else:
-                self.close_tally(scratch[mid], tally, evidence, str(signers[0].address), events)
-        batch = [
-            (
-                mid,
-                evidence,
-                [
-                    _signature(
-                        s,
-                        chain_id=self.w.chain_id,
-                        escrow=self.escrow.address,
-                        mid=mid,
-                        evidence=evidence,
-                        epoch=epoch,
-                    )
-                    for s in signers
-                ],
-            )
-            for mid, evidence, signers in items
-        ]
+                first = first or oracle
+            if expect is not None:
+                break
+            if tally.count != tally.before:
+                assert first is not None
+                self.close_tally(m, tally, evidence, first, events)
         tx = self.send(
             label, self.escrow.attestWithSignatures, [epoch, batch], caller, expect, events
         )
@@ -1189,7 +1361,7 @@ class EscrowMachine(RuleBasedStateMachine):
             max_size=3,
         ),
         mutation=st.sampled_from(
-            [None] * 5 + ["empty batch", "no signatures", "repeat", "non-member"]
+            [None] * 5 + ["empty batch", "no signatures", "repeat", "non-member", "stale terms"]
         ),
         shift=epoch_shifts,
     )
@@ -1232,10 +1404,12 @@ class EscrowMachine(RuleBasedStateMachine):
         elif mutation == "non-member" and outsiders:
             batch[-1][2].insert(0, _pick(outsiders, items[-1][0]))
         self.send_relay(
-            f"attestWithSignatures(epoch={epoch}, [{self.describe_items(batch)}])",
+            f"attestWithSignatures(epoch={epoch}, [{self.describe_items(batch)}])"
+            + (" (last item signed for stale terms)" if mutation == "stale terms" else ""),
             epoch,
             batch,
             self.w.outsider,
+            stale=mutation == "stale terms",
         )
 
     def relay_quorum(self, mid: bytes, rotate: int, dissent: bool) -> None:
@@ -1280,9 +1454,8 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = self.err("Escrow_UnknownMilestone", mid)
         elif m.stored != Status.VERIFIED:
             expect = self.err("Escrow_UnexpectedMilestoneStatus", mid, int(m.status(self.now)))
-        elif self.now < m.verified_at + self.programs[m.pid].window:
-            due = m.verified_at + self.programs[m.pid].window
-            expect = self.err("Escrow_ChallengeWindowOpen", mid, due)
+        elif self.now < self.due_at(m):
+            expect = self.err("Escrow_ChallengeWindowOpen", mid, self.due_at(m))
         events: list[Event] = []
         transfers: list[tuple[str, str, int]] = []
         if m is not None:
@@ -1332,7 +1505,7 @@ class EscrowMachine(RuleBasedStateMachine):
                 m is not None
                 and m not in paid
                 and m.stored == Status.VERIFIED
-                and self.now >= m.verified_at + self.programs[m.pid].window
+                and self.now >= self.due_at(m)
             ):
                 paid.append(m)
         escrow = str(self.escrow.address)
@@ -1378,7 +1551,9 @@ class EscrowMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.programs)
     @rule(
-        kind=st.sampled_from(["freeze", "resolve", "cancel", "force", "replace", "window"]),
+        kind=st.sampled_from(
+            ["freeze", "resolve", "cancel", "force", "replace", "window", "lapsed"]
+        ),
         pick=picks,
         anything=st.sampled_from([False] * 4 + [True]),
         beneficiary=beneficiaries,
@@ -1402,6 +1577,17 @@ class EscrowMachine(RuleBasedStateMachine):
         override's own fault (a zero beneficiary, a window over the maximum, an unknown
         program)."""
         pool = "any" if anything else None
+        if kind == "lapsed":
+            # The council reaches a lapsed milestone, whether or not someone expired it.
+            lapsed = [m.mid for m in self.ms.values() if m.stored == Status.EXPIRED]
+            if lapsed and not anything:
+                mid = _pick(lapsed, pick)
+                if conflicting:
+                    self.replace_beneficiary(pick, "lapsed", beneficiary, fault, mid=mid)
+                else:
+                    self.cancel_or_force(pick % 2 == 0, pick, "lapsed", fault, mid=mid)
+                return
+            kind = "force"
         if kind == "freeze":
             self.freeze_or_unfreeze(pick, pool or "verified", fault)
         elif kind == "resolve":
@@ -1410,8 +1596,11 @@ class EscrowMachine(RuleBasedStateMachine):
             self.cancel_or_force(kind == "force", pick, pool or "unpaid", fault)
         elif kind == "replace":
             if fault == "other":
-                fault = "zero beneficiary"
-            self.replace_beneficiary(pick, pool or "unpaid", beneficiary, fault)
+                fault = ("zero beneficiary", "escrow beneficiary", "token beneficiary")[pick % 3]
+            # Half of them on an open milestone, which the manager may then try to amend.
+            self.replace_beneficiary(
+                pick, pool or ("open" if pick % 2 else "unpaid"), beneficiary, fault
+            )
         else:
             if fault == "other":
                 fault = "too long" if pick % 2 else "unknown program"
@@ -1442,16 +1631,21 @@ class EscrowMachine(RuleBasedStateMachine):
             m.stored = Status.VERIFIED if unfreeze else Status.FROZEN
 
     def resolve_dispute(self, pick: int, pool: str, conflicting: bool, fault: str | None) -> None:
-        """The council settles a dispute for one hash: Verified, and the window starts now."""
+        """The council settles a dispute for one hash an oracle of the dispute attested:
+        Verified, and the window starts now; any other hash is refused (fault "other")."""
         mid = self.milestone_for(pick, pool)
         m = self.ms.get(mid)
         evidence = conflicting_evidence(mid) if conflicting else agreed_evidence(mid)
+        if fault == "other":
+            evidence, fault = keccak(b"made-up evidence:" + mid), None
         who = self.admin(fault)
         expect = self.admin_error(who)
         if expect is None and m is None:
             expect = self.err("Escrow_UnknownMilestone", mid)
         if expect is None and m.stored != Status.DISPUTED:
             expect = self.err("Escrow_UnexpectedMilestoneStatus", mid, int(m.status(self.now)))
+        if expect is None and evidence not in (m.evidence, m.conflicting):
+            expect = self.err("Escrow_HashNotDisputed", mid, evidence)
         tx = self.send(
             f"resolveDispute({self.describe(mid)})",
             self.escrow.resolveDispute,
@@ -1463,13 +1657,27 @@ class EscrowMachine(RuleBasedStateMachine):
         if tx is not None:
             m.evidence, m.verified_at, m.stored = evidence, self.now, Status.VERIFIED
 
-    def cancel_or_force(self, force: bool, pick: int, pool: str, fault: str | None) -> None:
+    def cancel_or_force(
+        self, force: bool, pick: int, pool: str, fault: str | None, mid: bytes | None = None
+    ) -> None:
         """The council cancels an unpaid milestone (its amount returns to the program) or pays
-        it without a quorum (forceRelease). Both work while paused."""
-        mid = self.milestone_for(pick, pool)
+        it without a quorum (forceRelease). Both work while paused, and on a lapsed milestone
+        after `expire`: a cancellation then returns nothing more, a force-release commits the
+        amount again (refused when the program no longer has it uncommitted)."""
+        mid = mid if mid is not None else self.milestone_for(pick, pool)
         m = self.ms.get(mid)
         who = self.admin(fault)
-        expect = self.admin_error(who) or self.unpaid_error(mid)
+        expect = self.admin_error(who) or self.council_error(mid)
+        expired = m is not None and m.stored == Status.EXPIRED
+        if expect is None and force and expired:
+            program = self.programs[m.pid]
+            if m.amount > program.uncommitted:
+                expect = self.err(
+                    "Escrow_InsufficientFunds",
+                    m.pid,
+                    program.committed + m.amount,
+                    program.balance,
+                )
         reason = keccak(b"council reason:" + mid)
         events: list[Event] = []
         transfers: list[tuple[str, str, int]] = []
@@ -1480,7 +1688,7 @@ class EscrowMachine(RuleBasedStateMachine):
             ]
             transfers = [(str(self.escrow.address), m.beneficiary, m.amount)]
         elif m is not None:
-            events = [("MilestoneCancelled", mid, m.pid, m.amount)]
+            events = [("MilestoneCancelled", mid, m.pid, 0 if expired else m.amount)]
         tx = self.send(
             f"{'forceRelease' if force else 'cancel'}({self.describe(mid)})",
             self.escrow.forceRelease if force else self.escrow.cancel,
@@ -1491,21 +1699,33 @@ class EscrowMachine(RuleBasedStateMachine):
             transfers,
         )
         if tx is not None and force:
+            if expired:
+                self.programs[m.pid].committed += m.amount
             self.pay(m, by_council=True)
         elif tx is not None:
             m.stored = Status.CANCELLED
-            self.programs[m.pid].committed -= m.amount
+            if not expired:
+                self.programs[m.pid].committed -= m.amount
 
     def replace_beneficiary(
-        self, pick: int, pool: str, beneficiary: int, fault: str | None
+        self,
+        pick: int,
+        pool: str,
+        beneficiary: int,
+        fault: str | None,
+        mid: bytes | None = None,
     ) -> None:
-        mid = self.milestone_for(pick, pool)
+        """The council redirects an unpaid (or lapsed) milestone: the beneficiary is locked
+        against the manager's amendments and the terms version moves on."""
+        mid = mid if mid is not None else self.milestone_for(pick, pool)
         m = self.ms.get(mid)
-        payee = ZERO_ADDRESS if fault == "zero beneficiary" else self.beneficiary(beneficiary)
+        payee = self.refused_payee(fault, beneficiary)
         who = self.admin(fault)
-        expect = self.admin_error(who) or self.unpaid_error(mid)
-        if expect is None and payee == ZERO_ADDRESS:
-            expect = self.err("Escrow_ZeroAddress", "beneficiary")
+        expect = self.admin_error(who) or self.council_error(mid)
+        if expect is None:
+            expect = self.beneficiary_error(payee)
+        if expect is None and m.terms == MAX_TERMS:
+            expect = self.err("Escrow_TermsVersionExhausted", mid)
         tx = self.send(
             f"replaceBeneficiary({self.describe(mid)}, beneficiary{beneficiary})",
             self.escrow.replaceBeneficiary,
@@ -1515,7 +1735,28 @@ class EscrowMachine(RuleBasedStateMachine):
             [("BeneficiaryReplaced", mid, m.beneficiary, payee)] if m else [],
         )
         if tx is not None:
-            m.beneficiary = payee
+            previous = m.beneficiary
+            m.beneficiary, m.locked, m.terms = payee, True, m.terms + 1
+            if m.stored == Status.REGISTERED and previous != payee:
+                self.amend_back(m, previous)
+
+    def amend_back(self, m: GhostMilestone, previous: str) -> None:
+        """The manager alone tries to undo the council's replacement: refused (issue 11)."""
+        who = self.caller(None, m.pid)
+        expect = self.err("EnforcedPause") if self.paused else self.open_program_error(m.pid, who)
+        # (Stored Registered, as the caller checked: a lapsed one is not expired yet.)
+        if expect is None and m.count != 0 and m.att_epoch == self.epoch:
+            expect = self.err("Escrow_MilestoneAlreadyAttested", m.mid, m.count)
+        if expect is None:
+            expect = self.err("Escrow_BeneficiarySetByCouncil", m.mid, m.beneficiary)
+        deadline = max(m.deadline, self.now + 1)
+        self.send(
+            f"amendMilestone({self.describe(m.mid)}) back to the replaced beneficiary",
+            self.escrow.amendMilestone,
+            [m.mid, previous, m.amount, deadline, m.spec],
+            who,
+            expect,
+        )
 
     def set_challenge_window(self, pick: int, window: int, fault: str | None) -> None:
         pid = self.program_for(pick, fault)
@@ -1536,7 +1777,220 @@ class EscrowMachine(RuleBasedStateMachine):
             [("ChallengeWindowSet", pid, window)],
         )
         if tx is not None:
-            self.programs[pid].window = window
+            # A shorter window applies to milestones verified from now on; those verified
+            # until now keep the longest window one of them may still be running under.
+            p = self.programs[pid]
+            if p.earlier <= p.window or self.now >= p.changed_at + p.earlier:
+                p.earlier = p.window
+            p.changed_at, p.window = self.now, window
+
+    # -- council program powers (issue 11) -------------------------------------------------
+
+    @precondition(lambda self: self.programs)
+    @rule(
+        treasury=st.booleans(),
+        pick=picks,
+        fault=st.sampled_from(
+            [None] * 4 + ["outsider", "manager", "unknown program", "zero", "no role", "escrow"]
+        ),
+    )
+    def program_powers(self, treasury: bool, pick: int, fault: str | None) -> None:
+        """setProgramManager (the new manager must hold the role) or setProgramTreasury (not
+        the escrow); admin only, also while paused."""
+        pid = self.program_for(pick, fault)
+        program = self.programs.get(pid)
+        w = self.w
+        who = {"outsider": w.outsider, "manager": w.manager}.get(fault or "", w.admin)
+        expect = self.admin_error(who)
+        if expect is None and program is None:
+            expect = self.err("Escrow_UnknownProgram", pid)
+        if treasury:
+            current = program.treasury if program else str(w.treasury.address)
+            choice = str(
+                (w.treasury2 if current == str(w.treasury.address) else w.treasury).address
+            )
+            new = {"zero": ZERO_ADDRESS, "escrow": str(self.escrow.address)}.get(
+                fault or "", choice
+            )
+            if expect is None and new == ZERO_ADDRESS:
+                expect = self.err("Escrow_ZeroAddress", "treasury")
+            if expect is None and new == str(self.escrow.address):
+                expect = self.err("Escrow_InvalidTreasury", new)
+            tx = self.send(
+                f"setProgramTreasury({pid}, {new[:8]})",
+                self.escrow.setProgramTreasury,
+                [pid, new],
+                who,
+                expect,
+                [("ProgramTreasuryChanged", pid, current, new)],
+            )
+            if tx is not None:
+                assert program is not None
+                program.treasury = new
+            return
+        current = program.manager if program else str(w.manager.address)
+        choice = str((w.funder if current == str(w.manager.address) else w.manager).address)
+        new = {"zero": ZERO_ADDRESS, "no role": str(w.outsider.address)}.get(fault or "", choice)
+        if expect is None and new == ZERO_ADDRESS:
+            expect = self.err("Escrow_ZeroAddress", "manager")
+        if expect is None and new not in self.managers:
+            expect = self.err("Escrow_ManagerLacksRole", new)
+        tx = self.send(
+            f"setProgramManager({pid}, {new[:8]})",
+            self.escrow.setProgramManager,
+            [pid, new],
+            who,
+            expect,
+            [("ProgramManagerChanged", pid, current, new)],
+        )
+        if tx is not None:
+            assert program is not None
+            program.manager = new
+
+    # -- wrong roles (issue 11: random callers for every role-restricted function) ---------
+
+    ADMIN_ONLY: ClassVar[tuple[str, ...]] = (
+        "setCommittee",
+        "pause",
+        "unpause",
+        "freeze",
+        "unfreeze",
+        "cancel",
+        "forceRelease",
+        "replaceBeneficiary",
+        "resolveDispute",
+        "setChallengeWindow",
+        "setProgramManager",
+        "setProgramTreasury",
+        "grantRole",
+        "revokeRole",
+    )
+    MANAGER_ONLY: ClassVar[tuple[str, ...]] = (
+        "registerMilestone",
+        "registerMilestones",
+        "amendMilestone",
+    )
+
+    def views(self) -> list[Any]:
+        """Everything a refused call could have changed, read in one batch: pause, committee,
+        programs, milestones (view and status), roles of every account used, token balances."""
+        w, escrow, token = self.w, str(self.escrow.address), str(self.w.token.address)
+        read = BatchRead()
+        read.call(escrow, SEL_PAUSED, ["bool"])
+        read.call(escrow, SEL_COMMITTEE, ["address[]", "uint8", "uint16"])
+        read.call(escrow, SEL_PROGRAM_COUNT, ["uint256"])
+        for pid in range(1, len(self.programs) + 2):
+            read.call(escrow, SEL_PROGRAM + encode(["uint256"], [pid]), PROGRAM_VIEW)
+        for mid in self.ms:
+            read.call(escrow, SEL_STATUS_OF + mid, ["uint8"])
+            read.call(escrow, SEL_MILESTONE + mid, MILESTONE_VIEW)
+        people = [w.admin, w.manager, w.funder, w.outsider, *w.beneficiaries, *w.oracles]
+        for account in people:
+            for role in (DEFAULT_ADMIN_ROLE, PROGRAM_MANAGER_ROLE):
+                data = SEL_HAS_ROLE + encode(["bytes32", "address"], [role, str(account.address)])
+                read.call(escrow, data, ["bool"])
+        for holder in [*w.holdings, str(w.manager.address), str(w.funder.address)]:
+            read.call(token, SEL_BALANCE_OF + encode(["address"], [holder]), ["uint256"])
+        return read.run()
+
+    @rule(
+        kind=st.sampled_from(
+            [
+                *ADMIN_ONLY,
+                *MANAGER_ONLY,
+                "createProgram",
+                "closeProgram",
+                "withdrawRemainder",
+                "attest",
+            ]
+        ),
+        pick=picks,
+        caller=st.integers(0, 4),
+    )
+    def wrong_role(self, kind: str, pick: int, caller: int) -> None:
+        """A role-restricted function called by someone without the role, in whatever state
+        the sequence reached: the predicted refusal, and every view unchanged."""
+        w, e = self.w, self.escrow
+        pid = _pick(list(self.programs), pick) or len(self.programs) + 1
+        program = self.programs.get(pid)
+        mid = self.milestone_for(pick, "any")
+        m = self.ms.get(mid)
+        manager = program.manager if program else str(w.manager.address)
+        other_manager = w.funder if manager == str(w.manager.address) else w.manager
+        oracle = _pick(list(w.oracles), pick)
+        expect: str | None
+        if kind in self.ADMIN_ONLY:
+            who = (w.outsider, w.manager, w.funder, w.beneficiaries[0], oracle)[caller]
+            expect = self.admin_error(who)
+        elif kind == "createProgram":
+            who = (w.outsider, w.admin, w.beneficiaries[0], oracle, w.treasury)[caller]
+            expect = (
+                self.err("EnforcedPause")
+                if self.paused
+                else self.err(
+                    "AccessControlUnauthorizedAccount", str(who.address), PROGRAM_MANAGER_ROLE
+                )
+            )
+        elif kind == "attest":
+            outsiders = [o for o in w.oracles if str(o.address) not in self.committee]
+            who = (_pick(outsiders, pick) or w.outsider, w.outsider, w.manager, w.admin, w.funder)[
+                caller
+            ]
+            expect = self.err("EnforcedPause") if self.paused else None
+            if expect is None:
+                tally = self.open_tally({}, mid)
+                expect = (
+                    tally
+                    if isinstance(tally, str)
+                    else self.err("Escrow_NotOracle", str(who.address))
+                )
+        else:
+            who = (w.outsider, other_manager, oracle, w.beneficiaries[0], w.admin)[caller]
+            if kind in ("closeProgram", "withdrawRemainder") and who == w.admin:
+                who = w.outsider  # the admin may close and withdraw (issue 11)
+            expect = self.err("EnforcedPause") if self.paused else None
+            if expect is None and kind == "amendMilestone" and m is None:
+                expect = self.err("Escrow_UnknownMilestone", mid)
+            target = m.pid if kind == "amendMilestone" and m is not None else pid
+            if expect is None and target not in self.programs:
+                expect = self.err("Escrow_UnknownProgram", target)
+            if expect is None and self.programs[target].manager != str(who.address):
+                expect = self.err("Escrow_NotProgramManager", target, str(who.address))
+        if expect is None:  # the chosen caller holds the role after all: nothing to show
+            return
+        payee = self.beneficiary(pick)
+        terms = (external_ref(f"wrong-{pick}"), payee, 1, self.now + DAY, keccak(b"spec"))
+        calls: dict[str, tuple[Any, list[Any]]] = {
+            "setCommittee": (e.setCommittee, [list(self.committee), self.quorum]),
+            "pause": (e.pause, []),
+            "unpause": (e.unpause, []),
+            "freeze": (e.freeze, [mid]),
+            "unfreeze": (e.unfreeze, [mid]),
+            "cancel": (e.cancel, [mid]),
+            "forceRelease": (e.forceRelease, [mid, keccak(b"no")]),
+            "replaceBeneficiary": (e.replaceBeneficiary, [mid, str(who.address)]),
+            "resolveDispute": (e.resolveDispute, [mid, agreed_evidence(mid)]),
+            "setChallengeWindow": (e.setChallengeWindow, [pid, 0]),
+            "setProgramManager": (e.setProgramManager, [pid, str(other_manager.address)]),
+            "setProgramTreasury": (e.setProgramTreasury, [pid, str(who.address)]),
+            "grantRole": (e.grantRole, [DEFAULT_ADMIN_ROLE, str(who.address)]),
+            "revokeRole": (e.revokeRole, [DEFAULT_ADMIN_ROLE, str(w.admin.address)]),
+            "registerMilestone": (e.registerMilestone, [pid, terms]),
+            "registerMilestones": (e.registerMilestones, [pid, [terms]]),
+            "amendMilestone": (e.amendMilestone, [mid, str(who.address), 1, self.now + DAY, mid]),
+            "createProgram": (e.createProgram, [w.token, w.treasury, 0]),
+            "closeProgram": (e.closeProgram, [pid]),
+            "withdrawRemainder": (e.withdrawRemainder, [pid]),
+            "attest": (e.attest, [mid, agreed_evidence(mid), self.epoch]),
+        }
+        fn, args = calls[kind]
+        before = self.views()
+        self.send(f"{kind} by a wrong caller {str(who.address)[:8]}", fn, args, who, expect)
+        after = self.views()
+        assert after == before, (
+            f"{kind} by a wrong caller was refused but changed a view\n{self.trace()}"
+        )
+        STATS["wrong role refused, nothing changed"] += 1
 
     # -- committee and pause ---------------------------------------------------------------
 
@@ -1649,9 +2103,7 @@ class EscrowMachine(RuleBasedStateMachine):
         milestone's due time, to a registered milestone's deadline (or the first second past
         it), or by a number of seconds (also when no such boundary lies ahead)."""
         due = [
-            m.verified_at + self.programs[m.pid].window - int(before)
-            for m in self.ms.values()
-            if m.stored == Status.VERIFIED
+            self.due_at(m) - int(before) for m in self.ms.values() if m.stored == Status.VERIFIED
         ]
         deadlines = [
             m.deadline + int(not before) for m in self.ms.values() if m.stored == Status.REGISTERED
@@ -1728,7 +2180,7 @@ class EscrowMachine(RuleBasedStateMachine):
                 program.closed,
                 token,
                 program.window,
-                str(w.treasury.address),
+                program.treasury,
                 program.balance,
             )
             actual_view = (
@@ -1794,7 +2246,7 @@ class EscrowMachine(RuleBasedStateMachine):
                 f"expects {expected_status.name}\n{trace}"
             )
             view = got[i_view]
-            actual = (view[0], to_checksum_address(view[1]), *view[2:10])
+            actual = (view[0], to_checksum_address(view[1]), *view[2:12])
             expected = (
                 m.pid,
                 m.beneficiary,
@@ -1806,6 +2258,8 @@ class EscrowMachine(RuleBasedStateMachine):
                 m.att_epoch,
                 m.evidence,
                 m.verified_at,
+                m.terms,
+                m.locked,
             )
             assert actual == expected, (
                 f"milestone({mid.hex()[:8]}) == {actual}, the ghost expects {expected}\n{trace}"
@@ -1831,7 +2285,7 @@ class EscrowMachine(RuleBasedStateMachine):
             f"invariant 4 (the payment is the one the ghost recorded): {pay}: {where}"
         )
         if before and before[-1][0] == "MilestoneForceReleased":
-            assert pay.by_council and pay.status_before in UNPAID, (
+            assert pay.by_council and pay.status_before in COUNCIL_REACH, (
                 f"invariant 4 (a council payment pays an unpaid milestone): {pay}: {where}"
             )
             return
@@ -1914,7 +2368,7 @@ def test_escrow_invariants_hold_over_random_call_sequences(
         outcomes = ", ".join(
             f"{name} {count:,}"
             for name, count in sorted(STATS.items())
-            if name.startswith(("ok ", "revert "))
+            if name.startswith(("ok ", "revert ", "wrong role", "relay "))
         )
         with capsys.disabled():
             print(

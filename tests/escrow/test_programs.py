@@ -54,6 +54,8 @@ from eth_utils import keccak
 from tests.conftest import CHALLENGE_WINDOW, DAY, PROGRAM_FUNDS, TOKEN_UNIT, error, evidence
 
 NOT_MANAGERS = ["outsider", "oracle", "beneficiary", "admin", "other_manager"]
+# Closing and withdrawing are open to the admin (the council) too since issue 11 item 3.
+NOT_MANAGERS_OR_ADMIN = [w for w in NOT_MANAGERS if w != "admin"]
 
 
 def block_time() -> int:
@@ -331,7 +333,7 @@ def test_close_program_refuses_unknown_program(escrow, roles):
         escrow.closeProgram(pid, {"from": roles.manager})
 
 
-@pytest.mark.parametrize("who", NOT_MANAGERS)
+@pytest.mark.parametrize("who", NOT_MANAGERS_OR_ADMIN)
 def test_close_program_refused_for_anyone_but_its_manager(escrow, program_id, actors, who):
     caller = actors[who]
     with brownie.reverts(error("Escrow_NotProgramManager", program_id, caller)):
@@ -398,7 +400,7 @@ def test_withdraw_remainder_refuses_unknown_program(escrow, roles):
         escrow.withdrawRemainder(0, {"from": roles.manager})
 
 
-@pytest.mark.parametrize("who", NOT_MANAGERS)
+@pytest.mark.parametrize("who", NOT_MANAGERS_OR_ADMIN)
 def test_withdraw_remainder_refused_for_anyone_but_its_manager(
     escrow, token, roles, program_id, actors, who
 ):
