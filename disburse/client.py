@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -228,13 +229,26 @@ class ChainClient:
         """Monotonic time of the first failed attempt of the current outage; None when the
         last request was answered."""
         self.last_error = ""
+        self._local = threading.local()
 
     # ------------------------------------------------------------------ plumbing
 
+    @contextmanager
+    def prompt(self) -> Iterator[None]:
+        """Requests made by this thread inside it are tried once, without the profile's retries:
+        for a caller that must answer promptly (an API request) rather than wait out an outage."""
+        previous = getattr(self._local, "prompt", False)
+        self._local.prompt = True
+        try:
+            yield
+        finally:
+            self._local.prompt = previous
+
     def rpc(self, fn: Callable[[], T], *, what: str) -> T:
-        """Runs one request, retrying an unreachable endpoint with exponential backoff."""
+        """Runs one request, retrying an unreachable endpoint with exponential backoff (once
+        only inside `prompt`)."""
         delay = self.profile.backoff_s
-        attempts = self.profile.retries + 1
+        attempts = 1 if getattr(self._local, "prompt", False) else self.profile.retries + 1
         for attempt in range(attempts):
             try:
                 result = fn()

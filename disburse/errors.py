@@ -46,6 +46,10 @@ class ArtifactError(ConfigurationError):
     """A contract's build artifact (its ABI) is missing."""
 
 
+class EvidenceSpecError(DisburseError):
+    """An evidence specification cannot be used: unreadable, too large or deep, or invalid."""
+
+
 class ChainError(DisburseError):
     """The chain could not be used as asked."""
 

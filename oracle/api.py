@@ -8,16 +8,19 @@ A refused request gets a 4xx whose `detail` names the field or the problem, and 
 # No `from __future__ import annotations` here: FastAPI resolves the endpoint annotations at
 # definition time, and they name a dependency local to create_app.
 
+import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from disburse.attestations import AttestationError, CompactSignature, recover_attestation
+from disburse.errors import DisburseError
 from oracle.errors import OracleError, SpecError, StoreError
 from oracle.evidence import EvidenceCreate
 from oracle.intake import IntakeError
@@ -28,6 +31,13 @@ from oracle.watcher import Watcher
 log = logging.getLogger("oracle.api")
 
 MAX_JSON_BYTES = 1 << 20
+"""The largest JSON body (or specification) a request may carry, in bytes."""
+MAX_BATCH_JSON_BYTES = 8 << 20
+"""The largest body of a batch request (/v1/evidence/batch, /v1/relay/batch), in bytes."""
+MAX_EVIDENCE_ID = 2**63 - 1
+"""Evidence ids are SQLite integers: a larger id names nothing."""
+_JSON_PATHS = frozenset({"/v1/evidence", "/v1/evidence/batch", "/v1/relay", "/v1/relay/batch"})
+_BATCH_PATHS = frozenset({"/v1/evidence/batch", "/v1/relay/batch"})
 MAX_EVIDENCE_BATCH = 1000
 """Submissions one POST /v1/evidence/batch may carry."""
 _HEX32 = r"^0x[0-9a-fA-F]{64}$"
@@ -130,10 +140,118 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _RefusedError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RefusedError(422, f"the JSON body repeats the key {key!r}; state each field once")
+        found[key] = value
+    return found
+
+
+def _no_constant(name: str) -> object:
+    raise _RefusedError(422, f"the JSON body contains {name}, which is not a number")
+
+
+def check_json(raw: bytes) -> None:
+    """Refuses a JSON body that FastAPI would read differently from what its sender meant, or
+    could not read at all: duplicate keys (the last one would win silently), nesting deeper than
+    the parser can follow, integers longer than Python converts, NaN and Infinity."""
+    try:
+        json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError:
+        raise _RefusedError(422, "the JSON body is nested too deep") from None
+    except ValueError as exc:  # JSONDecodeError, an integer too long, bytes that are not UTF-8
+        raise _RefusedError(422, f"the body is not valid JSON: {exc}") from None
+
+
+class BodyLimits:
+    """ASGI middleware in front of every route: a body larger than its route accepts is
+    refused with 413 from its Content-Length, or as soon as the bytes read pass the limit (a
+    chunked body is never read whole); a JSON body is checked by `check_json` before any route
+    sees it. A refused request reaches no route, so nothing is stored."""
+
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int], node: Node) -> None:
+        self.app = app
+        self.limit_for = limit_for
+        self.node = node
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        limit = self.limit_for(path)
+        try:
+            body = await self._read(scope, receive, limit)
+            if path in _JSON_PATHS and body:
+                check_json(body)
+        except _RefusedError as refused:
+            self.node.metrics.requests_refused.labels(status=str(refused.status)).inc()
+            response = JSONResponse({"detail": refused.detail}, status_code=refused.status)
+            await response(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _read(scope: Scope, receive: Receive, limit: int) -> bytes:
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            text = declared.decode("latin-1").strip()
+            if not text.isdigit():
+                raise _RefusedError(400, "Content-Length is not a number")
+            if int(text) > limit:
+                raise _RefusedError(413, f"body is {text} bytes; at most {limit} are accepted here")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _RefusedError(400, "the client went away before sending its body")
+            chunk = bytes(message.get("body", b""))
+            size += len(chunk)
+            if size > limit:
+                raise _RefusedError(413, f"body exceeds {limit} bytes, the most accepted here")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
 def create_app(
     node: Node, *, watcher: Watcher | None, batcher: RelayBatcher | None, max_document_bytes: int
 ) -> FastAPI:
     app = FastAPI(title=f"oracle node {node.name}", version="1")
+
+    def limit_for(path: str) -> int:
+        if path == "/v1/documents":
+            return max_document_bytes
+        return MAX_BATCH_JSON_BYTES if path in _BATCH_PATHS else MAX_JSON_BYTES
+
+    app.add_middleware(BodyLimits, limit_for=limit_for, node=node)
 
     def submitter(x_api_key: Annotated[str | None, Header()] = None) -> str:
         if not x_api_key:
@@ -149,7 +267,9 @@ def create_app(
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if 400 <= exc.status_code < 500:
             node.metrics.requests_refused.labels(status=str(exc.status_code)).inc()
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -221,15 +341,31 @@ def create_app(
 
     def _accept(who: str, items: list[EvidenceCreate]) -> list[int]:
         try:
-            accepted = node.accept_many(submitter=who, items=items)
+            # One attempt at the chain, not the client's retries: a submitter is told at once
+            # that the node cannot check the milestone now, and sends again later.
+            with node.client.prompt():
+                accepted = node.accept_many(submitter=who, items=items)
         except IntakeError as exc:
             raise HTTPException(exc.status_code, str(exc)) from None
         except (SpecError, StoreError) as exc:
             raise HTTPException(422, str(exc)) from None
+        except DisburseError as exc:  # unreachable, or answering nonsense
+            raise _unavailable(exc) from None
         return [a.evidence.id for a in accepted]
 
+    def _unavailable(exc: Exception) -> HTTPException:
+        log.warning("evidence refused: chain unavailable", extra={"error": str(exc)})
+        return HTTPException(
+            503,
+            "the node cannot read the chain now, so it cannot check what was sent; nothing "
+            "was stored: send it again later",
+            headers={"Retry-After": "5"},
+        )
+
     @app.get("/v1/evidence/{evidence_id}")
-    def get_evidence(evidence_id: int, who: authenticated) -> EvidencePublic:
+    def get_evidence(
+        evidence_id: Annotated[int, Path(ge=1, le=MAX_EVIDENCE_ID)], who: authenticated
+    ) -> EvidencePublic:
         try:
             return _public(node, evidence_id)
         except OracleError:
@@ -249,7 +385,11 @@ def create_app(
         that does not check out refuses the request whole, naming its position."""
         if batcher is None:
             raise HTTPException(404, "this node does not relay (set relay: true)")
-        committee = node.escrow.committee()
+        try:
+            with node.client.prompt():
+                committee = node.escrow.committee()
+        except DisburseError as exc:
+            raise _unavailable(exc) from None
         checked: list[tuple[Relayed, str]] = []
         for index, item in enumerate(items):
             where = f"item {index}: " if len(items) > 1 else ""

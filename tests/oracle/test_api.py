@@ -327,3 +327,137 @@ def test_generated_malformed_batch_items_never_cause_a_5xx_or_a_journal_change(a
     response = api["http"].post("/v1/evidence/batch", json={"items": [body(ready), item]})
     assert 400 <= response.status_code < 500, response.text
     assert rows(api) == before
+
+
+# Hostile inputs (issue 11 item 14): each a clear 4xx (or 503), nothing stored.
+
+DEEP_YAML = b"version: 1\ntitle: deep\nclaims: " + b"[" * 1000 + b"]" * 1000 + b"\n"
+DEEP_JSON = b'{"version": 1, "title": "deep", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+LONG_INT = SPEC + b"  - {name: units, kind: number, op: '>=', value: " + b"9" * 5000 + b"}\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (SPEC.replace(b"lot 3", b"lot\x003"), "U+0000"),
+        (b'{"version": 1, "title": "lot\\u00003", "claims": []}', "control characters"),
+        (DEEP_YAML, "nested too deep"),
+        (DEEP_JSON, "nested too deep"),
+        (LONG_INT, "5000 digits"),
+        (b'{"version": 1, "title": "t", "x": ' + b"9" * 5000 + b"}", "5000 digits"),
+    ],
+    ids=["nul-byte", "json-escaped-nul", "deep-yaml", "deep-json", "long-int", "long-int-json"],
+)
+def test_a_hostile_specification_is_refused_with_422_naming_the_problem(api, raw, words):
+    response = api["http"].post("/v1/specs", content=raw)
+    assert response.status_code == 422, response.text
+    assert words in response.json()["detail"]
+    assert list((api["root"] / "specs").iterdir()) == []
+
+
+@pytest.mark.parametrize("evidence_id", [2**63, 2**64, -(2**63) - 1, 0, 10**30])
+def test_an_evidence_id_outside_the_journal_s_range_is_refused_with_422(api, evidence_id):
+    response = api["http"].get(f"/v1/evidence/{evidence_id}")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["path", "evidence_id"]
+
+
+def test_a_body_declared_over_the_limit_is_refused_with_413_before_it_is_read(api, ready):
+    from oracle.api import MAX_JSON_BYTES
+
+    sent: list[int] = []
+
+    def chunks():  # an endless body: the node must stop reading it, not buffer it
+        while True:
+            sent.append(1)
+            yield b" " * 65536
+
+    response = api["http"].post(
+        "/v1/evidence",
+        content=chunks(),
+        headers={"content-type": "application/json", "content-length": str(256 << 20)},
+    )
+    assert response.status_code == 413
+    assert f"at most {MAX_JSON_BYTES}" in response.json()["detail"]
+    assert len(sent) < 64, "the body was read far past the limit"
+    assert rows(api) == 0
+
+
+def test_a_streamed_body_over_the_limit_is_refused_with_413_once_it_passes_it(api, ready):
+    from oracle.api import MAX_JSON_BYTES
+
+    def chunks():
+        for _ in range(64):  # 4 MiB in all, over the 1 MiB limit, without a Content-Length
+            yield b" " * 65536
+
+    response = api["http"].post(
+        "/v1/evidence", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert str(MAX_JSON_BYTES) in response.json()["detail"]
+    assert rows(api) == 0
+
+
+def test_a_specification_over_the_limit_is_refused_with_413(api):
+    response = api["http"].post("/v1/specs", content=SPEC + b"#" * (1 << 20))
+    assert response.status_code == 413
+    assert list((api["root"] / "specs").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{"milestone_id": "0x{m}", "milestone_id": "0x{other}", "claims": {{}}}}',
+        '{{"milestone_id": "0x{m}", "claims": {{"acceptance_test_passed": false,'
+        ' "acceptance_test_passed": true}}}}',
+    ],
+    ids=["top-level", "nested"],
+)
+def test_duplicate_json_keys_are_refused_naming_the_key(api, ready, template):
+    raw = template.format(m=ready.hex(), other="77" * 32).encode()
+    response = api["http"].post(
+        "/v1/evidence", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert "repeats the key" in response.json()["detail"]
+    assert rows(api) == 0
+
+
+def test_deeply_nested_or_huge_integer_evidence_is_refused_with_422(api, ready):
+    for raw in (b'{"claims": ' + b"[" * 5000 + b"]" * 5000 + b"}", b'{"claims": ' + b"9" * 5000):
+        response = api["http"].post(
+            "/v1/evidence", content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+    assert rows(api) == 0
+
+
+def test_evidence_during_a_chain_outage_is_answered_503_at_once_storing_nothing(
+    tmp_path: Path, oracles: list[Any]
+):
+    import time
+
+    dead = ChainClient(
+        ChainProfile(name="dead", rpc_url="http://127.0.0.1:9", chain_id=chain.id, retries=5)
+    )
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    node = Node(
+        name="outage",
+        client=dead,
+        escrow=Escrow(dead, "0x" + "11" * 20),
+        account=Account.from_key(oracles[0].private_key),
+        journal=journal,
+        store=DocumentStore(tmp_path / "documents", max_bytes=MAX_DOC),
+        specs=SpecStore(tmp_path / "specs"),
+        metrics=Metrics(),
+    )
+    http = TestClient(create_app(node, watcher=None, batcher=None, max_document_bytes=MAX_DOC))
+    http.headers["X-API-Key"] = journal.add_api_key("inspector")
+    http.post("/v1/documents", content=b"report")
+    started = time.monotonic()
+    response = http.post("/v1/evidence", json=body(b"\x01" * 32))
+    assert response.status_code == 503, response.text
+    assert time.monotonic() - started < 2.0, "answered after the client's retries"
+    assert "nothing was stored" in response.json()["detail"]
+    assert response.headers["retry-after"] == "5"
+    assert journal.evidence_in_states(["received"]) == []
