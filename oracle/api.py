@@ -158,7 +158,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise _RefusedError(422, f"the JSON body repeats the key {key!r}; state each field once")
+            raise _RefusedError(
+                422, f"the JSON body repeats the key {key!r}; state each field once"
+            )
         found[key] = value
     return found
 
@@ -289,11 +291,22 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> JSONResponse:
         body: dict[str, Any] = {"node": node.name, "address": node.address}
+        ok = True
+        relayer = node.relayer_health
+        if relayer is not None:
+            # A node whose relayer is away still takes evidence (it hands the signatures over
+            # once the relayer is back) but cannot get them on chain: not healthy.
+            body["relayer"] = {
+                "url": relayer.url,
+                "reachable": relayer.reachable,
+                "error": relayer.error,
+            }
+            ok = relayer.reachable is not False
         if watcher is None:
-            return JSONResponse({**body, "ok": True})
+            return JSONResponse({**body, "ok": ok}, status_code=200 if ok else 503)
         h = watcher.health
         fresh = time.time() - h.last_poll < max(10.0, 5 * watcher.poll_interval_s)
-        ok = h.chain_ok and fresh and h.lag <= 10 + node.client.profile.confirmations
+        ok = ok and h.chain_ok and fresh and h.lag <= 10 + node.client.profile.confirmations
         body.update(
             ok=ok,
             chain_reachable=h.chain_ok,

@@ -658,6 +658,18 @@ class Journal:
             ).fetchall()
         return [_attestation_row(r) for r in rows]
 
+    def handed_over_before(self, cutoff: int) -> list[AttestationRow]:
+        """Attestations handed to a relayer (no transaction of this node's own), not confirmed
+        nor failed, last handed over before `cutoff` (unix seconds), oldest first: what a
+        relayer may have lost."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM attestations WHERE state IN ('sending', 'sent')"
+                " AND tx_hash IS NULL AND updated_at < ? ORDER BY id",
+                (cutoff,),
+            ).fetchall()
+        return [_attestation_row(r) for r in rows]
+
     # Cursors
 
     def get_cursor(self, name: str) -> int | None:

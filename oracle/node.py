@@ -42,7 +42,7 @@ from oracle.journal import (
     Journal,
 )
 from oracle.metrics import Metrics
-from oracle.relay import Relayed, RelayError
+from oracle.relay import Relayed, RelayerHealth, RelayError
 from oracle.store import DocumentStore
 from oracle.verifiers.base import VerificationContext
 from oracle.verifiers.registry import verify
@@ -54,6 +54,10 @@ class Relayer(Protocol):
     """Where a node in relay mode hands its signatures."""
 
     def hand_over_many(self, items: Sequence[Relayed]) -> None: ...
+
+
+_PROBE_INTERVAL_S = 2.0
+"""How often a node whose relayer is down (or not yet heard from) asks whether it is back."""
 
 
 def _relayed(attestation: AttestationRow) -> Relayed:
@@ -88,6 +92,7 @@ class Node:
         metrics: Metrics,
         relayer: Relayer | None = None,
         batch_limit: int = 200,
+        reoffer_after_s: float = 30.0,
     ) -> None:
         self.name = name
         self.client = client
@@ -99,6 +104,9 @@ class Node:
         self.metrics = metrics
         self.relayer = relayer
         self.batch_limit = batch_limit
+        self.reoffer_after_s = reoffer_after_s
+        self._next_reoffer = time.monotonic() + reoffer_after_s
+        self._next_probe = 0.0
         self._work: queue.Queue[int] = queue.Queue()
         self._attest_lock = threading.Lock()
         # Confirmed evidence whose attestation the chain may have lost (see chain_rolled_back).
@@ -161,6 +169,7 @@ class Node:
         `batch_limit` at a time, goes through each step together (one batched chain read, one
         journal commit, one hand-over to the relayer per step)."""
         while not stop.is_set():
+            self._look_after_relayer()
             try:
                 first = self._work.get(timeout=0.2)
             except queue.Empty:
@@ -190,6 +199,58 @@ class Node:
                 log.exception("batch processing failed; processing one by one")
                 for evidence_id in ids:
                     self._process_alone(evidence_id)
+
+    # ------------------------------------------------------------------ relayer
+
+    @property
+    def relayer_health(self) -> RelayerHealth | None:
+        """What the node knows of its relaying node; None when it hands over to none (or to
+        its own batcher)."""
+        health = getattr(self.relayer, "health", None)
+        return health if isinstance(health, RelayerHealth) else None
+
+    def _look_after_relayer(self) -> None:
+        """Between batches: asks a relayer that is down (or not heard from) whether it is back,
+        and offers it again what it took but the chain has not seen in `reoffer_after_s` (a
+        relayer killed with them in memory, or one that dropped them)."""
+        if self.relayer is None:
+            return
+        now = time.monotonic()
+        probe = getattr(self.relayer, "probe", None)
+        health = self.relayer_health
+        if probe is not None and health is not None and now >= self._next_probe:
+            if health.reachable is not True or time.time() - health.checked_at > 10.0:
+                probe()
+            self._next_probe = now + _PROBE_INTERVAL_S
+        health = self.relayer_health
+        if health is not None:
+            self.metrics.relayer_up.set(1 if health.reachable is not False else 0)
+        if now < self._next_reoffer:
+            return
+        self._next_reoffer = now + max(1.0, self.reoffer_after_s / 2)
+        self.reoffer()
+
+    def reoffer(self) -> int:
+        """Offers the relayer again every signature handed over more than `reoffer_after_s`
+        ago that the chain does not have yet (each is checked on chain first: one the chain has
+        is confirmed, one it no longer takes fails). Returns how many were offered."""
+        if self.relayer is None:
+            return 0
+        stale = self.journal.handed_over_before(int(time.time() - self.reoffer_after_s))
+        if not stale:
+            return 0
+        try:
+            self.submit_many(stale)
+        except (DisburseError, RelayError) as exc:
+            log.warning("re-offer deferred", extra={"count": len(stale), "error": str(exc)})
+            for attestation in stale:
+                self._work.put(attestation.evidence_id)
+            return 0
+        offered = [a for a in stale if self.journal.attestation(a.id).state == "sent"]
+        if offered:
+            self.metrics.attestations_reoffered.inc(len(offered))
+            log.info("attestations offered to the relayer again", extra={"count": len(offered)})
+        return len(offered)
 
     def _process_alone(self, evidence_id: int) -> None:
         try:
@@ -488,10 +549,18 @@ class Node:
     def recover(self) -> None:
         """Finishes what a previous run started, checking the chain before resending. What
         the chain cannot answer now is left to the worker."""
+        away: Exception | None = None
         for attestation in self.journal.unfinished_attestations():
+            if away is not None:
+                self._work.put(attestation.evidence_id)
+                continue
             try:
                 self._resume(attestation)
-            except DisburseError as exc:
+            except (DisburseError, RelayError) as exc:
+                # The chain or the relaying node is away: the node starts anyway, serves its
+                # API and reports it (/healthz, metrics); the worker finishes this and the rest
+                # once it is back, without each waiting out the outage here first.
+                away = exc
                 log.warning(
                     "recovery deferred",
                     extra={"attestation_id": attestation.id, "error": str(exc)},

@@ -46,6 +46,17 @@ MAX_RELAY_BATCH = 1000
 """Signatures one hand-over request may carry."""
 
 
+@dataclass
+class RelayerHealth:
+    """What a node knows of its relaying node, for /healthz and metrics."""
+
+    url: str
+    reachable: bool | None = None
+    """None until the first request (a hand-over or a probe) was answered or failed."""
+    error: str = ""
+    checked_at: float = 0.0
+
+
 class RelayClient:
     """Hands signatures to the relaying node over its API."""
 
@@ -53,6 +64,20 @@ class RelayClient:
         self._http = httpx.Client(
             base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout_s
         )
+        self.health = RelayerHealth(url=base_url)
+
+    def _noted(self, reachable: bool, error: str = "") -> None:
+        self.health = RelayerHealth(self.health.url, reachable, error, time.time())
+
+    def probe(self) -> bool:
+        """Asks the relayer's /healthz (any answer means it is there); returns reachability."""
+        try:
+            self._http.get("/healthz", timeout=2.0)
+        except httpx.HTTPError as exc:
+            self._noted(False, f"relayer unreachable: {exc}")
+            return False
+        self._noted(True)
+        return True
 
     def hand_over_many(self, items: Sequence[Relayed]) -> None:
         """One request per MAX_RELAY_BATCH signatures; the relayer takes each request whole or
@@ -62,7 +87,9 @@ class RelayClient:
             try:
                 response = self._http.post("/v1/relay/batch", json=body)
             except httpx.HTTPError as exc:
+                self._noted(False, f"relayer unreachable: {exc}")
                 raise RelayError(f"relayer unreachable: {exc}") from None
+            self._noted(True)
             if response.status_code != 202:
                 raise RelayError(
                     f"relayer refused the signatures: {response.status_code} {response.text}"

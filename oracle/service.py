@@ -87,6 +87,7 @@ def build(settings: NodeSettings) -> Service:
         metrics=metrics,
         relayer=relayer,
         batch_limit=settings.worker_batch_size,
+        reoffer_after_s=settings.relay_reoffer_s,
     )
     watcher = Watcher(
         client=client,
