@@ -47,6 +47,7 @@ from web3.types import (
 from disburse.contracts import CONTRACTS, load_abi
 from disburse.errors import (
     ArtifactError,
+    BlockGasLimitError,
     ChainError,
     ChainIdMismatchError,
     ChainUnavailableError,
@@ -94,6 +95,20 @@ _RPC_ERRORS: dict[int, tuple[type[ChainError], str]] = {
 _RANGE_WORDS = ("range", "blocks")
 _NONCE_WORDS = ("nonce too low", "nonce too high", "replacement transaction underpriced")
 _KNOWN_WORDS = ("already known", "known transaction")
+# What nodes answer for a transaction whose gas limit the block cannot hold (anvil/revm, geth,
+# Besu).
+_BLOCK_GAS_WORDS = (
+    "intrinsic gas too high",
+    "gas_limit > env.block.gas_limit",
+    "exceeds block gas limit",
+    "exceeds the block gas limit",
+    "gas limit reached",
+)
+_GAS_LIMIT_TTL_S = 30.0
+"""How long a block gas limit read from the chain is trusted before it is read again."""
+BLOCK_GAS_SHARE = 0.9
+"""The share of the block gas limit one transaction may take at most: a block holds more than
+one transaction, and the limit may shrink a little from one block to the next."""
 _REMEMBERED_BLOCKS = 256
 
 
@@ -109,6 +124,12 @@ def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
             found = None
     if found is None and any(w in message.lower() for w in _NONCE_WORDS):
         found = (NonceError, "the nonce is read again from the node")
+    if found is None and any(w in message.lower() for w in _BLOCK_GAS_WORDS):
+        found = (
+            BlockGasLimitError,
+            "the transaction's gas limit is above the chain's block gas limit; the batch is "
+            "split (max_batch_gas is capped by the block gas limit read from the chain)",
+        )
     if found is None:
         return None
     kind, hint = found
@@ -230,6 +251,7 @@ class ChainClient:
         last request was answered."""
         self.last_error = ""
         self._local = threading.local()
+        self._gas_limit: tuple[int, float] | None = None  # (block gas limit, monotonic time read)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -343,6 +365,22 @@ class ChainClient:
         return int(
             self.rpc(lambda: self.w3.eth.get_block(block), what="eth_getBlockByNumber")["timestamp"]
         )
+
+    def block_gas_limit(self, *, fresh: bool = False) -> int:
+        """The gas limit of the latest block, read again every _GAS_LIMIT_TTL_S seconds (a
+        permissioned network may change it) or at once with `fresh`."""
+        cached = self._gas_limit
+        if not fresh and cached is not None and time.monotonic() - cached[1] < _GAS_LIMIT_TTL_S:
+            return cached[0]
+        block = self.rpc(lambda: self.w3.eth.get_block("latest"), what="eth_getBlockByNumber")
+        limit = int(block["gasLimit"])
+        self._gas_limit = (limit, time.monotonic())
+        return limit
+
+    def batch_gas_cap(self) -> int:
+        """The largest gas limit a batch transaction may have now: the profile's
+        `max_batch_gas`, capped at BLOCK_GAS_SHARE of the chain's block gas limit."""
+        return min(self.profile.max_batch_gas, int(self.block_gas_limit() * BLOCK_GAS_SHARE))
 
     def contract(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_abi(name))
@@ -536,7 +574,10 @@ class ChainClient:
             )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.revert_error(revert_data(exc), context=call.name) from None
-        return int(estimate * self.profile.gas_multiplier)
+        # The margin never takes a transaction over the block gas limit the estimate fits in.
+        return min(
+            int(estimate * self.profile.gas_multiplier), max(estimate, self.block_gas_limit())
+        )
 
     def sign(
         self, account: LocalAccount, fn: ContractFunction | Call, *, nonce: int, gas: int
@@ -676,6 +717,12 @@ class ChainClient:
             raw_tx, tx_hash = self.sign(account, fn, nonce=nonce, gas=limit)
             try:
                 self.send_raw(raw_tx, tx_hash)
+            except BlockGasLimitError:
+                # The nonce was not used; the block gas limit is read again for the caller's
+                # next split.
+                self.resync_nonce(account.address)
+                self._gas_limit = None
+                raise
             except NonceError:
                 self.resync_nonce(account.address)
                 if nonce_retried:

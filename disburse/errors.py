@@ -74,6 +74,11 @@ class LogRangeTooLargeError(ChainError):
     """The node refuses an eth_getLogs range this large (Besu -32005)."""
 
 
+class BlockGasLimitError(ChainError):
+    """The node refused a transaction whose gas limit is above the block gas limit: send less
+    in one transaction (split the batch)."""
+
+
 class NonceError(ChainError):
     """The node reports the nonce too low or too high (Besu -32001/-32006)."""
 

@@ -60,6 +60,7 @@ class LocalChain:
         free_gas: bool = False,
         block_time: float | None = None,
         extra_args: tuple[str, ...] = (),
+        gas_limit: int = 30_000_000,
     ) -> None:
         self.state_file = state_file
         self.port = port
@@ -68,6 +69,8 @@ class LocalChain:
         self.free_gas = free_gas
         self.block_time = block_time
         self.extra_args = extra_args
+        self.gas_limit = gas_limit
+        """The block gas limit (permissioned networks choose theirs in genesis)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,7 +87,7 @@ class LocalChain:
             "--accounts",
             str(self.accounts),
             "--gas-limit",
-            "30000000",
+            str(self.gas_limit),
         ]
         if self.free_gas:
             # Like a permissioned chain with free gas: no base fee, price zero.

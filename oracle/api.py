@@ -302,6 +302,16 @@ def create_app(
                 "error": relayer.error,
             }
             ok = relayer.reachable is not False
+        if batcher is not None:
+            batches = batcher.health
+            body["relay_batches"] = {
+                "queued": batcher.queued(),
+                "failures": batches.failures,
+                "retry_in_s": batches.retry_in_s,
+                "error": batches.error,
+            }
+            # One failure is a race or a blip; several in a row is a relayer stuck.
+            ok = ok and batches.failures < 3
         if watcher is None:
             return JSONResponse({**body, "ok": ok}, status_code=200 if ok else 503)
         h = watcher.health
@@ -314,6 +324,7 @@ def create_app(
             cursor=h.cursor,
             lag=h.lag,
             error=h.error,
+            releases_waiting_retry=watcher.releases_waiting_retry,
         )
         return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -63,6 +63,20 @@ class Metrics:
             "Due milestones whose release failed, scheduled again with backoff",
             registry=r,
         )
+        self.relay_batch_failures = Gauge(
+            "oracle_relay_batch_failures",
+            "Relayed batches failed in a row on a relaying node (0 after a success)",
+            registry=r,
+        )
+        self.batch_gas_cap = Gauge(
+            "oracle_batch_gas_cap",
+            "Largest gas limit of a batch transaction now: max_batch_gas capped by the block "
+            "gas limit read from the chain",
+            registry=r,
+        )
+        self.block_gas_limit = Gauge(
+            "oracle_block_gas_limit", "The chain's block gas limit, as last read", registry=r
+        )
         self.cursor_lag = Gauge(
             "oracle_cursor_lag_blocks", "Blocks between the chain head and the watcher", registry=r
         )

@@ -20,7 +20,7 @@ from eth_account.signers.local import LocalAccount
 
 from disburse.attestations import CompactSignature
 from disburse.client import ChainClient
-from disburse.errors import ContractRevertError, DisburseError
+from disburse.errors import BlockGasLimitError, ContractRevertError, DisburseError
 from disburse.escrow import Escrow, RelayedAttestation, relayed_chunks, relayed_gas
 from oracle.errors import OracleError
 from oracle.metrics import Metrics
@@ -116,6 +116,20 @@ class LocalRelay:
         self.batcher.add_many([(item, self.oracle) for item in items])
 
 
+_RETRY_S = 0.5
+_RETRY_MAX_S = 30.0
+
+
+@dataclass
+class BatchHealth:
+    """How the relaying node's batches fare, for /healthz and metrics."""
+
+    failures: int = 0
+    """Batches failed in a row (the chain unreachable, or refusing them); 0 after a success."""
+    error: str = ""
+    retry_in_s: float = 0.0
+
+
 @dataclass
 class _Pending:
     epoch: int
@@ -144,6 +158,7 @@ class RelayBatcher:
         self._pending: dict[tuple[bytes, bytes], _Pending] = {}
         self._lock = threading.Lock()
         self._first_queued: float | None = None
+        self.health = BatchHealth()
 
     def add(
         self,
@@ -194,8 +209,21 @@ class RelayBatcher:
                 try:
                     self.flush()
                 except DisburseError as exc:
-                    log.warning("relayed batch deferred", extra={"error": str(exc)})
-                    time.sleep(0.5)
+                    # Backs off while failures repeat, so a chain that refuses every batch is
+                    # not hammered; /healthz and metrics show it meanwhile.
+                    failures = self.health.failures + 1
+                    delay = min(_RETRY_MAX_S, _RETRY_S * 2 ** (failures - 1))
+                    self.health = BatchHealth(failures, str(exc), delay)
+                    self.metrics.relay_batch_failures.set(failures)
+                    log.warning(
+                        "relayed batch deferred",
+                        extra={"error": str(exc), "failures": failures, "retry_in_s": delay},
+                    )
+                    stop.wait(delay)
+                else:
+                    if self.health.failures:
+                        self.health = BatchHealth()
+                        self.metrics.relay_batch_failures.set(0)
             else:
                 time.sleep(0.05)
 
@@ -221,6 +249,19 @@ class RelayBatcher:
                 self.escrow.attest_with_signatures(epoch, items),
                 gas=relayed_gas(items),
             )
+        except BlockGasLimitError as exc:
+            # The chain's block gas limit is lower than it was read (or than configured): the
+            # batch goes in two halves, each split again if need be.
+            if len(items) == 1:
+                raise
+            log.warning(
+                "relayed batch too large for a block; splitting it",
+                extra={"milestones": len(items), "error": str(exc)},
+            )
+            half = len(items) // 2
+            self._transact(epoch, items[:half])
+            self._transact(epoch, items[half:])
+            return
         except ContractRevertError as exc:
             # The chain moved between the checks and the send: send each item on its own.
             log.warning("relayed batch refused; retrying item by item", extra={"error": str(exc)})
@@ -273,6 +314,6 @@ class RelayBatcher:
                 items.append(RelayedAttestation(milestone_id, evidence_hash, fresh))
         if not items:
             return 0
-        for chunk in relayed_chunks(items, self.client.profile.max_batch_gas):
+        for chunk in relayed_chunks(items, self.client.batch_gas_cap()):
             self._transact(epoch, chunk)
         return len(items)

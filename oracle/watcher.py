@@ -25,7 +25,7 @@ from typing import Any
 from web3 import Web3
 
 from disburse.client import ChainClient
-from disburse.errors import ContractRevertError, DisburseError
+from disburse.errors import BlockGasLimitError, ContractRevertError, DisburseError
 from disburse.escrow import Escrow, release_batch_capacity, release_batch_gas
 from disburse.events import EventDecoder, RawEvent
 from oracle.journal import UNFINISHED_ATTESTATION_STATES, Journal
@@ -36,6 +36,9 @@ CURSOR = "escrow-events"
 _SCHEDULE = {"MilestoneVerified", "DisputeResolved", "MilestoneUnfrozen"}
 _DONE = {"MilestoneReleased", "MilestoneCancelled"}
 _REMEMBERED = 256
+# A due milestone whose release failed is tried again after this, doubling up to the maximum.
+_RELEASE_RETRY_S = 1.0
+_RELEASE_RETRY_MAX_S = 300.0
 # Blocks lost in a rollback were mined after the newest surviving block the watcher recorded;
 # the margin covers receipts the worker acted on before the watcher read their block.
 _ROLLBACK_MARGIN_S = 60.0
@@ -92,6 +95,10 @@ class Watcher:
         # (wall time, milestone id) of releases dropped from the schedule, newest last.
         self._settled: deque[tuple[float, str]] = deque(maxlen=10_000)
         self._events = EventDecoder([escrow.contract])
+        # Due milestones whose release failed: failures so far and the monotonic time before
+        # which none is tried again. They stay scheduled until paid or no longer payable.
+        self._release_failures: dict[str, int] = {}
+        self._release_not_before: dict[str, float] = {}
 
     @property
     def health(self) -> Health:
@@ -122,6 +129,9 @@ class Watcher:
         """Reads events up to the confirmed head; returns the number handled."""
         head = self.client.block_number() - self.client.profile.confirmations
         self._health.head = head
+        # The block gas limit is followed (read again every half minute): batches stay under it.
+        self.metrics.block_gas_limit.set(self.client.block_gas_limit())
+        self.metrics.batch_gas_cap.set(self.client.batch_gas_cap())
         self._check_rollback()
         cursor = self.journal.get_cursor(CURSOR)
         if cursor is None:
@@ -217,6 +227,9 @@ class Watcher:
     def _drop_release(self, milestone_id: str) -> None:
         self.journal.drop_release(milestone_id)
         self._settled.append((time.time(), milestone_id))
+        if self._release_failures.pop(milestone_id, None) is not None:
+            self.metrics.releases_waiting_retry.set(len(self._release_failures))
+        self._release_not_before.pop(milestone_id, None)
 
     def _handle_all(self, logs: list[dict[str, Any]], *, cursor: int) -> int:
         """Acts on a range's events and moves the cursor past it, in one journal transaction;
@@ -271,9 +284,19 @@ class Watcher:
     def release_due(self) -> int:
         """Releases every scheduled milestone whose window has passed, `release_batch_size` per
         transaction; returns how many this node paid. Statuses are read first (one batched
-        read), so a milestone another node paid meanwhile costs no transaction."""
+        read), so a milestone another node paid meanwhile costs no transaction.
+
+        A milestone stays scheduled until it is paid or can no longer be paid by a release
+        (frozen, disputed, cancelled: a later unfreeze or resolution schedules it again). One
+        whose release fails while it is still Verified (the escrow paused, the challenge window
+        lengthened, a token transfer refused) is tried again later, with backoff."""
         now = self.client.timestamp()
-        due = [milestone_id for milestone_id, _ in self.journal.due_releases(now)]
+        clock = time.monotonic()
+        due = [
+            milestone_id
+            for milestone_id, _ in self.journal.due_releases(now)
+            if self._release_not_before.get(milestone_id, 0.0) <= clock
+        ]
         if not due:
             return 0
         states = self.escrow.milestones([bytes.fromhex(m[2:]) for m in due])
@@ -284,22 +307,70 @@ class Watcher:
                     ready.append(milestone_id)
                 else:
                     self._drop_release(milestone_id)
-        size = min(
-            self.release_batch_size, release_batch_capacity(self.client.profile.max_batch_gas)
-        )
+        size = min(self.release_batch_size, release_batch_capacity(self.client.batch_gas_cap()))
         if size == 1:
             return sum(self._release_one(m) for m in ready)
         return sum(
             self._release_batch(ready[start : start + size]) for start in range(0, len(ready), size)
         )
 
+    @property
+    def releases_waiting_retry(self) -> int:
+        """Due milestones whose release failed and that wait to be tried again."""
+        return len(self._release_failures)
+
+    def _settle_unpaid(self, milestone_ids: list[str], why: str) -> None:
+        """Milestones a release did not pay: dropped when no longer Verified (paid by another
+        node, frozen, cancelled...), otherwise scheduled again: at the chain's new release time
+        when the window moved, or after a backoff."""
+        if not milestone_ids:
+            return
+        ids = [bytes.fromhex(m[2:]) for m in milestone_ids]
+        states = self.escrow.milestones(ids)
+        verified = [m for m, s in zip(milestone_ids, states, strict=True) if s.status == "Verified"]
+        releasable = dict(
+            zip(
+                verified,
+                self.escrow.releasable_at_each([bytes.fromhex(m[2:]) for m in verified]),
+                strict=True,
+            )
+        )
+        now = self.client.timestamp()
+        with self.journal.transaction():
+            for milestone_id in milestone_ids:
+                if milestone_id not in releasable:
+                    self._drop_release(milestone_id)
+                    continue
+                at = int(releasable[milestone_id])
+                self.journal.schedule_release(milestone_id=milestone_id, releasable_at=at)
+                if at > now:
+                    # The council lengthened the window: due again then, no failure.
+                    self._release_failures.pop(milestone_id, None)
+                    self._release_not_before.pop(milestone_id, None)
+                    continue
+                failures = self._release_failures.get(milestone_id, 0) + 1
+                self._release_failures[milestone_id] = failures
+                delay = min(_RELEASE_RETRY_MAX_S, _RELEASE_RETRY_S * 2 ** (failures - 1))
+                self._release_not_before[milestone_id] = time.monotonic() + delay
+                log.info(
+                    "release to be tried again",
+                    extra={
+                        "milestone_id": milestone_id,
+                        "failures": failures,
+                        "retry_in_s": delay,
+                        "why": why,
+                    },
+                )
+        self.metrics.releases_waiting_retry.set(len(self._release_failures))
+
     def _release_one(self, milestone_id: str) -> int:
         try:
             self.client.transact(self.account, self.escrow.release(bytes.fromhex(milestone_id[2:])))
         except ContractRevertError as exc:
-            # Another node released it first, or the council froze it meanwhile.
+            # Another node released it first, the council froze it meanwhile (dropped), or it
+            # cannot be paid just now: paused, window lengthened, token refusing (kept).
             log.info("release not sent", extra={"milestone_id": milestone_id, "why": str(exc)})
-            self._drop_release(milestone_id)
+            self._settle_unpaid([milestone_id], str(exc))
             return 0
         self._drop_release(milestone_id)
         self.metrics.releases_sent.inc()
@@ -316,6 +387,15 @@ class Watcher:
             receipt = self.client.transact_raw(
                 self.account, self.escrow.release_batch(ids), gas=release_batch_gas(len(ids))
             )
+        except BlockGasLimitError as exc:
+            if len(chunk) == 1:
+                return self._release_one(chunk[0])
+            log.warning(
+                "release batch too large for a block; splitting it",
+                extra={"milestones": len(chunk), "error": str(exc)},
+            )
+            half = len(chunk) // 2
+            return self._release_batch(chunk[:half]) + self._release_batch(chunk[half:])
         except ContractRevertError as exc:
             log.warning("release batch refused; releasing one by one", extra={"why": str(exc)})
             return sum(self._release_one(m) for m in chunk)
@@ -326,7 +406,10 @@ class Watcher:
         }
         with self.journal.transaction():
             for milestone_id in chunk:
-                self._drop_release(milestone_id)
+                if milestone_id in paid:
+                    self._drop_release(milestone_id)
+        # The escrow skipped the others: paid by another node, frozen, or not due any more.
+        self._settle_unpaid([m for m in chunk if m not in paid], "skipped by releaseBatch")
         self.metrics.releases_sent.inc(len(paid))
         log.info(
             "milestones released", extra={"count": len(paid), "skipped": len(chunk) - len(paid)}
