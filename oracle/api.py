@@ -23,7 +23,8 @@ from disburse.attestations import AttestationError, CompactSignature, recover_at
 from disburse.errors import DisburseError
 from oracle.errors import OracleError, SpecError, StoreError
 from oracle.evidence import EvidenceCreate
-from oracle.intake import IntakeError
+from oracle.intake import IntakeError, scope_refusal
+from oracle.journal import Submitter
 from oracle.node import Node
 from oracle.relay import MAX_RELAY_BATCH, RelayBatcher, Relayed
 from oracle.watcher import Watcher
@@ -34,6 +35,8 @@ MAX_JSON_BYTES = 1 << 20
 """The largest JSON body (or specification) a request may carry, in bytes."""
 MAX_BATCH_JSON_BYTES = 8 << 20
 """The largest body of a batch request (/v1/evidence/batch, /v1/relay/batch), in bytes."""
+RELAY_ROLE = "oracle"
+"""The role of the API key a peer node hands its signatures over with."""
 MAX_EVIDENCE_ID = 2**63 - 1
 """Evidence ids are SQLite integers: a larger id names nothing."""
 _JSON_PATHS = frozenset({"/v1/evidence", "/v1/evidence/batch", "/v1/relay", "/v1/relay/batch"})
@@ -255,15 +258,15 @@ def create_app(
 
     app.add_middleware(BodyLimits, limit_for=limit_for, node=node)
 
-    def submitter(x_api_key: Annotated[str | None, Header()] = None) -> str:
+    def submitter(x_api_key: Annotated[str | None, Header()] = None) -> Submitter:
         if not x_api_key:
             raise HTTPException(401, "missing X-API-Key header")
-        who = node.journal.authenticate(x_api_key)
+        who = node.journal.authenticate_submitter(x_api_key)
         if who is None:
             raise HTTPException(401, "unknown or revoked API key")
         return who
 
-    authenticated = Annotated[str, Depends(submitter)]
+    authenticated = Annotated[Submitter, Depends(submitter)]
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -341,7 +344,7 @@ def create_app(
             digest = node.store.put(data)
         except StoreError as exc:
             raise HTTPException(413, str(exc)) from None
-        log.info("document stored", extra={"sha256": digest, "size": len(data), "by": who})
+        log.info("document stored", extra={"sha256": digest, "size": len(data), "by": who.name})
         return DocumentPublic(sha256=digest, size=len(data))
 
     @app.post("/v1/specs", status_code=201)
@@ -351,7 +354,7 @@ def create_app(
             digest = node.specs.put(raw)
         except IntakeError as exc:
             raise HTTPException(exc.status_code, str(exc)) from None
-        log.info("specification stored", extra={"spec_hash": "0x" + digest.hex(), "by": who})
+        log.info("specification stored", extra={"spec_hash": "0x" + digest.hex(), "by": who.name})
         return SpecPublic(spec_hash="0x" + digest.hex())
 
     @app.post("/v1/evidence", status_code=202)
@@ -363,7 +366,7 @@ def create_app(
         ids = _accept(who, batch.items)
         return EvidenceBatchPublic(items=[_public(node, i) for i in ids])
 
-    def _accept(who: str, items: list[EvidenceCreate]) -> list[int]:
+    def _accept(who: Submitter, items: list[EvidenceCreate]) -> list[int]:
         try:
             # One attempt at the chain, not the client's retries: a submitter is told at once
             # that the node cannot check the milestone now, and sends again later.
@@ -391,9 +394,20 @@ def create_app(
         evidence_id: Annotated[int, Path(ge=1, le=MAX_EVIDENCE_ID)], who: authenticated
     ) -> EvidencePublic:
         try:
-            return _public(node, evidence_id)
+            found = _public(node, evidence_id)
         except OracleError:
             raise HTTPException(404, f"no evidence {evidence_id}") from None
+        if not who.unscoped and found.submitter != who.name:
+            # A key reads only what it may submit; outside that, evidence does not exist for it.
+            try:
+                with node.client.prompt():
+                    milestone = node.escrow.milestone(bytes.fromhex(found.milestone_id[2:]))
+            except DisburseError as exc:
+                raise _unavailable(exc) from None
+            spec = node.specs.parsed(milestone.evidence_spec_hash)
+            if scope_refusal(who, found.milestone_id, milestone, spec) is not None:
+                raise HTTPException(404, f"no evidence {evidence_id}")
+        return found
 
     @app.post("/v1/relay", status_code=202)
     def relay(item: RelayCreate, who: authenticated) -> dict[str, str]:
@@ -404,11 +418,17 @@ def create_app(
     def relay_batch(batch: RelayBatch, who: authenticated) -> dict[str, int]:
         return {"queued": len(_relay(who, batch.items))}
 
-    def _relay(who: str, items: list[RelayCreate]) -> list[str]:
+    def _relay(who: Submitter, items: list[RelayCreate]) -> list[str]:
         """Checks every signature against the current committee, then queues them all; one
         that does not check out refuses the request whole, naming its position."""
         if batcher is None:
             raise HTTPException(404, "this node does not relay (set relay: true)")
+        if who.role is not None and who.role != RELAY_ROLE:
+            raise HTTPException(
+                403,
+                f"the API key of {who.name} has role {who.role}; handing over signatures takes "
+                f"a key of role {RELAY_ROLE} (oracle apikeys add NAME --role {RELAY_ROLE})",
+            )
         try:
             with node.client.prompt():
                 committee = node.escrow.committee()
@@ -445,7 +465,7 @@ def create_app(
                 )
             checked.append((relayed, signer))
         batcher.add_many(checked)
-        log.debug("signatures queued", extra={"count": len(checked), "by": who})
+        log.debug("signatures queued", extra={"count": len(checked), "by": who.name})
         return [signer for _, signer in checked]
 
     return app

@@ -40,6 +40,7 @@ from oracle.journal import (
     EvidenceRow,
     EvidenceState,
     Journal,
+    Submitter,
 )
 from oracle.metrics import Metrics
 from oracle.relay import Relayed, RelayerHealth, RelayError
@@ -119,19 +120,34 @@ class Node:
 
     # ------------------------------------------------------------------ intake
 
-    def accept(self, *, submitter: str, evidence: EvidenceCreate) -> Accepted:
+    def accept(self, *, submitter: str | Submitter, evidence: EvidenceCreate) -> Accepted:
         """Checks a submission and journals it (`received`); verification follows in the worker."""
         return self.accept_many(submitter=submitter, items=[evidence])[0]
 
-    def accept_many(self, *, submitter: str, items: Sequence[EvidenceCreate]) -> list[Accepted]:
+    def accept_many(
+        self, *, submitter: str | Submitter, items: Sequence[EvidenceCreate]
+    ) -> list[Accepted]:
         """Checks every submission, then journals them all in one transaction: all are accepted
-        or none (the first refused one raises IntakeError, naming its position)."""
+        or none (the first refused one raises IntakeError, naming its position). A Submitter
+        (an API key's) is held to its scope; a bare name is the node's own operator."""
+        scope = submitter if isinstance(submitter, Submitter) else None
+        name = submitter.name if isinstance(submitter, Submitter) else submitter
         if len(items) == 1:
             check_submission(
-                evidence=items[0], escrow=self.escrow, specs=self.specs, store=self.store
+                evidence=items[0],
+                escrow=self.escrow,
+                specs=self.specs,
+                store=self.store,
+                submitter=scope,
             )
         else:
-            check_submissions(items=items, escrow=self.escrow, specs=self.specs, store=self.store)
+            check_submissions(
+                items=items,
+                escrow=self.escrow,
+                specs=self.specs,
+                store=self.store,
+                submitter=scope,
+            )
         digests = ["0x" + evidence_hash(e).hex() for e in items]
         accepted: list[Accepted] = []
         with self.journal.transaction():
@@ -143,7 +159,7 @@ class Node:
                 row = self.journal.record_evidence(
                     milestone_id=evidence.milestone_id,
                     evidence_hash=digest,
-                    submitter=submitter,
+                    submitter=name,
                     body=canonical_bundle(evidence).decode(),
                 )
                 accepted.append(Accepted(row, duplicate=digest in known))
@@ -156,7 +172,7 @@ class Node:
                     extra={
                         "evidence_id": item.evidence.id,
                         "milestone_id": item.evidence.milestone_id,
-                        "by": submitter,
+                        "by": name,
                     },
                 )
             self._work.put(item.evidence.id)

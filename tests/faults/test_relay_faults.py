@@ -41,7 +41,7 @@ def system(relay_chain: LocalChain, tmp_path_factory: pytest.TempPathFactory) ->
     nodes = start_nodes(deployed, tmp_path_factory.mktemp("relay-nodes"), **NODE_SETTINGS)
     relayer, senders = nodes[2], nodes[:2]
     key_file = relayer.home / "relay-key"
-    key_file.write_text(relayer.add_api_key("oracle-peers"))
+    key_file.write_text(relayer.add_api_key("oracle-peers", role="oracle"))
     for node in nodes:
         node.stop()
     # The relayer holds what it is handed for a while before sending: a kill finds it queued.
