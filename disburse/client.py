@@ -321,6 +321,11 @@ class ChainClient:
     def block_number(self) -> int:
         return self.rpc(lambda: self.w3.eth.block_number, what="eth_blockNumber")
 
+    def head(self) -> tuple[int, bytes]:
+        """Number and hash of the latest block."""
+        block = self.rpc(lambda: self.w3.eth.get_block("latest"), what="eth_getBlockByNumber")
+        return int(block["number"]), bytes(block["hash"])
+
     def block_hash(self, number: int) -> bytes | None:
         """The hash of block `number`, or None when the chain is not that long."""
         try:

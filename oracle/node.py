@@ -508,7 +508,7 @@ class Node:
         self.metrics.attestations_sent.inc()
         _faults.reached("sent")
         try:
-            self.client.wait(tx_hash)
+            receipt = self.client.wait(tx_hash)
         except ContractRevertError as exc:
             self._failed(attestation, exc)
             return
@@ -519,7 +519,7 @@ class Node:
                 extra={"attestation_id": attestation.id, "tx_hash": tx_hash, "nonce": nonce},
             )
             raise
-        self._confirmed(attestation)
+        self._confirmed(attestation, (int(receipt["blockNumber"]), bytes(receipt["blockHash"])))
 
     def _evidence_to(
         self, evidence_id: int, state: EvidenceState, reasons: list[str] | None = None
@@ -529,8 +529,14 @@ class Node:
         if current != state and current not in ("confirmed", "failed", "rejected"):
             self.journal.set_evidence_state(evidence_id, state, reasons)
 
-    def _confirmed(self, attestation: AttestationRow) -> None:
-        self.journal.mark_confirmed(attestation.id)
+    def _confirmed(
+        self, attestation: AttestationRow, block: tuple[int, bytes] | None = None
+    ) -> None:
+        """Journals the attestation confirmed in `block` (number, hash) of its receipt; when it
+        was found on chain without one, in the head block then (it is in that block or below:
+        a rollback that takes the head re-checks it, one below it cannot have taken it)."""
+        number, block_hash = block if block is not None else self.client.head()
+        self.journal.mark_confirmed(attestation.id, block=number, block_hash=block_hash)
         self._evidence_to(attestation.evidence_id, "confirmed")
         self.metrics.attestations_confirmed.inc()
         evidence = self.journal.evidence(attestation.evidence_id)
@@ -607,7 +613,7 @@ class Node:
                 # Still in the pool: wait for it. Sending it again would take the next nonce,
                 # which would only queue behind it; the worker looks again after a timeout.
                 try:
-                    self.client.wait(attestation.tx_hash)
+                    receipt = self.client.wait(attestation.tx_hash)
                 except TransactionTimeoutError:
                     log.info(
                         "attestation still waiting in the pool",
@@ -617,7 +623,9 @@ class Node:
                 except ContractRevertError as exc:
                     self._failed(attestation, exc)
                     return
-                self._confirmed(attestation)
+                self._confirmed(
+                    attestation, (int(receipt["blockNumber"]), bytes(receipt["blockHash"]))
+                )
                 return
             elif receipt is None:
                 log.warning(
@@ -635,24 +643,28 @@ class Node:
 
     # ------------------------------------------------------------------ chain rollback
 
-    def chain_rolled_back(self, since: float) -> int:
-        """The chain lost blocks (a local chain restarted from an older state file): every
-        attestation confirmed since `since` (unix seconds) is checked against the chain again,
-        by the worker, and sent again if the chain no longer has it. Returns how many."""
+    def chain_rolled_back(self, ancestor: int) -> int:
+        """The chain lost the blocks above `ancestor` (a local chain restarted from an older
+        state file): every attestation the journal holds as confirmed in a block above it is
+        checked against the chain again, by the worker, and sent again if the chain no longer
+        has it. Chosen by the block journaled with each confirmation, so the same holds after a
+        restart. Returns how many."""
         self.client.resync_nonce(self.address)
-        suspects = [
-            row.id
-            for row in self.journal.evidence_in_states(("confirmed",))
-            if row.updated_at >= since
-        ]
+        suspects = list(
+            dict.fromkeys(a.evidence_id for a in self.journal.confirmed_above(ancestor))
+        )
         with self._suspects_lock:
             self._suspects.update(suspects)
         unfinished = self.journal.evidence_in_states(("signed", "submitted"))
         for evidence_id in [*suspects, *(row.id for row in unfinished)]:
             self._work.put(evidence_id)
         log.warning(
-            "chain lost blocks: checking recent attestations again",
-            extra={"confirmed": len(suspects), "unfinished": len(unfinished)},
+            "chain lost blocks: checking the attestations confirmed in them again",
+            extra={
+                "above_block": ancestor,
+                "confirmed": len(suspects),
+                "unfinished": len(unfinished),
+            },
         )
         return len(suspects)
 

@@ -73,7 +73,7 @@ class Watcher:
         release: bool,
         account: Any,
         release_batch_size: int = 1,
-        on_rollback: Callable[[float], object] | None = None,
+        on_rollback: Callable[[int], object] | None = None,
     ) -> None:
         self.client = client
         self.escrow = escrow
@@ -97,6 +97,8 @@ class Watcher:
         self._events = EventDecoder([escrow.contract])
         # Due milestones whose release failed: failures so far and the monotonic time before
         # which none is tried again. They stay scheduled until paid or no longer payable.
+        self._restart_checked = False
+        self._block_hashes: dict[int, str] = {}  # of the range being handled
         self._release_failures: dict[str, int] = {}
         self._release_not_before: dict[str, float] = {}
 
@@ -132,6 +134,9 @@ class Watcher:
         # The block gas limit is followed (read again every half minute): batches stay under it.
         self.metrics.block_gas_limit.set(self.client.block_gas_limit())
         self.metrics.batch_gas_cap.set(self.client.batch_gas_cap())
+        if not self._restart_checked:
+            self._check_confirmed_blocks()
+            self._restart_checked = True
         self._check_rollback()
         cursor = self.journal.get_cursor(CURSOR)
         if cursor is None:
@@ -206,8 +211,34 @@ class Watcher:
                     milestone_id=milestone_id, releasable_at=self.escrow.releasable_at(mid)
                 )
         if self.on_rollback is not None:
-            self.on_rollback(since)
+            self.on_rollback(ancestor)
         return True
+
+    def _check_confirmed_blocks(self) -> None:
+        """At start: compares the blocks that confirmed this node's attestations (journaled
+        with each) with the chain, newest first. A chain restarted from an older state while
+        the node was down has lost the ones that differ: the node checks those attestations
+        again (`on_rollback`) and the cursor goes back below them."""
+        lost_from: int | None = None
+        intact = self.start_block - 1
+        for number, block_hash in self.journal.confirmed_blocks():
+            found = self.client.block_hash(number)
+            if found is not None and "0x" + found.hex() == block_hash:
+                intact = number  # each block commits to its parent: everything below holds too
+                break
+            lost_from = number
+        if lost_from is None:
+            return
+        log.warning(
+            "the chain lost blocks that confirmed attestations while the node was down",
+            extra={"lowest_lost_block": lost_from, "intact_block": intact},
+        )
+        cursor = self.journal.get_cursor(CURSOR)
+        if cursor is not None and cursor > intact:
+            self.journal.set_cursor(CURSOR, max(intact, 0))
+        self.client.resync_nonce(self.address)
+        if self.on_rollback is not None:
+            self.on_rollback(intact)
 
     def _first_replaced(self, known: dict[int, bytes]) -> int | None:
         """The lowest block we relied on that the chain no longer has, or None.
@@ -243,6 +274,9 @@ class Watcher:
         releasable = dict(
             zip(to_schedule, self.escrow.releasable_at_each(to_schedule), strict=True)
         )
+        self._block_hashes = {
+            int(str(log["blockNumber"]), 16): str(log["blockHash"]) for log in logs
+        }
         released_blocks = {e.block_number for e in decoded if e.name == "MilestoneReleased"}
         block_times = {block: self.client.timestamp(block) for block in released_blocks}
         with self.journal.transaction():
@@ -259,7 +293,11 @@ class Watcher:
             mid = "0x" + bytes(args["milestoneId"]).hex()
             attestation = self.journal.attestation_for(mid, int(args["epoch"]))
             if attestation is not None and attestation.state in UNFINISHED_ATTESTATION_STATES:
-                self.journal.mark_confirmed(attestation.id)
+                self.journal.mark_confirmed(
+                    attestation.id,
+                    block=event.block_number,
+                    block_hash=self._block_hashes.get(event.block_number),
+                )
                 evidence = self.journal.evidence(attestation.evidence_id)
                 if evidence.state in ("signed", "submitted"):
                     self.journal.set_evidence_state(evidence.id, "confirmed")
