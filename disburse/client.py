@@ -585,9 +585,15 @@ class ChainClient:
         )
 
     def sign(
-        self, account: LocalAccount, fn: ContractFunction | Call, *, nonce: int, gas: int
+        self,
+        account: LocalAccount,
+        fn: ContractFunction | Call,
+        *,
+        nonce: int,
+        gas: int,
+        fees: TxParams | None = None,
     ) -> tuple[bytes, str]:
-        """A signed transaction and its hash."""
+        """A signed transaction and its hash (at the profile's fees, or `fees`)."""
         call = fn if isinstance(fn, Call) else Call.of(fn)
         params: dict[str, Any] = {
             "to": Web3.to_checksum_address(call.to),
@@ -596,10 +602,59 @@ class ChainClient:
             "nonce": nonce,
             "gas": gas,
             "chainId": self.profile.chain_id,
-            **self._fees(),
+            **(fees if fees is not None else self._fees()),
         }
         signed = account.sign_transaction(params)
         return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+
+    def bumped_fees(self, tx_hash: str) -> TxParams | None:
+        """Fees to replace the pending transaction `tx_hash` at its nonce: its own raised by
+        the profile's `fee_bump_percent` (what the node's pool requires of a replacement), and
+        at least what a new transaction would pay now. None when it pays nothing (a free-gas
+        chain: a higher fee cannot get it mined) or is not pending any more."""
+        try:
+            tx = self.rpc(
+                lambda: self.w3.eth.get_transaction(tx_hash),  # type: ignore[arg-type]
+                what="eth_getTransactionByHash",
+            )
+        except TransactionNotFound:
+            return None
+        bump = 100 + self.profile.fee_bump_percent
+        current = self._fees()
+        if "maxFeePerGas" in tx and tx.get("maxFeePerGas") is not None:
+            old_max, old_tip = int(tx["maxFeePerGas"]), int(tx.get("maxPriorityFeePerGas", 0))
+            if old_max == 0:
+                return None
+            new_tip = -(-old_tip * bump // 100)
+            new_max = max(-(-old_max * bump // 100), int(current.get("maxFeePerGas", 0)))
+            return {"maxFeePerGas": Wei(new_max), "maxPriorityFeePerGas": Wei(new_tip)}
+        old_price = int(tx.get("gasPrice") or 0)
+        if old_price == 0:
+            return None
+        price = max(-(-old_price * bump // 100), int(current.get("gasPrice", 0)))
+        return {"gasPrice": Wei(price)}
+
+    def replace(
+        self,
+        account: LocalAccount,
+        fn: ContractFunction | Call,
+        *,
+        tx_hash: str,
+        nonce: int,
+        gas: int,
+    ) -> str | None:
+        """Replaces the stuck transaction `tx_hash` (the same call, the same `nonce`) with one
+        paying bumped fees; returns the new hash, or None when it cannot be replaced (free gas,
+        or no longer pending)."""
+        fees = self.bumped_fees(tx_hash)
+        if fees is None:
+            return None
+        raw, new_hash = self.sign(account, fn, nonce=nonce, gas=gas, fees=fees)
+        try:
+            self.send_raw(raw, new_hash)
+        except NonceError:
+            return None  # the stuck one was mined meanwhile: its nonce is spent
+        return new_hash
 
     def send_raw(self, raw: bytes, tx_hash: str) -> str:
         """Hands a signed transaction to the node; one it already has is not an error."""
@@ -720,6 +775,7 @@ class ChainClient:
         while True:
             nonce = self.next_nonce(account.address)
             raw_tx, tx_hash = self.sign(account, fn, nonce=nonce, gas=limit)
+            sent = [tx_hash]
             try:
                 self.send_raw(raw_tx, tx_hash)
             except BlockGasLimitError:
@@ -734,13 +790,36 @@ class ChainClient:
                     raise
                 nonce_retried = True
                 continue
-            try:
-                return self._wait(tx_hash, None, raw=raw)
-            except TransactionTimeoutError:
-                if dropped or self.transaction_known(tx_hash):
-                    raise
-                dropped = True
-                self.resync_nonce(account.address)
+            bumps = 0
+            while True:
+                try:
+                    return self._wait(tx_hash, None, raw=raw)
+                except TransactionTimeoutError:
+                    if not self.transaction_known(tx_hash):
+                        break
+                    # Pending but not mined: on a chain that charges fees, the fees it offers
+                    # may be too low now. It is replaced at its nonce with the bump the pool
+                    # requires (an earlier version mined meanwhile leaves the new one unknown).
+                    mined = next((h for h in sent[:-1] if self.receipt(h) is not None), None)
+                    if mined is not None:
+                        return self._wait(mined, None, raw=raw)
+                    replaced = (
+                        self.replace(account, fn, tx_hash=tx_hash, nonce=nonce, gas=limit)
+                        if bumps < self.profile.max_fee_bumps
+                        else None
+                    )
+                    if replaced is None:
+                        raise
+                    bumps += 1
+                    tx_hash = replaced
+                    sent.append(tx_hash)
+            mined = next((h for h in sent if self.receipt(h) is not None), None)
+            if mined is not None:
+                return self._wait(mined, None, raw=raw)
+            if dropped:
+                raise TransactionTimeoutError(tx_hash, self.profile.receipt_timeout_s)
+            dropped = True
+            self.resync_nonce(account.address)
 
 
 def checksum_all(addresses: Iterable[str]) -> list[ChecksumAddress]:

@@ -28,7 +28,12 @@ from eth_account.signers.local import LocalAccount
 
 from disburse.attestations import CompactSignature, sign_attestation
 from disburse.client import ChainClient
-from disburse.errors import ContractRevertError, DisburseError, TransactionTimeoutError
+from disburse.errors import (
+    ContractRevertError,
+    DisburseError,
+    NonceError,
+    TransactionTimeoutError,
+)
 from disburse.escrow import Escrow, MilestoneState
 from oracle import _faults
 from oracle.errors import JournalError
@@ -615,10 +620,7 @@ class Node:
                 try:
                     receipt = self.client.wait(attestation.tx_hash)
                 except TransactionTimeoutError:
-                    log.info(
-                        "attestation still waiting in the pool",
-                        extra={"attestation_id": attestation.id, "nonce": attestation.nonce},
-                    )
+                    self._replace_stuck(attestation)
                     raise
                 except ContractRevertError as exc:
                     self._failed(attestation, exc)
@@ -640,6 +642,46 @@ class Node:
             # nonce is read again from the node (the same one when nothing else took it).
             self.client.resync_nonce(self.address)
         self.submit(attestation)
+
+    def _replace_stuck(self, attestation: AttestationRow) -> None:
+        """An attestation still pending after a receipt timeout: on a chain that charges fees
+        its fees may be too low now, so it is replaced at the same nonce with the fee bump the
+        node's pool requires (journaled first, like any send). The worker then waits for the
+        replacement; if the original is mined instead, `_resume` finds it on chain."""
+        assert attestation.tx_hash is not None and attestation.nonce is not None
+        milestone_id = parse_milestone_id(attestation.milestone_id)
+        fn = self.escrow.attest(
+            milestone_id, bytes.fromhex(attestation.evidence_hash[2:]), attestation.epoch
+        )
+        fees = self.client.bumped_fees(attestation.tx_hash)
+        if fees is None:  # free gas (a higher fee changes nothing), or mined meanwhile
+            log.info(
+                "attestation still waiting in the pool",
+                extra={"attestation_id": attestation.id, "nonce": attestation.nonce},
+            )
+            return
+        try:
+            gas = self.client.estimate_gas(self.account, fn)
+        except ContractRevertError:
+            return  # the chain no longer takes it: the next look fails or confirms it
+        raw, tx_hash = self.client.sign(
+            self.account, fn, nonce=attestation.nonce, gas=gas, fees=fees
+        )
+        self.journal.mark_sending(attestation.id, attestation.nonce, tx_hash=tx_hash)
+        log.warning(
+            "attestation stuck in the pool: replacing it at its nonce with higher fees",
+            extra={
+                "attestation_id": attestation.id,
+                "nonce": attestation.nonce,
+                "stuck_tx_hash": attestation.tx_hash,
+                "tx_hash": tx_hash,
+            },
+        )
+        try:
+            self.client.send_raw(raw, tx_hash)
+        except NonceError:
+            return  # the stuck one was mined meanwhile; the next look finds it on chain
+        self.journal.mark_sent(attestation.id, tx_hash)
 
     # ------------------------------------------------------------------ chain rollback
 
