@@ -579,10 +579,14 @@ class ChainClient:
             )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.revert_error(revert_data(exc), context=call.name) from None
-        # The margin never takes a transaction over the block gas limit the estimate fits in.
-        return min(
-            int(estimate * self.profile.gas_multiplier), max(estimate, self.block_gas_limit())
-        )
+        # The margin never takes a transaction over the block gas limit the estimate fits in
+        # (a node that cannot say its latest block leaves the margin as it is).
+        try:
+            limit = self.block_gas_limit()
+        except (BlockNotFound, KeyError, Web3RPCError):
+            limit = None
+        padded = int(estimate * self.profile.gas_multiplier)
+        return padded if limit is None else min(padded, max(estimate, limit))
 
     def sign(
         self,

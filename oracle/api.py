@@ -464,7 +464,8 @@ def create_app(
                     403, f"{where}signer {signer} is not in the current oracle committee"
                 )
             checked.append((relayed, signer))
-        batcher.add_many(checked)
+        # Journaled before the 202: a relayer killed now still has them at its next start.
+        batcher.journal_and_add(checked)
         log.debug("signatures queued", extra={"count": len(checked), "by": who.name})
         return [signer for _, signer in checked]
 

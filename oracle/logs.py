@@ -134,12 +134,14 @@ def redact_text(text: str, *, keep_hashes: bool = False) -> str:
     with _registered_lock:
         registered = sorted(_registered, key=len, reverse=True)
         keys = _registered_keys_pattern
-    for secret in registered:
-        text = text.replace(secret, REDACTED)
+    # Keys first: a registered password that happens to be a word ("secret") must not hide the
+    # word that introduces a key.
     if keys is not None:
         text = keys.sub(REDACTED, text)
     if not keep_hashes:
         text = _KEYED_HEX64.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    for secret in registered:
+        text = text.replace(secret, REDACTED)
     text = _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _API_KEY.sub(REDACTED, text)

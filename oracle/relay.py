@@ -23,6 +23,7 @@ from disburse.client import ChainClient
 from disburse.errors import BlockGasLimitError, ContractRevertError, DisburseError
 from disburse.escrow import Escrow, RelayedAttestation, relayed_chunks, relayed_gas
 from oracle.errors import OracleError
+from oracle.journal import Journal
 from oracle.metrics import Metrics
 
 log = logging.getLogger("oracle.relay")
@@ -148,8 +149,13 @@ class RelayBatcher:
         metrics: Metrics,
         batch_size: int,
         batch_delay_s: float,
+        journal: Journal | None = None,
     ) -> None:
         self.client = client
+        self.journal = journal
+        """Where signatures handed over by other nodes are journaled before they are
+        acknowledged (`journal_and_add`), until the chain has them: a relayer killed with them
+        queued takes them up again at its next start (`restore`)."""
         self.escrow = escrow
         self.account = account
         self.metrics = metrics
@@ -183,6 +189,44 @@ class RelayBatcher:
                 entry.signatures[oracle] = item.signature
             if self._pending and self._first_queued is None:
                 self._first_queued = time.monotonic()
+
+    def journal_and_add(self, items: Sequence[tuple[Relayed, str]]) -> None:
+        """Journals checked signatures (when the batcher has a journal), then queues them: once
+        this returns, the hand-over may be acknowledged."""
+        if self.journal is not None:
+            self.journal.queue_relayed(
+                [
+                    (
+                        item.milestone_id,
+                        item.evidence_hash,
+                        item.epoch,
+                        oracle,
+                        item.signature.r + item.signature.vs,
+                    )
+                    for item, oracle in items
+                ]
+            )
+        self.add_many(items)
+
+    def restore(self) -> int:
+        """Queues again the signatures journaled by a previous run; returns how many."""
+        if self.journal is None:
+            return 0
+        found = self.journal.relayed_queue()
+        self.add_many(
+            [
+                (Relayed(m, h, epoch, CompactSignature(sig[:32], sig[32:])), oracle)
+                for m, h, epoch, oracle, sig in found
+            ]
+        )
+        if found:
+            log.info("journaled signatures queued again", extra={"count": len(found)})
+        return len(found)
+
+    def _settled(self, keys: Sequence[tuple[bytes, bytes]]) -> None:
+        """The chain has these (milestone, evidence hash) signatures, or takes them no more."""
+        if self.journal is not None and keys:
+            self.journal.drop_relayed(keys)
 
     def _requeue(self, taken: dict[tuple[bytes, bytes], _Pending]) -> None:
         with self._lock:
@@ -312,8 +356,12 @@ class RelayBatcher:
             )
             if fresh:
                 items.append(RelayedAttestation(milestone_id, evidence_hash, fresh))
+        sending = {(i.milestone_id, i.evidence_hash) for i in items}
+        # Another epoch, no longer Registered, or every signature already on chain.
+        self._settled([key for key in taken if key not in sending])
         if not items:
             return 0
         for chunk in relayed_chunks(items, self.client.batch_gas_cap()):
             self._transact(epoch, chunk)
+            self._settled([(i.milestone_id, i.evidence_hash) for i in chunk])
         return len(items)
