@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,6 +47,7 @@ from web3.types import (
 from disburse.contracts import CONTRACTS, load_abi
 from disburse.errors import (
     ArtifactError,
+    BlockGasLimitError,
     ChainError,
     ChainIdMismatchError,
     ChainUnavailableError,
@@ -93,6 +95,20 @@ _RPC_ERRORS: dict[int, tuple[type[ChainError], str]] = {
 _RANGE_WORDS = ("range", "blocks")
 _NONCE_WORDS = ("nonce too low", "nonce too high", "replacement transaction underpriced")
 _KNOWN_WORDS = ("already known", "known transaction")
+# What nodes answer for a transaction whose gas limit the block cannot hold (anvil/revm, geth,
+# Besu).
+_BLOCK_GAS_WORDS = (
+    "intrinsic gas too high",
+    "gas_limit > env.block.gas_limit",
+    "exceeds block gas limit",
+    "exceeds the block gas limit",
+    "gas limit reached",
+)
+_GAS_LIMIT_TTL_S = 30.0
+"""How long a block gas limit read from the chain is trusted before it is read again."""
+BLOCK_GAS_SHARE = 0.9
+"""The share of the block gas limit one transaction may take at most: a block holds more than
+one transaction, and the limit may shrink a little from one block to the next."""
 _REMEMBERED_BLOCKS = 256
 
 
@@ -108,6 +124,12 @@ def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
             found = None
     if found is None and any(w in message.lower() for w in _NONCE_WORDS):
         found = (NonceError, "the nonce is read again from the node")
+    if found is None and any(w in message.lower() for w in _BLOCK_GAS_WORDS):
+        found = (
+            BlockGasLimitError,
+            "the transaction's gas limit is above the chain's block gas limit; the batch is "
+            "split (max_batch_gas is capped by the block gas limit read from the chain)",
+        )
     if found is None:
         return None
     kind, hint = found
@@ -228,13 +250,27 @@ class ChainClient:
         """Monotonic time of the first failed attempt of the current outage; None when the
         last request was answered."""
         self.last_error = ""
+        self._local = threading.local()
+        self._gas_limit: tuple[int, float] | None = None  # (block gas limit, monotonic time read)
 
     # ------------------------------------------------------------------ plumbing
 
+    @contextmanager
+    def prompt(self) -> Iterator[None]:
+        """Requests made by this thread inside it are tried once, without the profile's retries:
+        for a caller that must answer promptly (an API request) rather than wait out an outage."""
+        previous = getattr(self._local, "prompt", False)
+        self._local.prompt = True
+        try:
+            yield
+        finally:
+            self._local.prompt = previous
+
     def rpc(self, fn: Callable[[], T], *, what: str) -> T:
-        """Runs one request, retrying an unreachable endpoint with exponential backoff."""
+        """Runs one request, retrying an unreachable endpoint with exponential backoff (once
+        only inside `prompt`)."""
         delay = self.profile.backoff_s
-        attempts = self.profile.retries + 1
+        attempts = 1 if getattr(self._local, "prompt", False) else self.profile.retries + 1
         for attempt in range(attempts):
             try:
                 result = fn()
@@ -285,6 +321,11 @@ class ChainClient:
     def block_number(self) -> int:
         return self.rpc(lambda: self.w3.eth.block_number, what="eth_blockNumber")
 
+    def head(self) -> tuple[int, bytes]:
+        """Number and hash of the latest block."""
+        block = self.rpc(lambda: self.w3.eth.get_block("latest"), what="eth_getBlockByNumber")
+        return int(block["number"]), bytes(block["hash"])
+
     def block_hash(self, number: int) -> bytes | None:
         """The hash of block `number`, or None when the chain is not that long."""
         try:
@@ -329,6 +370,22 @@ class ChainClient:
         return int(
             self.rpc(lambda: self.w3.eth.get_block(block), what="eth_getBlockByNumber")["timestamp"]
         )
+
+    def block_gas_limit(self, *, fresh: bool = False) -> int:
+        """The gas limit of the latest block, read again every _GAS_LIMIT_TTL_S seconds (a
+        permissioned network may change it) or at once with `fresh`."""
+        cached = self._gas_limit
+        if not fresh and cached is not None and time.monotonic() - cached[1] < _GAS_LIMIT_TTL_S:
+            return cached[0]
+        block = self.rpc(lambda: self.w3.eth.get_block("latest"), what="eth_getBlockByNumber")
+        limit = int(block["gasLimit"])
+        self._gas_limit = (limit, time.monotonic())
+        return limit
+
+    def batch_gas_cap(self) -> int:
+        """The largest gas limit a batch transaction may have now: the profile's
+        `max_batch_gas`, capped at BLOCK_GAS_SHARE of the chain's block gas limit."""
+        return min(self.profile.max_batch_gas, int(self.block_gas_limit() * BLOCK_GAS_SHARE))
 
     def contract(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_abi(name))
@@ -522,12 +579,25 @@ class ChainClient:
             )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.revert_error(revert_data(exc), context=call.name) from None
-        return int(estimate * self.profile.gas_multiplier)
+        # The margin never takes a transaction over the block gas limit the estimate fits in
+        # (a node that cannot say its latest block leaves the margin as it is).
+        try:
+            limit = self.block_gas_limit()
+        except (BlockNotFound, KeyError, Web3RPCError):
+            limit = None
+        padded = int(estimate * self.profile.gas_multiplier)
+        return padded if limit is None else min(padded, max(estimate, limit))
 
     def sign(
-        self, account: LocalAccount, fn: ContractFunction | Call, *, nonce: int, gas: int
+        self,
+        account: LocalAccount,
+        fn: ContractFunction | Call,
+        *,
+        nonce: int,
+        gas: int,
+        fees: TxParams | None = None,
     ) -> tuple[bytes, str]:
-        """A signed transaction and its hash."""
+        """A signed transaction and its hash (at the profile's fees, or `fees`)."""
         call = fn if isinstance(fn, Call) else Call.of(fn)
         params: dict[str, Any] = {
             "to": Web3.to_checksum_address(call.to),
@@ -536,10 +606,59 @@ class ChainClient:
             "nonce": nonce,
             "gas": gas,
             "chainId": self.profile.chain_id,
-            **self._fees(),
+            **(fees if fees is not None else self._fees()),
         }
         signed = account.sign_transaction(params)
         return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+
+    def bumped_fees(self, tx_hash: str) -> TxParams | None:
+        """Fees to replace the pending transaction `tx_hash` at its nonce: its own raised by
+        the profile's `fee_bump_percent` (what the node's pool requires of a replacement), and
+        at least what a new transaction would pay now. None when it pays nothing (a free-gas
+        chain: a higher fee cannot get it mined) or is not pending any more."""
+        try:
+            tx = self.rpc(
+                lambda: self.w3.eth.get_transaction(tx_hash),  # type: ignore[arg-type]
+                what="eth_getTransactionByHash",
+            )
+        except TransactionNotFound:
+            return None
+        bump = 100 + self.profile.fee_bump_percent
+        current = self._fees()
+        if "maxFeePerGas" in tx and tx.get("maxFeePerGas") is not None:
+            old_max, old_tip = int(tx["maxFeePerGas"]), int(tx.get("maxPriorityFeePerGas", 0))
+            if old_max == 0:
+                return None
+            new_tip = -(-old_tip * bump // 100)
+            new_max = max(-(-old_max * bump // 100), int(current.get("maxFeePerGas", 0)))
+            return {"maxFeePerGas": Wei(new_max), "maxPriorityFeePerGas": Wei(new_tip)}
+        old_price = int(tx.get("gasPrice") or 0)
+        if old_price == 0:
+            return None
+        price = max(-(-old_price * bump // 100), int(current.get("gasPrice", 0)))
+        return {"gasPrice": Wei(price)}
+
+    def replace(
+        self,
+        account: LocalAccount,
+        fn: ContractFunction | Call,
+        *,
+        tx_hash: str,
+        nonce: int,
+        gas: int,
+    ) -> str | None:
+        """Replaces the stuck transaction `tx_hash` (the same call, the same `nonce`) with one
+        paying bumped fees; returns the new hash, or None when it cannot be replaced (free gas,
+        or no longer pending)."""
+        fees = self.bumped_fees(tx_hash)
+        if fees is None:
+            return None
+        raw, new_hash = self.sign(account, fn, nonce=nonce, gas=gas, fees=fees)
+        try:
+            self.send_raw(raw, new_hash)
+        except NonceError:
+            return None  # the stuck one was mined meanwhile: its nonce is spent
+        return new_hash
 
     def send_raw(self, raw: bytes, tx_hash: str) -> str:
         """Hands a signed transaction to the node; one it already has is not an error."""
@@ -660,21 +779,51 @@ class ChainClient:
         while True:
             nonce = self.next_nonce(account.address)
             raw_tx, tx_hash = self.sign(account, fn, nonce=nonce, gas=limit)
+            sent = [tx_hash]
             try:
                 self.send_raw(raw_tx, tx_hash)
+            except BlockGasLimitError:
+                # The nonce was not used; the block gas limit is read again for the caller's
+                # next split.
+                self.resync_nonce(account.address)
+                self._gas_limit = None
+                raise
             except NonceError:
                 self.resync_nonce(account.address)
                 if nonce_retried:
                     raise
                 nonce_retried = True
                 continue
-            try:
-                return self._wait(tx_hash, None, raw=raw)
-            except TransactionTimeoutError:
-                if dropped or self.transaction_known(tx_hash):
-                    raise
-                dropped = True
-                self.resync_nonce(account.address)
+            bumps = 0
+            while True:
+                try:
+                    return self._wait(tx_hash, None, raw=raw)
+                except TransactionTimeoutError:
+                    if not self.transaction_known(tx_hash):
+                        break
+                    # Pending but not mined: on a chain that charges fees, the fees it offers
+                    # may be too low now. It is replaced at its nonce with the bump the pool
+                    # requires (an earlier version mined meanwhile leaves the new one unknown).
+                    mined = next((h for h in sent[:-1] if self.receipt(h) is not None), None)
+                    if mined is not None:
+                        return self._wait(mined, None, raw=raw)
+                    replaced = (
+                        self.replace(account, fn, tx_hash=tx_hash, nonce=nonce, gas=limit)
+                        if bumps < self.profile.max_fee_bumps
+                        else None
+                    )
+                    if replaced is None:
+                        raise
+                    bumps += 1
+                    tx_hash = replaced
+                    sent.append(tx_hash)
+            mined = next((h for h in sent if self.receipt(h) is not None), None)
+            if mined is not None:
+                return self._wait(mined, None, raw=raw)
+            if dropped:
+                raise TransactionTimeoutError(tx_hash, self.profile.receipt_timeout_s)
+            dropped = True
+            self.resync_nonce(account.address)
 
 
 def checksum_all(addresses: Iterable[str]) -> list[ChecksumAddress]:

@@ -46,6 +46,10 @@ class ArtifactError(ConfigurationError):
     """A contract's build artifact (its ABI) is missing."""
 
 
+class EvidenceSpecError(DisburseError):
+    """An evidence specification cannot be used: unreadable, too large or deep, or invalid."""
+
+
 class ChainError(DisburseError):
     """The chain could not be used as asked."""
 
@@ -68,6 +72,11 @@ class GasPriceTooLowError(ChainError):
 
 class LogRangeTooLargeError(ChainError):
     """The node refuses an eth_getLogs range this large (Besu -32005)."""
+
+
+class BlockGasLimitError(ChainError):
+    """The node refused a transaction whose gas limit is above the block gas limit: send less
+    in one transaction (split the batch)."""
 
 
 class NonceError(ChainError):

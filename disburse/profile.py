@@ -37,6 +37,16 @@ class ChainProfile(BaseModel):
     retries: int = Field(default=5, ge=0, description="retries of an unreachable endpoint")
     backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles each retry")
     gas_multiplier: float = Field(default=1.2, ge=1.0, description="margin over estimated gas")
+    fee_bump_percent: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="raise of the fees of a transaction stuck in the pool when it is replaced at "
+        "the same nonce, percent (geth and Besu require at least 10)",
+    )
+    max_fee_bumps: int = Field(
+        default=5, ge=0, description="replacements of one stuck transaction before giving up"
+    )
     max_batch_gas: int = Field(
         default=15_000_000,
         ge=1_000_000,

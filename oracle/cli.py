@@ -3,7 +3,8 @@
     oracle keys new --keystore KEY.json --password-file PW      create this node's signing key
     oracle keys import --keystore KEY.json --private-key-file F --password-file PW
     oracle keys address --keystore KEY.json
-    oracle apikeys add SUBMITTER --config node.yaml             prints the key once
+    oracle apikeys add SUBMITTER --role ROLE (--program N ... | --milestone 0x.. ... |
+                       --any-program) --config node.yaml    prints the key once
     oracle apikeys revoke SUBMITTER --config node.yaml
     oracle run --config node.yaml                              API, worker, watcher, releaser
     oracle spec upload SPEC.yaml --node URL --api-key-file F
@@ -109,12 +110,54 @@ def _journal(config: Path) -> Journal:
 
 
 @apikeys.command("add")
-def apikeys_add(submitter: str, config: Config) -> None:
-    """Creates an API key for a submitter; it is shown once and stored only hashed."""
+def apikeys_add(
+    submitter: str,
+    config: Config,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="the submitter's role, matched against a specification's `submitters:` "
+            "(e.g. inspector, contractor); `oracle` for a peer node handing over signatures"
+        ),
+    ],
+    program: Annotated[
+        list[int] | None,
+        typer.Option(help="a program whose milestones it may submit evidence for (repeatable)"),
+    ] = None,
+    milestone: Annotated[
+        list[str] | None,
+        typer.Option(help="a milestone id (0x…) it may submit evidence for (repeatable)"),
+    ] = None,
+    any_program: Annotated[
+        bool, typer.Option("--any-program", help="every program (say so explicitly)")
+    ] = False,
+) -> None:
+    """Creates an API key for a submitter, scoped to a role and to programs or milestones; it is
+    shown once (on standard output) and stored only hashed."""
+    if not (program or milestone or any_program):
+        _fail("say what the key may submit for: --program N, --milestone 0x…, or --any-program")
+    if any_program and (program or milestone):
+        _fail("--any-program and --program/--milestone exclude each other")
     try:
-        typer.echo(_journal(config).add_api_key(submitter))
+        key = _journal(config).add_api_key(
+            submitter, role=role, programs=program or None, milestones=milestone or None
+        )
     except OracleError as exc:
         _fail(str(exc))
+    scope = (
+        "any program"
+        if any_program
+        else "; ".join(
+            part
+            for part in (
+                f"programs {', '.join(map(str, program))}" if program else "",
+                f"milestones {', '.join(milestone)}" if milestone else "",
+            )
+            if part
+        )
+    )
+    typer.echo(f"API key for {submitter} (role {role}; {scope}):", err=True)
+    typer.echo(key)
 
 
 @apikeys.command("revoke")

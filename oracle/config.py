@@ -61,6 +61,12 @@ class NodeSettings(BaseModel):
     )
     relayer_url: str | None = Field(default=None, description="the relaying node's API base URL")
     relayer_api_key_file: Path | None = Field(default=None, description="API key for the relayer")
+    relay_reoffer_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="offer the relayer again a signature the chain has not seen this long after "
+        "it was handed over (a relayer killed with it in memory), seconds",
+    )
     relay: bool = Field(default=False, description="accept signatures from nodes and batch them")
     batch_size: int = Field(default=50, ge=1, le=500, description="milestones per relayed batch")
     batch_delay_s: float = Field(default=0.5, ge=0, description="wait to fill a batch, seconds")

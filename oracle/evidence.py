@@ -18,184 +18,35 @@ their checksum form, media types to lowercase), so equal evidence is equal byte 
 from __future__ import annotations
 
 import json
-import math
-import re
-import unicodedata
-from typing import Annotated, Any
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils.address import is_checksum_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    PlainValidator,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from disburse.specs import (  # the field types evidence shares with specifications
+    MAX_APPROVALS,
+    MAX_CLAIMS,
+    MAX_DOCUMENTS,
+    Address,
+    Bytes32Hex,
+    ClaimName,
+    ClaimValue,
+    DocumentName,
+    MediaType,
+    Sha256Hex,
+    SignatureHex,
+)
 from disburse.types import MilestoneId
 from oracle.errors import EvidenceError
-
-MAX_DOCUMENTS = 100
-MAX_CLAIMS = 100
-MAX_APPROVALS = 50
-MAX_CLAIM_TEXT = 1_000
-MAX_NAME = 200
-CLAIM_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-# Claims are integers a 256-bit signed word can hold, so any node (or contract) can carry them.
-CLAIM_INT_MIN = -(2**255)
-CLAIM_INT_MAX = 2**255 - 1
-
-_HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-# RFC 6838 restricted names, no parameters: a media type names a format, not an encoding.
-_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-
-
-# --- field types -----------------------------------------------------------------------------
-
-
-def _nfc(value: str) -> str:
-    """Refuses text that is not in Unicode NFC form: two spellings of one name would otherwise
-    give two hashes (and fail to match a specification written in the other form)."""
-    if unicodedata.normalize("NFC", value) != value:
-        raise PydanticCustomError(
-            "unicode_not_nfc", "text must be in Unicode NFC form; normalise it before sending"
-        )
-    return value
-
-
-def _utf8(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError(
-            "unicode_surrogate", "text contains a lone surrogate and is not valid UTF-8"
-        ) from None
-    return value
-
-
-def _document_name(value: str) -> str:
-    if not 1 <= len(value) <= MAX_NAME:
-        raise PydanticCustomError(
-            "document_name", "a document name has 1 to {max} characters", {"max": MAX_NAME}
-        )
-    if not value.isprintable():
-        raise PydanticCustomError(
-            "document_name", "a document name must not contain control or unprintable characters"
-        )
-    if "/" in value or "\\" in value or value in (".", ".."):
-        raise PydanticCustomError(
-            "document_name", "a document name is a file name, without path separators"
-        )
-    if value != value.strip():
-        raise PydanticCustomError(
-            "document_name", "a document name must not start or end with whitespace"
-        )
-    return _nfc(value)
-
-
-def _sha256_hex(value: str) -> str:
-    if not _SHA256.fullmatch(value):
-        raise PydanticCustomError(
-            "sha256_hex", "expected a SHA-256 digest: 64 hexadecimal characters, without 0x"
-        )
-    return value.lower()
-
-
-def _hex32(value: str) -> str:
-    if not _HEX32.fullmatch(value):
-        raise PydanticCustomError(
-            "bytes32_hex", "expected 32 bytes as 0x followed by 64 hexadecimal characters"
-        )
-    return value.lower()
-
-
-def _signature_hex(value: str) -> str:
-    if not _SIGNATURE.fullmatch(value):
-        raise PydanticCustomError(
-            "signature_hex",
-            "expected a 65-byte signature (r, s, v) as 0x followed by 130 hexadecimal characters",
-        )
-    return value.lower()
-
-
-def _address(value: str) -> str:
-    """Takes a checksummed address, or an all-lowercase one (which carries no checksum), and
-    returns the checksummed form; a mixed-case address with a wrong checksum is a typo."""
-    if not _ADDRESS.fullmatch(value):
-        raise PydanticCustomError(
-            "address", "expected an address: 0x followed by 40 hexadecimal characters"
-        )
-    if value[2:] != value[2:].lower() and not is_checksum_address(value):
-        raise PydanticCustomError(
-            "address_checksum",
-            "address {address} has a wrong checksum; copy it again from its source",
-            {"address": value},
-        )
-    return to_checksum_address(value)
-
-
-def _media_type(value: str) -> str:
-    lowered = value.lower()
-    if not _MEDIA_TYPE.fullmatch(lowered):
-        raise PydanticCustomError(
-            "media_type", "expected a media type as type/subtype, e.g. application/pdf"
-        )
-    return lowered
-
-
-def _claim_value(value: object) -> ClaimValue:
-    # `type(...) is` on purpose: bool is a subclass of int, and a claim keeps its JSON kind.
-    if type(value) is bool:
-        return value
-    if type(value) is int:
-        if not CLAIM_INT_MIN <= value <= CLAIM_INT_MAX:
-            raise PydanticCustomError(
-                "claim_int_range", "an integer claim must fit a signed 256-bit integer"
-            )
-        return value
-    if type(value) is float:
-        if not math.isfinite(value):
-            raise PydanticCustomError(
-                "claim_float_finite", "a number claim must be finite (no NaN or infinity)"
-            )
-        return value
-    if type(value) is str:
-        if len(value) > MAX_CLAIM_TEXT:
-            raise PydanticCustomError(
-                "claim_text_length",
-                "a text claim has at most {max} characters",
-                {"max": MAX_CLAIM_TEXT},
-            )
-        return _nfc(_utf8(value))
-    raise PydanticCustomError(
-        "claim_value",
-        "a claim is a number, a boolean or a text, not {kind}",
-        {"kind": type(value).__name__},
-    )
-
-
-DocumentName = Annotated[str, AfterValidator(_utf8), AfterValidator(_document_name)]
-Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
-Bytes32Hex = Annotated[str, AfterValidator(_hex32)]
-SignatureHex = Annotated[str, AfterValidator(_signature_hex)]
-Address = Annotated[str, AfterValidator(_address)]
-"""A checksummed 0x address (an all-lowercase one is accepted and checksummed)."""
-MediaType = Annotated[str, AfterValidator(_media_type)]
-ClaimName = Annotated[str, Field(pattern=CLAIM_NAME_PATTERN)]
-ClaimValue = Annotated[
-    bool | int | float | str,
-    PlainValidator(_claim_value, json_schema_input_type=bool | int | float | str),
-]
-"""A claim's value: a boolean, an integer (int256), a finite float, or a text."""
-
 
 # --- models ----------------------------------------------------------------------------------
 

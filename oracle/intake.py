@@ -17,6 +17,7 @@ from disburse.escrow import Escrow, MilestoneState
 from disburse.specs import spec_hash
 from oracle.errors import EvidenceError, SpecError
 from oracle.evidence import EvidenceCreate
+from oracle.journal import Submitter
 from oracle.spec import EvidenceSpec, load_spec
 from oracle.store import DocumentStore
 
@@ -97,33 +98,79 @@ def parse_milestone_id(text: str) -> bytes:
     return bytes.fromhex(text[2:])
 
 
+def scope_refusal(
+    submitter: Submitter | None,
+    milestone_id: str,
+    milestone: MilestoneState,
+    spec: EvidenceSpec | None,
+) -> str | None:
+    """Why this submitter's key may not submit (nor read) evidence for the milestone, or None
+    when it may: its programs, its milestones, and the roles the specification's `submitters:`
+    names. None as submitter is the node itself (its CLI and tests), which may do anything."""
+    if submitter is None:
+        return None
+    if submitter.programs is not None and milestone.program_id not in submitter.programs:
+        return (
+            f"the API key of {submitter.name} is for program(s) "
+            f"{', '.join(str(p) for p in submitter.programs)}, not program "
+            f"{milestone.program_id} of milestone {milestone_id}"
+        )
+    if submitter.milestones is not None and milestone_id.lower() not in submitter.milestones:
+        return f"the API key of {submitter.name} is not for milestone {milestone_id}"
+    if spec is not None and spec.submitters is not None and submitter.role not in spec.submitters:
+        return (
+            f"the evidence specification of milestone {milestone_id} lets only "
+            f"{', '.join(spec.submitters)} submit evidence; the API key of {submitter.name} "
+            f"has role {submitter.role or '(none)'}"
+        )
+    return None
+
+
 def check_submission(
-    *, evidence: EvidenceCreate, escrow: Escrow, specs: SpecStore, store: DocumentStore
+    *,
+    evidence: EvidenceCreate,
+    escrow: Escrow,
+    specs: SpecStore,
+    store: DocumentStore,
+    submitter: Submitter | None = None,
 ) -> tuple[MilestoneState, EvidenceSpec]:
     """The milestone and its specification, once the submission is acceptable."""
     milestone = escrow.milestone(parse_milestone_id(evidence.milestone_id))
-    return milestone, _check(evidence, milestone, specs, store)
+    return milestone, _check(evidence, milestone, specs, store, submitter)
 
 
 def check_submissions(
-    *, items: Sequence[EvidenceCreate], escrow: Escrow, specs: SpecStore, store: DocumentStore
+    *,
+    items: Sequence[EvidenceCreate],
+    escrow: Escrow,
+    specs: SpecStore,
+    store: DocumentStore,
+    submitter: Submitter | None = None,
 ) -> list[MilestoneState]:
     """Checks many submissions with one batched read of their milestones; the first refused
     one raises, its message starting with its position (`item 3: ...`)."""
     milestones = escrow.milestones([parse_milestone_id(e.milestone_id) for e in items])
     for index, (evidence, milestone) in enumerate(zip(items, milestones, strict=True)):
         try:
-            _check(evidence, milestone, specs, store)
+            _check(evidence, milestone, specs, store, submitter)
         except IntakeError as exc:
             raise IntakeError(f"item {index}: {exc}", status_code=exc.status_code) from None
     return milestones
 
 
 def _check(
-    evidence: EvidenceCreate, milestone: MilestoneState, specs: SpecStore, store: DocumentStore
+    evidence: EvidenceCreate,
+    milestone: MilestoneState,
+    specs: SpecStore,
+    store: DocumentStore,
+    submitter: Submitter | None,
 ) -> EvidenceSpec:
     if not milestone.exists:
         raise IntakeError(f"milestone {evidence.milestone_id} is not registered", status_code=404)
+    # The key's programs and milestones first: a key learns nothing of a milestone outside them.
+    refused = scope_refusal(submitter, evidence.milestone_id, milestone, None)
+    if refused is not None:
+        raise IntakeError(refused, status_code=403)
     if milestone.status == "Expired":
         raise IntakeError(
             f"milestone {evidence.milestone_id} is past its deadline ({milestone.deadline})",
@@ -142,6 +189,9 @@ def _check(
             "differs from the on-chain one is never used",
             status_code=422,
         )
+    refused = scope_refusal(submitter, evidence.milestone_id, milestone, spec)
+    if refused is not None:
+        raise IntakeError(refused, status_code=403)
     for doc in evidence.documents:
         if not store.has(doc.sha256):
             raise IntakeError(

@@ -46,10 +46,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal, get_args
 
+from disburse.specs import ROLE_PATTERN
 from oracle.errors import JournalError
 
-SCHEMA_VERSION: Final = 1
-"""Stored in `PRAGMA user_version`; a journal written by a newer node is refused."""
+SCHEMA_VERSION: Final = 2
+"""Stored in `PRAGMA user_version`; a journal written by a newer node is refused, an older one
+is migrated in place when opened (version 1 → 2: API key scopes, the block that confirmed each
+attestation, the relaying node's queue)."""
 
 APPLICATION_ID: Final = 0x4F524A4E
 """`PRAGMA application_id` ("ORJN"): marks the file as an oracle journal."""
@@ -84,6 +87,7 @@ ATTESTATION_TRANSITIONS: Final[Mapping[AttestationState, frozenset[AttestationSt
 UNFINISHED_ATTESTATION_STATES: Final[tuple[AttestationState, ...]] = ("signed", "sending", "sent")
 
 _SUBMITTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+_ROLE = re.compile(ROLE_PATTERN)
 _HEX = re.compile(r"^0x[0-9a-fA-F]*$")
 _BUSY_TIMEOUT_MS: Final = 10_000
 
@@ -129,6 +133,29 @@ class AttestationRow:
     """Unix seconds."""
     updated_at: int
     """Unix seconds."""
+    confirmed_block: int | None = None
+    """The block that holds it (or the chain head when it was found on chain), once confirmed:
+    a chain that loses that block may have lost it (see `Node.chain_rolled_back`)."""
+    confirmed_block_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who an API key belongs to and what it may submit (and read)."""
+
+    name: str
+    role: str | None
+    """The submitter's role (`inspector`, `contractor`, `oracle` for a peer node handing over
+    signatures...), matched against a specification's `submitters:`. None: a key from before
+    scopes existed, refused wherever a specification names its submitters."""
+    programs: tuple[int, ...] | None
+    """The programs whose milestones it may submit evidence for; None: any program."""
+    milestones: tuple[str, ...] | None
+    """The milestones (0x hex) it may submit evidence for; None: any, within `programs`."""
+
+    @property
+    def unscoped(self) -> bool:
+        return self.role is None and self.programs is None and self.milestones is None
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,9 @@ class ApiKeyRow:
     submitter: str
     created_at: int
     revoked_at: int | None
+    role: str | None = None
+    programs: tuple[int, ...] | None = None
+    milestones: tuple[str, ...] | None = None
 
 
 _SCHEMA: Final = f"""
@@ -167,6 +197,8 @@ CREATE TABLE attestations (
     error         TEXT,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
+    confirmed_block      INTEGER,
+    confirmed_block_hash TEXT,
     UNIQUE (milestone_id, epoch)
 ) STRICT;
 CREATE INDEX attestations_unfinished ON attestations (id)
@@ -187,9 +219,36 @@ CREATE TABLE api_keys (
     salt       TEXT    NOT NULL,
     key_hash   TEXT    NOT NULL,
     created_at INTEGER NOT NULL,
-    revoked_at INTEGER
+    revoked_at INTEGER,
+    role       TEXT,
+    programs   TEXT,
+    milestones TEXT
+) STRICT;
+CREATE TABLE relay_queue (
+    milestone_id  TEXT    NOT NULL,
+    evidence_hash TEXT    NOT NULL,
+    epoch         INTEGER NOT NULL,
+    oracle        TEXT    NOT NULL,
+    signature     TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (milestone_id, evidence_hash, oracle)
 ) STRICT;
 """
+
+# Each step takes a journal from the version before it to its own, inside one transaction.
+_MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    2: (
+        "ALTER TABLE api_keys ADD COLUMN role TEXT",
+        "ALTER TABLE api_keys ADD COLUMN programs TEXT",
+        "ALTER TABLE api_keys ADD COLUMN milestones TEXT",
+        "ALTER TABLE attestations ADD COLUMN confirmed_block INTEGER",
+        "ALTER TABLE attestations ADD COLUMN confirmed_block_hash TEXT",
+        "CREATE TABLE relay_queue ("
+        " milestone_id TEXT NOT NULL, evidence_hash TEXT NOT NULL, epoch INTEGER NOT NULL,"
+        " oracle TEXT NOT NULL, signature TEXT NOT NULL, created_at INTEGER NOT NULL,"
+        " PRIMARY KEY (milestone_id, evidence_hash, oracle)) STRICT",
+    ),
+}
 
 
 def _now() -> int:
@@ -223,6 +282,17 @@ def _hash_key(salt: bytes, key: str) -> str:
     return hashlib.sha256(salt + key.encode("utf-8")).hexdigest()
 
 
+def _submitter(row: sqlite3.Row) -> Submitter:
+    programs = row["programs"]
+    milestones = row["milestones"]
+    return Submitter(
+        name=row["submitter"],
+        role=row["role"],
+        programs=None if programs is None else tuple(int(p) for p in json.loads(programs)),
+        milestones=None if milestones is None else tuple(json.loads(milestones)),
+    )
+
+
 def _evidence_row(row: sqlite3.Row) -> EvidenceRow:
     return EvidenceRow(
         id=row["id"],
@@ -251,6 +321,8 @@ def _attestation_row(row: sqlite3.Row) -> AttestationRow:
         error=row["error"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        confirmed_block=row["confirmed_block"],
+        confirmed_block_hash=row["confirmed_block_hash"],
     )
 
 
@@ -354,7 +426,11 @@ class Journal:
                     f"{self.path} is a SQLite database but not an oracle journal "
                     f"(application id {app_id:#x}); point the node at its own data directory"
                 )
-            # Later schema versions migrate here, one step at a time, inside this transaction.
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step]:
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {step}")
 
     # Transactions
 
@@ -582,9 +658,43 @@ class Journal:
         the attestation was handed to a relayer)."""
         return self._move_attestation(id, "sent", {"tx_hash": _optional_bytes32(tx_hash)})
 
-    def mark_confirmed(self, id: int) -> AttestationRow:
-        """Records that the attestation is on chain. Final."""
-        return self._move_attestation(id, "confirmed", {})
+    def mark_confirmed(
+        self, id: int, *, block: int | None = None, block_hash: bytes | str | None = None
+    ) -> AttestationRow:
+        """Records that the attestation is on chain, in `block` (with its hash) when known.
+        Final; confirming again records the block given then."""
+        fields: dict[str, object] = {}
+        if block is not None:
+            if not isinstance(block, int) or isinstance(block, bool) or block < 0:
+                raise JournalError(f"block must be a non-negative integer, got {block!r}")
+            fields["confirmed_block"] = block
+            fields["confirmed_block_hash"] = (
+                None if block_hash is None else _bytes32(block_hash, "block hash")
+            )
+        return self._move_attestation(id, "confirmed", fields)
+
+    def confirmed_above(self, block: int) -> list[AttestationRow]:
+        """Confirmed attestations whose confirming block is above `block`: what a chain that
+        kept only blocks up to `block` may have lost."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM attestations WHERE state = 'confirmed' AND confirmed_block > ?"
+                " ORDER BY id",
+                (block,),
+            ).fetchall()
+        return [_attestation_row(r) for r in rows]
+
+    def confirmed_blocks(self, limit: int = 256) -> list[tuple[int, str]]:
+        """(block, hash) of the newest blocks that confirmed an attestation, newest first."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT DISTINCT confirmed_block, confirmed_block_hash FROM attestations"
+                " WHERE state = 'confirmed' AND confirmed_block IS NOT NULL"
+                " AND confirmed_block_hash IS NOT NULL"
+                " ORDER BY confirmed_block DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     def mark_failed(self, id: int, error: str) -> AttestationRow:
         """Records that the attestation failed for good (not for a retryable error). Final."""
@@ -658,6 +768,71 @@ class Journal:
             ).fetchall()
         return [_attestation_row(r) for r in rows]
 
+    def handed_over_before(self, cutoff: int) -> list[AttestationRow]:
+        """Attestations handed to a relayer (no transaction of this node's own), not confirmed
+        nor failed, last handed over before `cutoff` (unix seconds), oldest first: what a
+        relayer may have lost."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM attestations WHERE state IN ('sending', 'sent')"
+                " AND tx_hash IS NULL AND updated_at < ? ORDER BY id",
+                (cutoff,),
+            ).fetchall()
+        return [_attestation_row(r) for r in rows]
+
+    # The relaying node's queue: signatures acknowledged to other nodes, until on chain.
+
+    def queue_relayed(self, items: Sequence[tuple[bytes, bytes, int, str, bytes]]) -> None:
+        """Journals signatures handed over by other nodes, (milestone id, evidence hash, epoch,
+        oracle address, 64-byte compact signature) each, before they are acknowledged; the same
+        (milestone, hash, oracle) again replaces its signature and epoch."""
+        now = _now()
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO relay_queue (milestone_id, evidence_hash, epoch, oracle, signature,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT"
+                " (milestone_id, evidence_hash, oracle) DO UPDATE SET epoch = excluded.epoch,"
+                " signature = excluded.signature",
+                [
+                    (
+                        _bytes32(m, "milestone id"),
+                        _bytes32(h, "evidence hash"),
+                        epoch,
+                        oracle.lower(),
+                        _fixed_hex(sig, size=64, name="compact signature (r ‖ vs)"),
+                        now,
+                    )
+                    for m, h, epoch, oracle, sig in items
+                ],
+            )
+
+    def relayed_queue(self) -> list[tuple[bytes, bytes, int, str, bytes]]:
+        """Every journaled signature still to reach the chain, oldest first."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT milestone_id, evidence_hash, epoch, oracle, signature FROM relay_queue"
+                " ORDER BY created_at, milestone_id"
+            ).fetchall()
+        return [
+            (
+                bytes.fromhex(r[0][2:]),
+                bytes.fromhex(r[1][2:]),
+                int(r[2]),
+                str(r[3]),
+                bytes.fromhex(r[4][2:]),
+            )
+            for r in rows
+        ]
+
+    def drop_relayed(self, keys: Iterable[tuple[bytes, bytes]]) -> None:
+        """Forgets the journaled signatures of these (milestone id, evidence hash) pairs: on
+        chain now, or no longer accepted by it."""
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM relay_queue WHERE milestone_id = ? AND evidence_hash = ?",
+                [(_bytes32(m, "milestone id"), _bytes32(h, "evidence hash")) for m, h in keys],
+            )
+
     # Cursors
 
     def get_cursor(self, name: str) -> int | None:
@@ -713,17 +888,44 @@ class Journal:
 
     # API keys
 
-    def add_api_key(self, submitter: str) -> str:
+    def add_api_key(
+        self,
+        submitter: str,
+        *,
+        role: str | None = None,
+        programs: Sequence[int] | None = None,
+        milestones: Sequence[bytes | str] | None = None,
+    ) -> str:
         """Creates an API key for `submitter` and returns it; this is the only time it is seen.
 
-        Only a random salt and sha256(salt ‖ key) are stored. A submitter with a live key must
-        have it revoked first; a revoked submitter gets a fresh key.
+        The key is scoped: to a `role` (matched against a specification's `submitters:`), and
+        to `programs` and/or `milestones` (None: any). Only a random salt and
+        sha256(salt ‖ key) are stored. A submitter with a live key must have it revoked first;
+        a revoked submitter gets a fresh key (with the scope given now).
         """
         if not _SUBMITTER.match(submitter):
             raise JournalError(
                 f"submitter name {submitter!r} must be 1-128 characters of letters, digits and "
                 "._@-, starting with a letter or digit"
             )
+        if role is not None and not _ROLE.fullmatch(role):
+            raise JournalError(
+                f"role {role!r} must be 1-32 lowercase letters, digits, _ or -, starting with a "
+                "letter (e.g. inspector, contractor, oracle)"
+            )
+        program_list: list[int] | None = None
+        if programs is not None:
+            program_list = sorted(set(programs))
+            if not program_list or any(
+                not isinstance(p, int) or isinstance(p, bool) or not 0 < p < 2**256
+                for p in program_list
+            ):
+                raise JournalError("programs must be one or more program ids (1 to 2^256 - 1)")
+        milestone_list: list[str] | None = None
+        if milestones is not None:
+            milestone_list = sorted({_bytes32(m, "milestone id") for m in milestones})
+            if not milestone_list:
+                raise JournalError("milestones must name at least one milestone id")
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         with self._write() as db:
@@ -736,13 +938,42 @@ class Journal:
                     "a new one"
                 )
             db.execute(
-                "INSERT INTO api_keys (submitter, salt, key_hash, created_at, revoked_at)"
-                " VALUES (?, ?, ?, ?, NULL) ON CONFLICT (submitter) DO UPDATE SET"
+                "INSERT INTO api_keys (submitter, salt, key_hash, created_at, revoked_at, role,"
+                " programs, milestones) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)"
+                " ON CONFLICT (submitter) DO UPDATE SET"
                 " salt = excluded.salt, key_hash = excluded.key_hash,"
-                " created_at = excluded.created_at, revoked_at = NULL",
-                (submitter, salt.hex(), _hash_key(salt, key), _now()),
+                " created_at = excluded.created_at, revoked_at = NULL, role = excluded.role,"
+                " programs = excluded.programs, milestones = excluded.milestones",
+                (
+                    submitter,
+                    salt.hex(),
+                    _hash_key(salt, key),
+                    _now(),
+                    role,
+                    None if program_list is None else json.dumps([str(p) for p in program_list]),
+                    None if milestone_list is None else json.dumps(milestone_list),
+                ),
             )
         return key
+
+    def authenticate_submitter(self, key: str) -> Submitter | None:
+        """The submitter, with its scope, whose live API key this is, or None (compared as
+        `authenticate` does, in constant time over every stored key)."""
+        if not isinstance(key, str) or not key.startswith(API_KEY_PREFIX):
+            return None
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT submitter, salt, key_hash, revoked_at, role, programs, milestones"
+                " FROM api_keys"
+            ).fetchall()
+        found: Submitter | None = None
+        for row in rows:
+            matches = hmac.compare_digest(
+                _hash_key(bytes.fromhex(row["salt"]), key), row["key_hash"]
+            )
+            if matches and row["revoked_at"] is None:
+                found = _submitter(row)
+        return found
 
     def authenticate(self, key: str) -> str | None:
         """The submitter whose live API key this is, or None.
@@ -750,20 +981,8 @@ class Journal:
         Every stored key is compared, in constant time, whether or not an earlier one matched,
         so the time taken says nothing about which keys exist.
         """
-        if not isinstance(key, str) or not key.startswith(API_KEY_PREFIX):
-            return None
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT submitter, salt, key_hash, revoked_at FROM api_keys"
-            ).fetchall()
-        found: str | None = None
-        for row in rows:
-            matches = hmac.compare_digest(
-                _hash_key(bytes.fromhex(row["salt"]), key), row["key_hash"]
-            )
-            if matches and row["revoked_at"] is None:
-                found = row["submitter"]
-        return found
+        found = self.authenticate_submitter(key)
+        return None if found is None else found.name
 
     def revoke_api_key(self, submitter: str) -> None:
         """Revokes the submitter's key; revoking a revoked key changes nothing."""
@@ -782,6 +1001,20 @@ class Journal:
         """Every submitter with a key, live or revoked, by name (no key material)."""
         with self._read() as db:
             rows = db.execute(
-                "SELECT submitter, created_at, revoked_at FROM api_keys ORDER BY submitter"
+                "SELECT submitter, created_at, revoked_at, role, programs, milestones"
+                " FROM api_keys ORDER BY submitter"
             ).fetchall()
-        return [ApiKeyRow(r["submitter"], r["created_at"], r["revoked_at"]) for r in rows]
+        found = []
+        for r in rows:
+            scope = _submitter(r)
+            found.append(
+                ApiKeyRow(
+                    r["submitter"],
+                    r["created_at"],
+                    r["revoked_at"],
+                    scope.role,
+                    scope.programs,
+                    scope.milestones,
+                )
+            )
+        return found

@@ -14,7 +14,7 @@ from disburse import keystore as _keystore
 from disburse.errors import ConfigurationError
 from disburse.errors import KeystoreError as _KeystoreError
 from oracle.errors import ConfigError, KeystoreError
-from oracle.logs import register_secret
+from oracle.logs import register_private_key, register_secret
 
 SCRYPT_N = _keystore.SCRYPT_N
 
@@ -44,9 +44,12 @@ def import_keystore(
 
 
 def load_account(path: Path | str, password: str) -> LocalAccount:
-    """Decrypts the keystore; a wrong password raises KeystoreError naming the file."""
+    """Decrypts the keystore; a wrong password raises KeystoreError naming the file. From then
+    on the key is masked in every log line."""
     with _as_oracle_errors():
-        return _keystore.load_account(path, password)
+        account = _keystore.load_account(path, password)
+    register_private_key(bytes(account.key))
+    return account
 
 
 def read_password(*, file: Path | str | None, env_var: str | None) -> str:

@@ -68,9 +68,26 @@ class NodeProcess:
             env["ORACLE_FAULT_AT"] = fault
         return env
 
-    def add_api_key(self, submitter: str) -> str:
+    def add_api_key(
+        self,
+        submitter: str,
+        *,
+        role: str = "inspector",
+        scope: tuple[str, ...] = ("--any-program",),
+    ) -> str:
+        """A scoped API key (`oracle apikeys add`): role `oracle` for a peer node's hand-over."""
         out = subprocess.run(  # noqa: S603 (our own `oracle` entry point, no shell)
-            [str(ORACLE), "apikeys", "add", submitter, "--config", str(self.config)],
+            [
+                str(ORACLE),
+                "apikeys",
+                "add",
+                submitter,
+                "--role",
+                role,
+                *scope,
+                "--config",
+                str(self.config),
+            ],
             capture_output=True,
             text=True,
             env=self.env(),
@@ -138,6 +155,7 @@ def make_node(
     chain_id: int,
     deployment_file: Path,
     submitter: str = "ministry-inspector",
+    submitter_scope: tuple[str, ...] = ("--any-program",),
     **settings: Any,
 ) -> NodeProcess:
     home = root / name
@@ -162,5 +180,5 @@ def make_node(
         },
     )
     node.write_config()
-    node.api_key = node.add_api_key(submitter)
+    node.api_key = node.add_api_key(submitter, role="inspector", scope=submitter_scope)
     return node

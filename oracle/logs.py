@@ -8,9 +8,11 @@ as `extra={...}`. Redaction masks, in messages, extra fields and exception text 
 - `name=value` / `name: value` pairs in free text when the name is one of those, and
   `Bearer <credential>`;
 - API keys (`ok_` followed by at least 16 key characters);
-- 64-hex-digit strings, with or without 0x: a private key looks like that. A bytes32 hash looks
-  the same, so messages never show one; put hashes in extra fields whose name ends in `hash`,
-  `digest`, `sha256` or `id` (`evidence_hash`, `tx_hash`, `milestone_id`), which keep them;
+- private keys: every key given to `register_private_key` (the node's own, once its keystore is
+  unlocked), as 64 hex digits in any case, with or without 0x; and any 64-hex-digit string right
+  after a word that names a key or secret (`private key 0x…`, `secret=…`). Other 64-hex strings
+  are hashes (transactions, evidence, milestones) and stay readable: an error naming the
+  transaction that failed must still name it;
 - every value given to `register_secret` (the keystore password, once read).
 
 `bytes` are logged as 0x hex (and so masked when they are 32 bytes) rather than as a `b'...'`
@@ -60,7 +62,14 @@ _SENSITIVE_WORDS: Final = frozenset(
 _HASH_WORDS: Final = frozenset({"hash", "hashes", "digest", "sha256", "id", "ids"})
 
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_HEX64 = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
+# A 64-hex string introduced as a key or secret is one, registered or not.
+_KEYED_HEX64 = re.compile(
+    r"""(?ix)
+    \b((?:private[_\s-]?)?key|secret|seed|signer)
+    (["']?\s*[:=]?\s*["']?)
+    (?:0x)?[0-9a-f]{64}(?![0-9a-z])
+    """
+)
 _API_KEY = re.compile(r"(?<![A-Za-z0-9_])ok_[A-Za-z0-9_\-]{16,}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=\-]+")
 _ASSIGNMENT = re.compile(
@@ -72,6 +81,8 @@ _ASSIGNMENT = re.compile(
 )
 
 _registered: set[str] = set()
+_registered_keys: set[str] = set()
+_registered_keys_pattern: re.Pattern[str] | None = None
 _registered_lock = threading.Lock()
 
 # Every attribute a LogRecord has of its own; anything else on a record came from `extra`.
@@ -87,6 +98,21 @@ def register_secret(value: str) -> None:
     if len(value) >= MIN_REGISTERED_SECRET:
         with _registered_lock:
             _registered.add(value)
+
+
+def register_private_key(key: bytes | str) -> None:
+    """Masks every later occurrence of this private key (32 bytes, or 64 hex digits with or
+    without 0x), in any letter case, in any log line."""
+    global _registered_keys_pattern
+    text = key.hex() if isinstance(key, bytes | bytearray) else str(key).removeprefix("0x")
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise ValueError("a private key is 32 bytes (64 hex digits)")
+    with _registered_lock:
+        _registered_keys.add(text.lower())
+        alternatives = "|".join(sorted(_registered_keys))
+        _registered_keys_pattern = re.compile(
+            rf"(?<![0-9A-Za-z])(?:0[xX])?(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE
+        )
 
 
 def is_sensitive_name(name: str) -> bool:
@@ -107,13 +133,18 @@ def redact_text(text: str, *, keep_hashes: bool = False) -> str:
     """`text` with every secret the module recognises replaced by REDACTED."""
     with _registered_lock:
         registered = sorted(_registered, key=len, reverse=True)
+        keys = _registered_keys_pattern
+    # Keys first: a registered password that happens to be a word ("secret") must not hide the
+    # word that introduces a key.
+    if keys is not None:
+        text = keys.sub(REDACTED, text)
+    if not keep_hashes:
+        text = _KEYED_HEX64.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     for secret in registered:
         text = text.replace(secret, REDACTED)
     text = _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _API_KEY.sub(REDACTED, text)
-    if not keep_hashes:
-        text = _HEX64.sub(REDACTED, text)
     return text
 
 

@@ -47,6 +47,36 @@ class Metrics:
             "From evidence accepted to this node's attestation confirmed",
             registry=r,
         )
+        self.relayer_up = Gauge(
+            "oracle_relayer_up",
+            "1 when the relaying node answered the last hand-over or probe, 0 when it did not "
+            "(absent on a node that sends its own attestations)",
+            registry=r,
+        )
+        self.attestations_reoffered = Counter(
+            "oracle_attestations_reoffered",
+            "Handed-over attestations offered to the relayer again, not on chain in time",
+            registry=r,
+        )
+        self.releases_waiting_retry = Gauge(
+            "oracle_releases_waiting_retry",
+            "Due milestones whose release failed, scheduled again with backoff",
+            registry=r,
+        )
+        self.relay_batch_failures = Gauge(
+            "oracle_relay_batch_failures",
+            "Relayed batches failed in a row on a relaying node (0 after a success)",
+            registry=r,
+        )
+        self.batch_gas_cap = Gauge(
+            "oracle_batch_gas_cap",
+            "Largest gas limit of a batch transaction now: max_batch_gas capped by the block "
+            "gas limit read from the chain",
+            registry=r,
+        )
+        self.block_gas_limit = Gauge(
+            "oracle_block_gas_limit", "The chain's block gas limit, as last read", registry=r
+        )
         self.cursor_lag = Gauge(
             "oracle_cursor_lag_blocks", "Blocks between the chain head and the watcher", registry=r
         )

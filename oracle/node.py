@@ -28,7 +28,12 @@ from eth_account.signers.local import LocalAccount
 
 from disburse.attestations import CompactSignature, sign_attestation
 from disburse.client import ChainClient
-from disburse.errors import ContractRevertError, DisburseError, TransactionTimeoutError
+from disburse.errors import (
+    ContractRevertError,
+    DisburseError,
+    NonceError,
+    TransactionTimeoutError,
+)
 from disburse.escrow import Escrow, MilestoneState
 from oracle import _faults
 from oracle.errors import JournalError
@@ -40,9 +45,10 @@ from oracle.journal import (
     EvidenceRow,
     EvidenceState,
     Journal,
+    Submitter,
 )
 from oracle.metrics import Metrics
-from oracle.relay import Relayed, RelayError
+from oracle.relay import Relayed, RelayerHealth, RelayError
 from oracle.store import DocumentStore
 from oracle.verifiers.base import VerificationContext
 from oracle.verifiers.registry import verify
@@ -54,6 +60,10 @@ class Relayer(Protocol):
     """Where a node in relay mode hands its signatures."""
 
     def hand_over_many(self, items: Sequence[Relayed]) -> None: ...
+
+
+_PROBE_INTERVAL_S = 2.0
+"""How often a node whose relayer is down (or not yet heard from) asks whether it is back."""
 
 
 def _relayed(attestation: AttestationRow) -> Relayed:
@@ -88,6 +98,7 @@ class Node:
         metrics: Metrics,
         relayer: Relayer | None = None,
         batch_limit: int = 200,
+        reoffer_after_s: float = 30.0,
     ) -> None:
         self.name = name
         self.client = client
@@ -99,6 +110,9 @@ class Node:
         self.metrics = metrics
         self.relayer = relayer
         self.batch_limit = batch_limit
+        self.reoffer_after_s = reoffer_after_s
+        self._next_reoffer = time.monotonic() + reoffer_after_s
+        self._next_probe = 0.0
         self._work: queue.Queue[int] = queue.Queue()
         self._attest_lock = threading.Lock()
         # Confirmed evidence whose attestation the chain may have lost (see chain_rolled_back).
@@ -111,19 +125,34 @@ class Node:
 
     # ------------------------------------------------------------------ intake
 
-    def accept(self, *, submitter: str, evidence: EvidenceCreate) -> Accepted:
+    def accept(self, *, submitter: str | Submitter, evidence: EvidenceCreate) -> Accepted:
         """Checks a submission and journals it (`received`); verification follows in the worker."""
         return self.accept_many(submitter=submitter, items=[evidence])[0]
 
-    def accept_many(self, *, submitter: str, items: Sequence[EvidenceCreate]) -> list[Accepted]:
+    def accept_many(
+        self, *, submitter: str | Submitter, items: Sequence[EvidenceCreate]
+    ) -> list[Accepted]:
         """Checks every submission, then journals them all in one transaction: all are accepted
-        or none (the first refused one raises IntakeError, naming its position)."""
+        or none (the first refused one raises IntakeError, naming its position). A Submitter
+        (an API key's) is held to its scope; a bare name is the node's own operator."""
+        scope = submitter if isinstance(submitter, Submitter) else None
+        name = submitter.name if isinstance(submitter, Submitter) else submitter
         if len(items) == 1:
             check_submission(
-                evidence=items[0], escrow=self.escrow, specs=self.specs, store=self.store
+                evidence=items[0],
+                escrow=self.escrow,
+                specs=self.specs,
+                store=self.store,
+                submitter=scope,
             )
         else:
-            check_submissions(items=items, escrow=self.escrow, specs=self.specs, store=self.store)
+            check_submissions(
+                items=items,
+                escrow=self.escrow,
+                specs=self.specs,
+                store=self.store,
+                submitter=scope,
+            )
         digests = ["0x" + evidence_hash(e).hex() for e in items]
         accepted: list[Accepted] = []
         with self.journal.transaction():
@@ -135,7 +164,7 @@ class Node:
                 row = self.journal.record_evidence(
                     milestone_id=evidence.milestone_id,
                     evidence_hash=digest,
-                    submitter=submitter,
+                    submitter=name,
                     body=canonical_bundle(evidence).decode(),
                 )
                 accepted.append(Accepted(row, duplicate=digest in known))
@@ -148,7 +177,7 @@ class Node:
                     extra={
                         "evidence_id": item.evidence.id,
                         "milestone_id": item.evidence.milestone_id,
-                        "by": submitter,
+                        "by": name,
                     },
                 )
             self._work.put(item.evidence.id)
@@ -161,6 +190,7 @@ class Node:
         `batch_limit` at a time, goes through each step together (one batched chain read, one
         journal commit, one hand-over to the relayer per step)."""
         while not stop.is_set():
+            self._look_after_relayer()
             try:
                 first = self._work.get(timeout=0.2)
             except queue.Empty:
@@ -190,6 +220,58 @@ class Node:
                 log.exception("batch processing failed; processing one by one")
                 for evidence_id in ids:
                     self._process_alone(evidence_id)
+
+    # ------------------------------------------------------------------ relayer
+
+    @property
+    def relayer_health(self) -> RelayerHealth | None:
+        """What the node knows of its relaying node; None when it hands over to none (or to
+        its own batcher)."""
+        health = getattr(self.relayer, "health", None)
+        return health if isinstance(health, RelayerHealth) else None
+
+    def _look_after_relayer(self) -> None:
+        """Between batches: asks a relayer that is down (or not heard from) whether it is back,
+        and offers it again what it took but the chain has not seen in `reoffer_after_s` (a
+        relayer killed with them in memory, or one that dropped them)."""
+        if self.relayer is None:
+            return
+        now = time.monotonic()
+        probe = getattr(self.relayer, "probe", None)
+        health = self.relayer_health
+        if probe is not None and health is not None and now >= self._next_probe:
+            if health.reachable is not True or time.time() - health.checked_at > 10.0:
+                probe()
+            self._next_probe = now + _PROBE_INTERVAL_S
+        health = self.relayer_health
+        if health is not None:
+            self.metrics.relayer_up.set(1 if health.reachable is not False else 0)
+        if now < self._next_reoffer:
+            return
+        self._next_reoffer = now + max(1.0, self.reoffer_after_s / 2)
+        self.reoffer()
+
+    def reoffer(self) -> int:
+        """Offers the relayer again every signature handed over more than `reoffer_after_s`
+        ago that the chain does not have yet (each is checked on chain first: one the chain has
+        is confirmed, one it no longer takes fails). Returns how many were offered."""
+        if self.relayer is None:
+            return 0
+        stale = self.journal.handed_over_before(int(time.time() - self.reoffer_after_s))
+        if not stale:
+            return 0
+        try:
+            self.submit_many(stale)
+        except (DisburseError, RelayError) as exc:
+            log.warning("re-offer deferred", extra={"count": len(stale), "error": str(exc)})
+            for attestation in stale:
+                self._work.put(attestation.evidence_id)
+            return 0
+        offered = [a for a in stale if self.journal.attestation(a.id).state == "sent"]
+        if offered:
+            self.metrics.attestations_reoffered.inc(len(offered))
+            log.info("attestations offered to the relayer again", extra={"count": len(offered)})
+        return len(offered)
 
     def _process_alone(self, evidence_id: int) -> None:
         try:
@@ -446,7 +528,7 @@ class Node:
         self.metrics.attestations_sent.inc()
         _faults.reached("sent")
         try:
-            self.client.wait(tx_hash)
+            receipt = self.client.wait(tx_hash)
         except ContractRevertError as exc:
             self._failed(attestation, exc)
             return
@@ -457,7 +539,7 @@ class Node:
                 extra={"attestation_id": attestation.id, "tx_hash": tx_hash, "nonce": nonce},
             )
             raise
-        self._confirmed(attestation)
+        self._confirmed(attestation, (int(receipt["blockNumber"]), bytes(receipt["blockHash"])))
 
     def _evidence_to(
         self, evidence_id: int, state: EvidenceState, reasons: list[str] | None = None
@@ -467,8 +549,14 @@ class Node:
         if current != state and current not in ("confirmed", "failed", "rejected"):
             self.journal.set_evidence_state(evidence_id, state, reasons)
 
-    def _confirmed(self, attestation: AttestationRow) -> None:
-        self.journal.mark_confirmed(attestation.id)
+    def _confirmed(
+        self, attestation: AttestationRow, block: tuple[int, bytes] | None = None
+    ) -> None:
+        """Journals the attestation confirmed in `block` (number, hash) of its receipt; when it
+        was found on chain without one, in the head block then (it is in that block or below:
+        a rollback that takes the head re-checks it, one below it cannot have taken it)."""
+        number, block_hash = block if block is not None else self.client.head()
+        self.journal.mark_confirmed(attestation.id, block=number, block_hash=block_hash)
         self._evidence_to(attestation.evidence_id, "confirmed")
         self.metrics.attestations_confirmed.inc()
         evidence = self.journal.evidence(attestation.evidence_id)
@@ -503,10 +591,18 @@ class Node:
     def recover(self) -> None:
         """Finishes what a previous run started, checking the chain before resending. What
         the chain cannot answer now is left to the worker."""
+        away: Exception | None = None
         for attestation in self.journal.unfinished_attestations():
+            if away is not None:
+                self._work.put(attestation.evidence_id)
+                continue
             try:
                 self._resume(attestation)
-            except DisburseError as exc:
+            except (DisburseError, RelayError) as exc:
+                # The chain or the relaying node is away: the node starts anyway, serves its
+                # API and reports it (/healthz, metrics); the worker finishes this and the rest
+                # once it is back, without each waiting out the outage here first.
+                away = exc
                 log.warning(
                     "recovery deferred",
                     extra={"attestation_id": attestation.id, "error": str(exc)},
@@ -537,17 +633,16 @@ class Node:
                 # Still in the pool: wait for it. Sending it again would take the next nonce,
                 # which would only queue behind it; the worker looks again after a timeout.
                 try:
-                    self.client.wait(attestation.tx_hash)
+                    receipt = self.client.wait(attestation.tx_hash)
                 except TransactionTimeoutError:
-                    log.info(
-                        "attestation still waiting in the pool",
-                        extra={"attestation_id": attestation.id, "nonce": attestation.nonce},
-                    )
+                    self._replace_stuck(attestation)
                     raise
                 except ContractRevertError as exc:
                     self._failed(attestation, exc)
                     return
-                self._confirmed(attestation)
+                self._confirmed(
+                    attestation, (int(receipt["blockNumber"]), bytes(receipt["blockHash"]))
+                )
                 return
             elif receipt is None:
                 log.warning(
@@ -563,26 +658,70 @@ class Node:
             self.client.resync_nonce(self.address)
         self.submit(attestation)
 
+    def _replace_stuck(self, attestation: AttestationRow) -> None:
+        """An attestation still pending after a receipt timeout: on a chain that charges fees
+        its fees may be too low now, so it is replaced at the same nonce with the fee bump the
+        node's pool requires (journaled first, like any send). The worker then waits for the
+        replacement; if the original is mined instead, `_resume` finds it on chain."""
+        assert attestation.tx_hash is not None and attestation.nonce is not None
+        milestone_id = parse_milestone_id(attestation.milestone_id)
+        fn = self.escrow.attest(
+            milestone_id, bytes.fromhex(attestation.evidence_hash[2:]), attestation.epoch
+        )
+        fees = self.client.bumped_fees(attestation.tx_hash)
+        if fees is None:  # free gas (a higher fee changes nothing), or mined meanwhile
+            log.info(
+                "attestation still waiting in the pool",
+                extra={"attestation_id": attestation.id, "nonce": attestation.nonce},
+            )
+            return
+        try:
+            gas = self.client.estimate_gas(self.account, fn)
+        except ContractRevertError:
+            return  # the chain no longer takes it: the next look fails or confirms it
+        raw, tx_hash = self.client.sign(
+            self.account, fn, nonce=attestation.nonce, gas=gas, fees=fees
+        )
+        self.journal.mark_sending(attestation.id, attestation.nonce, tx_hash=tx_hash)
+        log.warning(
+            "attestation stuck in the pool: replacing it at its nonce with higher fees",
+            extra={
+                "attestation_id": attestation.id,
+                "nonce": attestation.nonce,
+                "stuck_tx_hash": attestation.tx_hash,
+                "tx_hash": tx_hash,
+            },
+        )
+        try:
+            self.client.send_raw(raw, tx_hash)
+        except NonceError:
+            return  # the stuck one was mined meanwhile; the next look finds it on chain
+        self.journal.mark_sent(attestation.id, tx_hash)
+
     # ------------------------------------------------------------------ chain rollback
 
-    def chain_rolled_back(self, since: float) -> int:
-        """The chain lost blocks (a local chain restarted from an older state file): every
-        attestation confirmed since `since` (unix seconds) is checked against the chain again,
-        by the worker, and sent again if the chain no longer has it. Returns how many."""
+    def chain_rolled_back(self, ancestor: int) -> int:
+        """The chain lost the blocks above `ancestor` (a local chain restarted from an older
+        state file): every attestation the journal holds as confirmed in a block above it is
+        checked against the chain again, by the worker, and sent again if the chain no longer
+        has it. Chosen by the block journaled with each confirmation, so the same holds after a
+        restart. Returns how many."""
         self.client.resync_nonce(self.address)
-        suspects = [
-            row.id
-            for row in self.journal.evidence_in_states(("confirmed",))
-            if row.updated_at >= since
-        ]
+        suspects = list(
+            dict.fromkeys(a.evidence_id for a in self.journal.confirmed_above(ancestor))
+        )
         with self._suspects_lock:
             self._suspects.update(suspects)
         unfinished = self.journal.evidence_in_states(("signed", "submitted"))
         for evidence_id in [*suspects, *(row.id for row in unfinished)]:
             self._work.put(evidence_id)
         log.warning(
-            "chain lost blocks: checking recent attestations again",
-            extra={"confirmed": len(suspects), "unfinished": len(unfinished)},
+            "chain lost blocks: checking the attestations confirmed in them again",
+            extra={
+                "above_block": ancestor,
+                "confirmed": len(suspects),
+                "unfinished": len(unfinished),
+            },
         )
         return len(suspects)
 

@@ -20,9 +20,10 @@ from eth_account.signers.local import LocalAccount
 
 from disburse.attestations import CompactSignature
 from disburse.client import ChainClient
-from disburse.errors import ContractRevertError, DisburseError
+from disburse.errors import BlockGasLimitError, ContractRevertError, DisburseError
 from disburse.escrow import Escrow, RelayedAttestation, relayed_chunks, relayed_gas
 from oracle.errors import OracleError
+from oracle.journal import Journal
 from oracle.metrics import Metrics
 
 log = logging.getLogger("oracle.relay")
@@ -46,6 +47,17 @@ MAX_RELAY_BATCH = 1000
 """Signatures one hand-over request may carry."""
 
 
+@dataclass
+class RelayerHealth:
+    """What a node knows of its relaying node, for /healthz and metrics."""
+
+    url: str
+    reachable: bool | None = None
+    """None until the first request (a hand-over or a probe) was answered or failed."""
+    error: str = ""
+    checked_at: float = 0.0
+
+
 class RelayClient:
     """Hands signatures to the relaying node over its API."""
 
@@ -53,6 +65,20 @@ class RelayClient:
         self._http = httpx.Client(
             base_url=base_url, headers={"X-API-Key": api_key}, timeout=timeout_s
         )
+        self.health = RelayerHealth(url=base_url)
+
+    def _noted(self, reachable: bool, error: str = "") -> None:
+        self.health = RelayerHealth(self.health.url, reachable, error, time.time())
+
+    def probe(self) -> bool:
+        """Asks the relayer's /healthz (any answer means it is there); returns reachability."""
+        try:
+            self._http.get("/healthz", timeout=2.0)
+        except httpx.HTTPError as exc:
+            self._noted(False, f"relayer unreachable: {exc}")
+            return False
+        self._noted(True)
+        return True
 
     def hand_over_many(self, items: Sequence[Relayed]) -> None:
         """One request per MAX_RELAY_BATCH signatures; the relayer takes each request whole or
@@ -62,7 +88,9 @@ class RelayClient:
             try:
                 response = self._http.post("/v1/relay/batch", json=body)
             except httpx.HTTPError as exc:
+                self._noted(False, f"relayer unreachable: {exc}")
                 raise RelayError(f"relayer unreachable: {exc}") from None
+            self._noted(True)
             if response.status_code != 202:
                 raise RelayError(
                     f"relayer refused the signatures: {response.status_code} {response.text}"
@@ -89,6 +117,20 @@ class LocalRelay:
         self.batcher.add_many([(item, self.oracle) for item in items])
 
 
+_RETRY_S = 0.5
+_RETRY_MAX_S = 30.0
+
+
+@dataclass
+class BatchHealth:
+    """How the relaying node's batches fare, for /healthz and metrics."""
+
+    failures: int = 0
+    """Batches failed in a row (the chain unreachable, or refusing them); 0 after a success."""
+    error: str = ""
+    retry_in_s: float = 0.0
+
+
 @dataclass
 class _Pending:
     epoch: int
@@ -107,8 +149,13 @@ class RelayBatcher:
         metrics: Metrics,
         batch_size: int,
         batch_delay_s: float,
+        journal: Journal | None = None,
     ) -> None:
         self.client = client
+        self.journal = journal
+        """Where signatures handed over by other nodes are journaled before they are
+        acknowledged (`journal_and_add`), until the chain has them: a relayer killed with them
+        queued takes them up again at its next start (`restore`)."""
         self.escrow = escrow
         self.account = account
         self.metrics = metrics
@@ -117,6 +164,7 @@ class RelayBatcher:
         self._pending: dict[tuple[bytes, bytes], _Pending] = {}
         self._lock = threading.Lock()
         self._first_queued: float | None = None
+        self.health = BatchHealth()
 
     def add(
         self,
@@ -141,6 +189,44 @@ class RelayBatcher:
                 entry.signatures[oracle] = item.signature
             if self._pending and self._first_queued is None:
                 self._first_queued = time.monotonic()
+
+    def journal_and_add(self, items: Sequence[tuple[Relayed, str]]) -> None:
+        """Journals checked signatures (when the batcher has a journal), then queues them: once
+        this returns, the hand-over may be acknowledged."""
+        if self.journal is not None:
+            self.journal.queue_relayed(
+                [
+                    (
+                        item.milestone_id,
+                        item.evidence_hash,
+                        item.epoch,
+                        oracle,
+                        item.signature.r + item.signature.vs,
+                    )
+                    for item, oracle in items
+                ]
+            )
+        self.add_many(items)
+
+    def restore(self) -> int:
+        """Queues again the signatures journaled by a previous run; returns how many."""
+        if self.journal is None:
+            return 0
+        found = self.journal.relayed_queue()
+        self.add_many(
+            [
+                (Relayed(m, h, epoch, CompactSignature(sig[:32], sig[32:])), oracle)
+                for m, h, epoch, oracle, sig in found
+            ]
+        )
+        if found:
+            log.info("journaled signatures queued again", extra={"count": len(found)})
+        return len(found)
+
+    def _settled(self, keys: Sequence[tuple[bytes, bytes]]) -> None:
+        """The chain has these (milestone, evidence hash) signatures, or takes them no more."""
+        if self.journal is not None and keys:
+            self.journal.drop_relayed(keys)
 
     def _requeue(self, taken: dict[tuple[bytes, bytes], _Pending]) -> None:
         with self._lock:
@@ -167,8 +253,21 @@ class RelayBatcher:
                 try:
                     self.flush()
                 except DisburseError as exc:
-                    log.warning("relayed batch deferred", extra={"error": str(exc)})
-                    time.sleep(0.5)
+                    # Backs off while failures repeat, so a chain that refuses every batch is
+                    # not hammered; /healthz and metrics show it meanwhile.
+                    failures = self.health.failures + 1
+                    delay = min(_RETRY_MAX_S, _RETRY_S * 2 ** (failures - 1))
+                    self.health = BatchHealth(failures, str(exc), delay)
+                    self.metrics.relay_batch_failures.set(failures)
+                    log.warning(
+                        "relayed batch deferred",
+                        extra={"error": str(exc), "failures": failures, "retry_in_s": delay},
+                    )
+                    stop.wait(delay)
+                else:
+                    if self.health.failures:
+                        self.health = BatchHealth()
+                        self.metrics.relay_batch_failures.set(0)
             else:
                 time.sleep(0.05)
 
@@ -194,6 +293,19 @@ class RelayBatcher:
                 self.escrow.attest_with_signatures(epoch, items),
                 gas=relayed_gas(items),
             )
+        except BlockGasLimitError as exc:
+            # The chain's block gas limit is lower than it was read (or than configured): the
+            # batch goes in two halves, each split again if need be.
+            if len(items) == 1:
+                raise
+            log.warning(
+                "relayed batch too large for a block; splitting it",
+                extra={"milestones": len(items), "error": str(exc)},
+            )
+            half = len(items) // 2
+            self._transact(epoch, items[:half])
+            self._transact(epoch, items[half:])
+            return
         except ContractRevertError as exc:
             # The chain moved between the checks and the send: send each item on its own.
             log.warning("relayed batch refused; retrying item by item", extra={"error": str(exc)})
@@ -244,8 +356,12 @@ class RelayBatcher:
             )
             if fresh:
                 items.append(RelayedAttestation(milestone_id, evidence_hash, fresh))
+        sending = {(i.milestone_id, i.evidence_hash) for i in items}
+        # Another epoch, no longer Registered, or every signature already on chain.
+        self._settled([key for key in taken if key not in sending])
         if not items:
             return 0
-        for chunk in relayed_chunks(items, self.client.profile.max_batch_gas):
+        for chunk in relayed_chunks(items, self.client.batch_gas_cap()):
             self._transact(epoch, chunk)
+            self._settled([(i.milestone_id, i.evidence_hash) for i in chunk])
         return len(items)

@@ -69,7 +69,9 @@ def build(settings: NodeSettings) -> Service:
             metrics=metrics,
             batch_size=settings.batch_size,
             batch_delay_s=settings.batch_delay_s,
+            journal=journal,
         )
+        batcher.restore()
     relayer: RelayClient | LocalRelay | None = None
     if settings.submission == "relay" and settings.relayer_url:
         relayer = RelayClient(settings.relayer_url, _relayer_key(settings.relayer_api_key_file))
@@ -87,6 +89,7 @@ def build(settings: NodeSettings) -> Service:
         metrics=metrics,
         relayer=relayer,
         batch_limit=settings.worker_batch_size,
+        reoffer_after_s=settings.relay_reoffer_s,
     )
     watcher = Watcher(
         client=client,

@@ -25,7 +25,7 @@ from typing import Any
 from web3 import Web3
 
 from disburse.client import ChainClient
-from disburse.errors import ContractRevertError, DisburseError
+from disburse.errors import BlockGasLimitError, ContractRevertError, DisburseError
 from disburse.escrow import Escrow, release_batch_capacity, release_batch_gas
 from disburse.events import EventDecoder, RawEvent
 from oracle.journal import UNFINISHED_ATTESTATION_STATES, Journal
@@ -36,6 +36,9 @@ CURSOR = "escrow-events"
 _SCHEDULE = {"MilestoneVerified", "DisputeResolved", "MilestoneUnfrozen"}
 _DONE = {"MilestoneReleased", "MilestoneCancelled"}
 _REMEMBERED = 256
+# A due milestone whose release failed is tried again after this, doubling up to the maximum.
+_RELEASE_RETRY_S = 1.0
+_RELEASE_RETRY_MAX_S = 300.0
 # Blocks lost in a rollback were mined after the newest surviving block the watcher recorded;
 # the margin covers receipts the worker acted on before the watcher read their block.
 _ROLLBACK_MARGIN_S = 60.0
@@ -70,7 +73,7 @@ class Watcher:
         release: bool,
         account: Any,
         release_batch_size: int = 1,
-        on_rollback: Callable[[float], object] | None = None,
+        on_rollback: Callable[[int], object] | None = None,
     ) -> None:
         self.client = client
         self.escrow = escrow
@@ -92,6 +95,12 @@ class Watcher:
         # (wall time, milestone id) of releases dropped from the schedule, newest last.
         self._settled: deque[tuple[float, str]] = deque(maxlen=10_000)
         self._events = EventDecoder([escrow.contract])
+        # Due milestones whose release failed: failures so far and the monotonic time before
+        # which none is tried again. They stay scheduled until paid or no longer payable.
+        self._restart_checked = False
+        self._block_hashes: dict[int, str] = {}  # of the range being handled
+        self._release_failures: dict[str, int] = {}
+        self._release_not_before: dict[str, float] = {}
 
     @property
     def health(self) -> Health:
@@ -122,6 +131,12 @@ class Watcher:
         """Reads events up to the confirmed head; returns the number handled."""
         head = self.client.block_number() - self.client.profile.confirmations
         self._health.head = head
+        # The block gas limit is followed (read again every half minute): batches stay under it.
+        self.metrics.block_gas_limit.set(self.client.block_gas_limit())
+        self.metrics.batch_gas_cap.set(self.client.batch_gas_cap())
+        if not self._restart_checked:
+            self._check_confirmed_blocks()
+            self._restart_checked = True
         self._check_rollback()
         cursor = self.journal.get_cursor(CURSOR)
         if cursor is None:
@@ -196,8 +211,34 @@ class Watcher:
                     milestone_id=milestone_id, releasable_at=self.escrow.releasable_at(mid)
                 )
         if self.on_rollback is not None:
-            self.on_rollback(since)
+            self.on_rollback(ancestor)
         return True
+
+    def _check_confirmed_blocks(self) -> None:
+        """At start: compares the blocks that confirmed this node's attestations (journaled
+        with each) with the chain, newest first. A chain restarted from an older state while
+        the node was down has lost the ones that differ: the node checks those attestations
+        again (`on_rollback`) and the cursor goes back below them."""
+        lost_from: int | None = None
+        intact = self.start_block - 1
+        for number, block_hash in self.journal.confirmed_blocks():
+            found = self.client.block_hash(number)
+            if found is not None and "0x" + found.hex() == block_hash:
+                intact = number  # each block commits to its parent: everything below holds too
+                break
+            lost_from = number
+        if lost_from is None:
+            return
+        log.warning(
+            "the chain lost blocks that confirmed attestations while the node was down",
+            extra={"lowest_lost_block": lost_from, "intact_block": intact},
+        )
+        cursor = self.journal.get_cursor(CURSOR)
+        if cursor is not None and cursor > intact:
+            self.journal.set_cursor(CURSOR, max(intact, 0))
+        self.client.resync_nonce(self.address)
+        if self.on_rollback is not None:
+            self.on_rollback(intact)
 
     def _first_replaced(self, known: dict[int, bytes]) -> int | None:
         """The lowest block we relied on that the chain no longer has, or None.
@@ -217,6 +258,9 @@ class Watcher:
     def _drop_release(self, milestone_id: str) -> None:
         self.journal.drop_release(milestone_id)
         self._settled.append((time.time(), milestone_id))
+        if self._release_failures.pop(milestone_id, None) is not None:
+            self.metrics.releases_waiting_retry.set(len(self._release_failures))
+        self._release_not_before.pop(milestone_id, None)
 
     def _handle_all(self, logs: list[dict[str, Any]], *, cursor: int) -> int:
         """Acts on a range's events and moves the cursor past it, in one journal transaction;
@@ -230,6 +274,9 @@ class Watcher:
         releasable = dict(
             zip(to_schedule, self.escrow.releasable_at_each(to_schedule), strict=True)
         )
+        self._block_hashes = {
+            int(str(log["blockNumber"]), 16): str(log["blockHash"]) for log in logs
+        }
         released_blocks = {e.block_number for e in decoded if e.name == "MilestoneReleased"}
         block_times = {block: self.client.timestamp(block) for block in released_blocks}
         with self.journal.transaction():
@@ -246,7 +293,11 @@ class Watcher:
             mid = "0x" + bytes(args["milestoneId"]).hex()
             attestation = self.journal.attestation_for(mid, int(args["epoch"]))
             if attestation is not None and attestation.state in UNFINISHED_ATTESTATION_STATES:
-                self.journal.mark_confirmed(attestation.id)
+                self.journal.mark_confirmed(
+                    attestation.id,
+                    block=event.block_number,
+                    block_hash=self._block_hashes.get(event.block_number),
+                )
                 evidence = self.journal.evidence(attestation.evidence_id)
                 if evidence.state in ("signed", "submitted"):
                     self.journal.set_evidence_state(evidence.id, "confirmed")
@@ -271,9 +322,19 @@ class Watcher:
     def release_due(self) -> int:
         """Releases every scheduled milestone whose window has passed, `release_batch_size` per
         transaction; returns how many this node paid. Statuses are read first (one batched
-        read), so a milestone another node paid meanwhile costs no transaction."""
+        read), so a milestone another node paid meanwhile costs no transaction.
+
+        A milestone stays scheduled until it is paid or can no longer be paid by a release
+        (frozen, disputed, cancelled: a later unfreeze or resolution schedules it again). One
+        whose release fails while it is still Verified (the escrow paused, the challenge window
+        lengthened, a token transfer refused) is tried again later, with backoff."""
         now = self.client.timestamp()
-        due = [milestone_id for milestone_id, _ in self.journal.due_releases(now)]
+        clock = time.monotonic()
+        due = [
+            milestone_id
+            for milestone_id, _ in self.journal.due_releases(now)
+            if self._release_not_before.get(milestone_id, 0.0) <= clock
+        ]
         if not due:
             return 0
         states = self.escrow.milestones([bytes.fromhex(m[2:]) for m in due])
@@ -284,22 +345,70 @@ class Watcher:
                     ready.append(milestone_id)
                 else:
                     self._drop_release(milestone_id)
-        size = min(
-            self.release_batch_size, release_batch_capacity(self.client.profile.max_batch_gas)
-        )
+        size = min(self.release_batch_size, release_batch_capacity(self.client.batch_gas_cap()))
         if size == 1:
             return sum(self._release_one(m) for m in ready)
         return sum(
             self._release_batch(ready[start : start + size]) for start in range(0, len(ready), size)
         )
 
+    @property
+    def releases_waiting_retry(self) -> int:
+        """Due milestones whose release failed and that wait to be tried again."""
+        return len(self._release_failures)
+
+    def _settle_unpaid(self, milestone_ids: list[str], why: str) -> None:
+        """Milestones a release did not pay: dropped when no longer Verified (paid by another
+        node, frozen, cancelled...), otherwise scheduled again: at the chain's new release time
+        when the window moved, or after a backoff."""
+        if not milestone_ids:
+            return
+        ids = [bytes.fromhex(m[2:]) for m in milestone_ids]
+        states = self.escrow.milestones(ids)
+        verified = [m for m, s in zip(milestone_ids, states, strict=True) if s.status == "Verified"]
+        releasable = dict(
+            zip(
+                verified,
+                self.escrow.releasable_at_each([bytes.fromhex(m[2:]) for m in verified]),
+                strict=True,
+            )
+        )
+        now = self.client.timestamp()
+        with self.journal.transaction():
+            for milestone_id in milestone_ids:
+                if milestone_id not in releasable:
+                    self._drop_release(milestone_id)
+                    continue
+                at = int(releasable[milestone_id])
+                self.journal.schedule_release(milestone_id=milestone_id, releasable_at=at)
+                if at > now:
+                    # The council lengthened the window: due again then, no failure.
+                    self._release_failures.pop(milestone_id, None)
+                    self._release_not_before.pop(milestone_id, None)
+                    continue
+                failures = self._release_failures.get(milestone_id, 0) + 1
+                self._release_failures[milestone_id] = failures
+                delay = min(_RELEASE_RETRY_MAX_S, _RELEASE_RETRY_S * 2 ** (failures - 1))
+                self._release_not_before[milestone_id] = time.monotonic() + delay
+                log.info(
+                    "release to be tried again",
+                    extra={
+                        "milestone_id": milestone_id,
+                        "failures": failures,
+                        "retry_in_s": delay,
+                        "why": why,
+                    },
+                )
+        self.metrics.releases_waiting_retry.set(len(self._release_failures))
+
     def _release_one(self, milestone_id: str) -> int:
         try:
             self.client.transact(self.account, self.escrow.release(bytes.fromhex(milestone_id[2:])))
         except ContractRevertError as exc:
-            # Another node released it first, or the council froze it meanwhile.
+            # Another node released it first, the council froze it meanwhile (dropped), or it
+            # cannot be paid just now: paused, window lengthened, token refusing (kept).
             log.info("release not sent", extra={"milestone_id": milestone_id, "why": str(exc)})
-            self._drop_release(milestone_id)
+            self._settle_unpaid([milestone_id], str(exc))
             return 0
         self._drop_release(milestone_id)
         self.metrics.releases_sent.inc()
@@ -316,6 +425,15 @@ class Watcher:
             receipt = self.client.transact_raw(
                 self.account, self.escrow.release_batch(ids), gas=release_batch_gas(len(ids))
             )
+        except BlockGasLimitError as exc:
+            if len(chunk) == 1:
+                return self._release_one(chunk[0])
+            log.warning(
+                "release batch too large for a block; splitting it",
+                extra={"milestones": len(chunk), "error": str(exc)},
+            )
+            half = len(chunk) // 2
+            return self._release_batch(chunk[:half]) + self._release_batch(chunk[half:])
         except ContractRevertError as exc:
             log.warning("release batch refused; releasing one by one", extra={"why": str(exc)})
             return sum(self._release_one(m) for m in chunk)
@@ -326,7 +444,10 @@ class Watcher:
         }
         with self.journal.transaction():
             for milestone_id in chunk:
-                self._drop_release(milestone_id)
+                if milestone_id in paid:
+                    self._drop_release(milestone_id)
+        # The escrow skipped the others: paid by another node, frozen, or not due any more.
+        self._settle_unpaid([m for m in chunk if m not in paid], "skipped by releaseBatch")
         self.metrics.releases_sent.inc(len(paid))
         log.info(
             "milestones released", extra={"count": len(paid), "skipped": len(chunk) - len(paid)}

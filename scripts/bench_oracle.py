@@ -383,7 +383,7 @@ def _nodes(setup: Setup, phase: str, self_relay: str) -> tuple[list[NodeProcess]
         return nodes, ""
     relayer = nodes[2]
     key_file = relayer.home / "relay-key"
-    key_file.write_text(relayer.add_api_key("oracle-peers"))
+    key_file.write_text(relayer.add_api_key("oracle-peers", role="oracle"))
     for node in nodes:
         node.write_config(
             submission="relay",

@@ -273,6 +273,7 @@ def scenario(nodes: list[NodeProcess], home: Path | None = None) -> None:
             rpc_url=web3.provider.endpoint_uri,
             chain_id=chain.id,
             deployment_file=DEMO / "deployment.json",
+            submitter_scope=("--program", program),  # the inspector's key: this program only
             poll_interval_s=0.5,
         )
         node.start()

@@ -32,10 +32,11 @@ import yaml
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
-from web3.exceptions import ExtraDataLengthError, Web3RPCError
+from web3.exceptions import ExtraDataLengthError
 
 from disburse.client import ChainClient
 from disburse.errors import (
+    BlockGasLimitError,
     GasPriceTooLowError,
     LogRangeTooLargeError,
     SenderNotAuthorisedError,
@@ -261,7 +262,8 @@ def test_a_block_gas_limit_refusal_is_not_taken_for_a_log_range(besu):
         )
     )
     client = client_for(node)
-    with pytest.raises(Web3RPCError, match="exceeds block gas limit") as caught:
+    # Issue 11 item 13: the refusal is now typed, so a batch can be split on it.
+    with pytest.raises(BlockGasLimitError, match="exceeds block gas limit") as caught:
         client.transact(SENDER, release_call(client))
     assert not isinstance(caught.value, LogRangeTooLargeError)
 

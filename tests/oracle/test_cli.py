@@ -8,6 +8,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
@@ -119,9 +120,21 @@ def settings_file(tmp_path: Path) -> Path:
 
 def test_apikeys_add_shows_the_key_once_and_stores_only_its_hash(tmp_path):
     config = settings_file(tmp_path)
-    out = runner.invoke(app, ["apikeys", "add", "ministry", "--config", str(config)])
+    out = runner.invoke(
+        app,
+        [
+            "apikeys",
+            "add",
+            "ministry",
+            "--role",
+            "inspector",
+            "--any-program",
+            "--config",
+            str(config),
+        ],
+    )
     assert out.exit_code == 0, out.output
-    key = out.output.strip()
+    key = out.stdout.strip()
     assert key.startswith("ok_")
     database = tmp_path / "data" / "journal.sqlite3"
     assert key.encode() not in database.read_bytes()
@@ -182,3 +195,53 @@ def test_batch_sizes_out_of_range_are_named(tmp_path):
             assert field in str(exc)
         else:
             raise AssertionError(f"{extra.strip()} was accepted")
+
+
+def test_apikeys_add_scopes_the_key_to_a_role_and_programs_or_milestones(tmp_path):
+    config = settings_file(tmp_path)
+    milestone = "0x" + "ab" * 32
+    out = runner.invoke(
+        app,
+        [
+            "apikeys",
+            "add",
+            "shipyard",
+            "--role",
+            "contractor",
+            "--program",
+            "3",
+            "--program",
+            "5",
+            "--milestone",
+            milestone,
+            "--config",
+            str(config),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    key = out.stdout.strip().splitlines()[-1]
+    with Journal.open(tmp_path / "data" / "journal.sqlite3") as journal:
+        found = journal.authenticate_submitter(key)
+    assert found is not None
+    assert (found.name, found.role, found.programs, found.milestones) == (
+        "shipyard",
+        "contractor",
+        (3, 5),
+        (milestone,),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--role", "inspector"], "--any-program"),
+        (["--role", "inspector", "--any-program", "--program", "1"], "exclude each other"),
+        (["--role", "Inspector!", "--any-program"], "role"),
+        (["--any-program"], "--role"),
+    ],
+)
+def test_apikeys_add_refuses_a_key_without_a_clear_scope(tmp_path, args, words):
+    config = settings_file(tmp_path)
+    out = runner.invoke(app, ["apikeys", "add", "someone", *args, "--config", str(config)])
+    assert out.exit_code == 2
+    assert words in out.output

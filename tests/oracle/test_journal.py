@@ -48,6 +48,7 @@ from oracle.journal import (
     AttestationRow,
     EvidenceRow,
     Journal,
+    Submitter,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +112,7 @@ def test_a_new_journal_records_its_schema_version_in_user_version(
     journal: Journal, path: Path
 ) -> None:
     with sqlite3.connect(path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_reopening_a_journal_keeps_its_rows(path: Path) -> None:
@@ -792,3 +793,95 @@ def test_racing_threads_never_attest_two_hashes_for_one_milestone_and_epoch(
         assert len(won) == 1 and len(lost) == 1, outcomes
         assert "already attested" in str(outcomes[lost[0]])
         assert [a.evidence_hash for a in journal.attestations_for_milestone(milestone)] == won
+
+
+# Schema version 1 (before issue 11) is migrated in place when opened.
+
+_V1_SCHEMA = """
+CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY, milestone_id TEXT NOT NULL, evidence_hash TEXT NOT NULL,
+    submitter TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL,
+    reasons TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    UNIQUE (milestone_id, evidence_hash)
+) STRICT;
+CREATE TABLE attestations (
+    id INTEGER PRIMARY KEY, milestone_id TEXT NOT NULL, epoch INTEGER NOT NULL,
+    evidence_id INTEGER NOT NULL REFERENCES evidence (id), evidence_hash TEXT NOT NULL,
+    signature TEXT NOT NULL, state TEXT NOT NULL, tx_hash TEXT, nonce INTEGER, error TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (milestone_id, epoch)
+) STRICT;
+CREATE TABLE cursor (name TEXT PRIMARY KEY, block INTEGER NOT NULL, updated_at INTEGER NOT NULL)
+    STRICT;
+CREATE TABLE releases (
+    milestone_id TEXT PRIMARY KEY, releasable_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE api_keys (
+    submitter TEXT PRIMARY KEY, salt TEXT NOT NULL, key_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL, revoked_at INTEGER
+) STRICT;
+"""
+
+
+def test_a_version_1_journal_is_migrated_in_place_keeping_every_row(path: Path) -> None:
+    import hashlib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    legacy_key = "ok_" + "L" * 43
+    salt = b"\x01" * 16
+    with sqlite3.connect(path) as db:
+        db.executescript(_V1_SCHEMA)
+        db.execute(
+            "INSERT INTO evidence VALUES (1, ?, ?, 'inspectorate', '{}', 'confirmed', '[]', 1, 2)",
+            (MILESTONE, HASH_A),
+        )
+        db.execute(
+            "INSERT INTO attestations VALUES (1, ?, 1, 1, ?, ?, 'confirmed', NULL, NULL, NULL,"
+            " 1, 2)",
+            (MILESTONE, HASH_A, "0x" + "11" * 64),
+        )
+        db.execute("INSERT INTO cursor VALUES ('escrow-events', 42, 3)")
+        db.execute(
+            "INSERT INTO api_keys VALUES ('ministry', ?, ?, 4, NULL)",
+            (salt.hex(), hashlib.sha256(salt + legacy_key.encode()).hexdigest()),
+        )
+        db.execute(f"PRAGMA application_id = {0x4F524A4E}")
+        db.execute("PRAGMA user_version = 1")
+    with Journal.open(path) as journal:
+        assert journal.evidence(1).state == "confirmed"
+        assert journal.attestation(1).state == "confirmed"
+        assert journal.attestation(1).confirmed_block is None
+        assert journal.get_cursor("escrow-events") == 42
+        legacy = journal.authenticate_submitter(legacy_key)
+        assert legacy is not None and legacy.unscoped, "an old key keeps working, unscoped"
+        journal.mark_confirmed(1, block=7, block_hash=b"\x07" * 32)
+        assert journal.confirmed_above(6)[0].id == 1
+        journal.queue_relayed([(b"\x01" * 32, b"\x02" * 32, 1, "0x" + "aa" * 20, b"\x03" * 64)])
+        scoped = journal.add_api_key("shipyard", role="contractor", programs=[3])
+        assert journal.authenticate_submitter(scoped) == Submitter(
+            "shipyard", "contractor", (3,), None
+        )
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    with Journal.open(path) as again:  # opening a migrated journal changes nothing more
+        assert len(again.relayed_queue()) == 1
+        assert again.attestation(1).confirmed_block == 7
+
+
+def test_api_keys_keep_their_scope_and_refuse_a_malformed_one(journal: Journal) -> None:
+    key = journal.add_api_key(
+        "inspectorate", role="inspector", programs=[2, 1, 2], milestones=[MILESTONE]
+    )
+    found = journal.authenticate_submitter(key)
+    assert found == Submitter("inspectorate", "inspector", (1, 2), (MILESTONE.lower(),))
+    assert journal.authenticate(key) == "inspectorate"
+    (row,) = journal.api_keys()
+    assert (row.role, row.programs, row.milestones) == ("inspector", (1, 2), (MILESTONE.lower(),))
+    for bad in (
+        {"role": "Inspector"},
+        {"programs": []},
+        {"programs": [0]},
+        {"milestones": ["0x1"]},
+    ):
+        with pytest.raises(JournalError):
+            journal.add_api_key("other", **bad)  # type: ignore[arg-type]
+    assert [r.submitter for r in journal.api_keys()] == ["inspectorate"]

@@ -5,10 +5,12 @@ configure_logging
 ├── below the level: dropped; an unknown level: ConfigError
 └── called again: replaces its handler (no duplicate lines)
 redaction (messages, %-arguments, extras at any depth, exception text)
-├── private keys: 64 hex digits, with or without 0x, as text or bytes
+├── private keys: the node's own (registered when its keystore is unlocked) in any form, and
+│   any 64 hex digits introduced as a key or secret
 ├── passwords: fields named like secrets, name=value pairs, registered passwords in free text
 ├── API keys: ok_..., also behind "Bearer"
-└── not over-eager: hashes in *_hash / *_id fields and names like `keystore` stay readable
+└── not over-eager: hashes (in messages, errors and *_hash / *_id fields) and names like
+    `keystore` stay readable
 """
 
 from __future__ import annotations
@@ -26,13 +28,21 @@ from eth_account import Account
 
 from oracle.errors import ConfigError
 from oracle.keys import import_keystore, load_account, read_password
-from oracle.logs import REDACTED, configure_logging, is_sensitive_name, redact_text
+from oracle.logs import (
+    REDACTED,
+    configure_logging,
+    is_sensitive_name,
+    redact_text,
+    register_private_key,
+)
 
 PRIVATE_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 PASSWORD = "tr0ub4dor&3-staple"
 API_KEY = "ok_Zm9vYmFyYmF6cXV4LXRoaXMtaXMtYS10ZXN0LWtleQ"
 EVIDENCE_HASH = "0x" + "ab" * 32
 log = logging.getLogger("oracle.test")
+# The node's own key, as `load_account` registers it when the keystore is unlocked.
+register_private_key(PRIVATE_KEY)
 
 
 @pytest.fixture
@@ -254,9 +264,31 @@ def test_hashes_in_fields_named_for_hashes_stay_readable(output: io.StringIO) ->
     assert record["evidence_hash"] == record["tx_hash"] == record["milestone_id"] == EVIDENCE_HASH
 
 
-def test_a_hash_written_into_the_message_is_masked_like_a_key(output: io.StringIO) -> None:
+def test_a_hash_written_into_the_message_stays_readable(output: io.StringIO) -> None:
+    # Changed by issue 11 item 16: hashes used to be masked like keys, so errors naming a
+    # transaction read [REDACTED].
     log.info(f"attested {EVIDENCE_HASH}")
-    assert _lines(output)[0]["msg"] == f"attested {REDACTED}"
+    assert _lines(output)[0]["msg"] == f"attested {EVIDENCE_HASH}"
+
+
+def test_a_transaction_hash_in_an_error_stays_readable_beside_a_masked_key(
+    output: io.StringIO,
+) -> None:
+    tx_hash = "0x" + "5e" * 32
+    try:
+        raise RuntimeError(f"transaction {tx_hash} reverted (signed with 0x{PRIVATE_KEY})")
+    except RuntimeError as exc:
+        log.warning("attestation failed", extra={"error": str(exc)})
+    [record] = _lines(output)
+    assert record["error"] == f"transaction {tx_hash} reverted (signed with {REDACTED})"
+
+
+def test_an_unregistered_key_is_masked_where_it_is_introduced_as_one(output: io.StringIO) -> None:
+    other = "7" * 64
+    log.info(f"imported private key 0x{other}; secret={other}; block hash 0x{other[:-1]}8")
+    [record] = _lines(output)
+    assert other not in record["msg"]
+    assert record["msg"].endswith(f"block hash 0x{other[:-1]}8")
 
 
 def test_ordinary_fields_and_addresses_are_left_alone(output: io.StringIO) -> None:

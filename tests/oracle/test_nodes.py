@@ -388,7 +388,7 @@ def test_relayed_signatures_reach_the_chain_in_batches_sent_by_the_relaying_node
     nodes = system["nodes"]
     relayer, senders = nodes[2], nodes[:2]
     relay_key = relayer.home / "relay-key"
-    relay_key.write_text(relayer.add_api_key("oracle-peers"))
+    relay_key.write_text(relayer.add_api_key("oracle-peers", role="oracle"))
     relayer.stop()
     relayer.write_config(relay=True, batch_delay_s=1.5, batch_size=50)
     relayer.start()

@@ -61,6 +61,7 @@ def relaying(tmp_path, escrow, oracles):
     )
     reader = Escrow(client, escrow.address)
     account = Account.from_key(oracles[2].private_key)
+    journal = Journal.open(tmp_path / "journal.sqlite3")
     batcher = RelayBatcher(
         client=client,
         escrow=reader,
@@ -68,8 +69,8 @@ def relaying(tmp_path, escrow, oracles):
         metrics=Metrics(),
         batch_size=50,
         batch_delay_s=0,
+        journal=journal,
     )
-    journal = Journal.open(tmp_path / "journal.sqlite3")
     node = Node(
         name="relayer",
         client=client,
@@ -198,3 +199,34 @@ def test_a_relayer_down_leaves_the_signature_journaled_and_it_is_handed_over_lat
     assert journal.attestation(attestation.id).state == "sent"
     assert journal.evidence(accepted.evidence.id).state == "submitted"
     assert relaying["batcher"].queued() == 1
+
+
+def test_signatures_acknowledged_by_a_relayer_survive_its_death_in_its_journal(
+    relaying, escrow, register, sign, oracles
+):
+    ids = [register(f"RB-J{i}") for i in range(2)]
+    items = [relay_item(sign, o, m) for m in ids for o in oracles[:2]]
+    response = relaying["http"].post("/v1/relay/batch", json={"items": items})
+    assert response.status_code == 202
+    journal = relaying["node"].journal
+    assert len(journal.relayed_queue()) == 4, "journaled before the 202"
+    # The relayer dies with them queued in memory; its next start reads them back.
+    old = relaying["batcher"]
+    again = RelayBatcher(
+        client=old.client,
+        escrow=old.escrow,
+        account=old.account,
+        metrics=Metrics(),
+        batch_size=50,
+        batch_delay_s=0,
+        journal=journal,
+    )
+    assert again.restore() == 4
+    assert again.queued() == 2
+    assert again.flush() == 2
+    assert [int(escrow.statusOf(m)) for m in ids] == [2, 2]
+    assert journal.relayed_queue() == [], "forgotten once on chain"
+    # Handed over again (a sender re-offering): nothing to send, nothing left journaled.
+    relaying["http"].post("/v1/relay/batch", json={"items": items[:1]})
+    assert relaying["batcher"].flush() == 0
+    assert journal.relayed_queue() == []

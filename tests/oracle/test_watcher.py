@@ -141,3 +141,81 @@ def test_a_node_that_turns_releasing_on_later_pays_what_was_verified_meanwhile(
     releasing.poll_once()
     assert releasing.release_due() == 2
     assert token.balanceOf(roles.beneficiary) - before == 2 * AMOUNT
+
+
+# The releaser keeps a due milestone until it is paid (issue 11 item 12).
+
+
+@pytest.mark.parametrize("size", [10, 1], ids=["releaseBatch", "release"])
+def test_a_milestone_due_while_the_escrow_is_paused_is_paid_once_it_is_unpaused(
+    tmp_path, escrow, token, roles, oracles, register, instant_program, size
+):
+    import time
+
+    watcher, journal, metrics = make_watcher(tmp_path, escrow, oracles[2], batch=size)
+    mid = register(f"WP-{size}", AMOUNT, program=instant_program)
+    verify(escrow, oracles, mid)
+    watcher.poll_once()
+    escrow.pause({"from": roles.admin})
+    assert watcher.release_due() == 0
+    assert [m for m, _ in journal.due_releases(chain.time() + 1)] == ["0x" + mid.hex()]
+    assert watcher.releases_waiting_retry == 1
+    assert metrics.releases_waiting_retry._value.get() == 1
+    assert watcher.release_due() == 0, "backing off: not tried again at once"
+    escrow.unpause({"from": roles.admin})
+    time.sleep(1.1)
+    before = token.balanceOf(roles.beneficiary)
+    assert watcher.release_due() == 1
+    assert token.balanceOf(roles.beneficiary) - before == AMOUNT
+    assert journal.due_releases(chain.time() + 1) == []
+    assert watcher.releases_waiting_retry == 0
+
+
+@pytest.mark.parametrize("size", [10, 1], ids=["releaseBatch", "release"])
+def test_a_milestone_whose_window_the_council_lengthened_is_paid_when_the_new_window_ends(
+    tmp_path, escrow, token, roles, oracles, register, instant_program, size
+):
+    watcher, journal, _ = make_watcher(tmp_path, escrow, oracles[2], batch=size)
+    mid = register(f"WW-{size}", AMOUNT, program=instant_program)
+    verify(escrow, oracles, mid)
+    watcher.poll_once()  # scheduled at once: the window was zero
+    escrow.setChallengeWindow(instant_program, 1_000, {"from": roles.admin})
+    try:
+        assert watcher.release_due() == 0
+        (scheduled,) = journal.due_releases(chain.time() + 2_000)
+        assert scheduled == ("0x" + mid.hex(), escrow.releasableAt(mid))
+        assert scheduled[1] > chain.time(), "scheduled at the new end of the window"
+        chain.sleep(1_001)
+        chain.mine()
+        before = token.balanceOf(roles.beneficiary)
+        assert watcher.release_due() == 1
+        assert token.balanceOf(roles.beneficiary) - before == AMOUNT
+    finally:
+        escrow.setChallengeWindow(instant_program, 0, {"from": roles.admin})
+
+
+@pytest.mark.parametrize("size", [10, 1], ids=["releaseBatch", "release"])
+def test_a_milestone_whose_token_refuses_the_transfer_is_paid_once_the_token_pays_again(
+    tmp_path, escrow, false_token, roles, oracles, register, size
+):
+    import time
+
+    from tests.conftest import PROGRAM_FUNDS
+
+    tx = escrow.createProgram(false_token, roles.treasury, 0, {"from": roles.manager})
+    program = int(tx.return_value)
+    false_token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
+    escrow.fund(program, PROGRAM_FUNDS, {"from": roles.manager})
+    watcher, journal, _ = make_watcher(tmp_path, escrow, oracles[2], batch=size)
+    mid = register(f"WT-{size}", AMOUNT, program=program)
+    verify(escrow, oracles, mid)
+    watcher.poll_once()
+    false_token.setFailing(True, {"from": roles.admin})
+    assert watcher.release_due() == 0
+    assert len(journal.due_releases(chain.time() + 1)) == 1
+    false_token.setFailing(False, {"from": roles.admin})
+    time.sleep(1.1)
+    before = false_token.balanceOf(roles.beneficiary)
+    assert watcher.release_due() == 1
+    assert false_token.balanceOf(roles.beneficiary) - before == AMOUNT
+    assert journal.due_releases(chain.time() + 1) == []
