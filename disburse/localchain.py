@@ -65,7 +65,6 @@ class LocalChain:
         gas_limit: int = DEFAULT_GAS_LIMIT,
         base_fee: int | None = None,
         extra_args: tuple[str, ...] = (),
-        gas_limit: int = 30_000_000,
     ) -> None:
         self.state_file = state_file
         self.port = port
@@ -76,8 +75,6 @@ class LocalChain:
         self.gas_limit = gas_limit
         self.base_fee = base_fee
         self.extra_args = extra_args
-        self.gas_limit = gas_limit
-        """The block gas limit (permissioned networks choose theirs in genesis)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -40,8 +40,8 @@ from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_a
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from disburse.attestations import external_ref, milestone_id
-from disburse.errors import DisburseError
-from disburse.specs import spec_hash
+from disburse.errors import DisburseError, EvidenceSpecError
+from disburse.specs import parse_spec, spec_hash
 from disburse.types import MilestoneId
 
 FIELDS = ("ref", "beneficiary", "amount", "deadline", "spec")
@@ -305,11 +305,15 @@ class MilestonePlanRow(BaseModel):
 def check_spec(raw: bytes, path: Path) -> None:
     """Whether the bytes of a specification file can be registered; ValueError says why not.
 
-    Called once per distinct specification file of a plan, before anything is sent. Today it
-    refuses an empty file; the evidence-specification parser (`disburse.specs.parse_spec`) is
-    called from here, so that a specification no node could verify is never registered."""
+    Called once per distinct specification file of a plan, before anything is sent: the file
+    must parse as an evidence specification (`disburse.specs.parse_spec`, the parser every
+    oracle node uses), so that a specification no node could verify is never registered."""
     if not raw.strip():
         raise ValueError(f"the specification file {path} is empty")
+    try:
+        parse_spec(raw)
+    except EvidenceSpecError as exc:
+        raise ValueError(f"{path} is not an evidence specification: {exc}") from None
 
 
 def _spec_file_hash(path: Path, seen: dict[Path, bytes | str]) -> bytes:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from disburse.cli._session import fail
-from disburse.plans import MAX_SPEC_BYTES, PlanFileError, read_bounded
+from disburse.plans import MAX_SPEC_BYTES, PlanFileError, check_spec, read_bounded
 from disburse.specs import spec_hash
 
 app = typer.Typer(help="Evidence specifications.", no_args_is_help=True)
@@ -16,11 +16,14 @@ app = typer.Typer(help="Evidence specifications.", no_args_is_help=True)
 
 @app.command("hash")
 def hash_(file: Annotated[Path, typer.Argument(help="the specification (YAML or JSON)")]) -> None:
-    """Prints keccak256 of the file's bytes: register this hash with the milestone."""
+    """Checks the file is an evidence specification, then prints keccak256 of its bytes: register
+    this hash with the milestone."""
     try:
         raw = read_bounded(file, limit=MAX_SPEC_BYTES, what="specification file")
     except PlanFileError as exc:
         fail(str(exc))
-    if not raw.strip():
-        fail(f"{file} is empty")
+    try:
+        check_spec(raw, file)
+    except ValueError as exc:
+        fail(str(exc))
     typer.echo("0x" + spec_hash(raw).hex())

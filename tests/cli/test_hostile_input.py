@@ -297,11 +297,8 @@ def test_each_distinct_spec_file_is_read_and_checked_once(monkeypatch, people, t
     (tmp_path / "a.yaml").write_bytes(b"version: 1\n")
     (tmp_path / "b.yaml").write_bytes(b"version: 2\n")
     checked: list[bytes] = []
-    real = plans.check_spec
-
     def counting(raw: bytes, path: Path) -> None:
         checked.append(raw)
-        real(raw, path)
 
     monkeypatch.setattr(plans, "check_spec", counting)
     specs = ["a.yaml", "b.yaml", "./a.yaml", "a.yaml", "b.yaml"]
@@ -331,3 +328,42 @@ def test_a_refused_spec_file_is_reported_on_every_row_that_names_it(monkeypatch,
         ("spec", True),
         ("spec", True),
     ]
+
+
+NOT_A_SPEC = {
+    "free text": b"the contractor delivers a hull survey\n",
+    "unknown field": b"version: 1\nrules: []\npayee_override: 0x0\n",
+    "a NUL byte": b"version: 1\x00\n",
+    "nested deep": b"a: " + b"[" * 2_000 + b"]" * 2_000 + b"\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_A_SPEC))
+def test_a_spec_file_that_is_no_evidence_specification_is_never_registered(
+    deployed, keystores, people, program, tmp_path, case
+):
+    (tmp_path / "spec.yaml").write_bytes(NOT_A_SPEC[case])
+    plan = write_yaml_plan(tmp_path / "plan.yaml", [row(people, spec="spec.yaml")])
+    sent = nonce(people.manager)
+    one_error(
+        plan_add(deployed, keystores, program, plan), "line 6, spec", "not an evidence specification"
+    )
+    assert nonce(people.manager) == sent
+
+
+@pytest.mark.parametrize("case", sorted(NOT_A_SPEC))
+def test_hashing_a_file_that_is_no_evidence_specification_is_refused(
+    deployed, keystores, tmp_path, case
+):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(NOT_A_SPEC[case])
+    one_error(run(deployed, keystores, "evidence-spec", "hash", path), "not an evidence specification")
+
+
+def test_hashing_the_example_specification_prints_the_hash_of_its_bytes(deployed, keystores):
+    from eth_utils.crypto import keccak
+
+    spec = Path(__file__).resolve().parents[2] / "examples" / "evidence-spec.yaml"
+    result = run(deployed, keystores, "evidence-spec", "hash", spec)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0x" + keccak(spec.read_bytes()).hex()

@@ -56,7 +56,8 @@ from tests.cli.conftest import (
 from tests.conftest import DAY, TOKEN_UNIT, evidence
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SPEC_TEXT = b"version: 1\ntitle: test specification\n"
+# A real evidence specification: plan files refuse one that no oracle node could verify.
+SPEC_TEXT = (EXAMPLES / "evidence-spec.yaml").read_bytes()
 HASH = "0x" + keccak(text="a specification kept elsewhere").hex()
 
 

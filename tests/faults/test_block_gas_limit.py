@@ -101,6 +101,7 @@ def verified_by_relay(system: System, batcher: RelayBatcher, label: str) -> list
                         milestone=m,
                         evidence_hash=digest,
                         epoch=epoch,
+                        terms_version=0,
                     ),
                 ),
                 oracle.address,
@@ -189,6 +190,7 @@ def test_a_relaying_node_whose_batches_keep_failing_backs_off_and_shows_it(tmp_p
         milestone=b"\x01" * 32,
         evidence_hash=b"\x02" * 32,
         epoch=1,
+        terms_version=0,
     )
     batcher.add_many([(Relayed(b"\x01" * 32, b"\x02" * 32, 1, signature), account.address)])
     stop = threading.Event()
