@@ -297,6 +297,7 @@ def test_each_distinct_spec_file_is_read_and_checked_once(monkeypatch, people, t
     (tmp_path / "a.yaml").write_bytes(b"version: 1\n")
     (tmp_path / "b.yaml").write_bytes(b"version: 2\n")
     checked: list[bytes] = []
+
     def counting(raw: bytes, path: Path) -> None:
         checked.append(raw)
 
@@ -346,7 +347,9 @@ def test_a_spec_file_that_is_no_evidence_specification_is_never_registered(
     plan = write_yaml_plan(tmp_path / "plan.yaml", [row(people, spec="spec.yaml")])
     sent = nonce(people.manager)
     one_error(
-        plan_add(deployed, keystores, program, plan), "line 6, spec", "not an evidence specification"
+        plan_add(deployed, keystores, program, plan),
+        "line 6, spec",
+        "not an evidence specification",
     )
     assert nonce(people.manager) == sent
 
@@ -357,7 +360,9 @@ def test_hashing_a_file_that_is_no_evidence_specification_is_refused(
 ):
     path = tmp_path / "spec.yaml"
     path.write_bytes(NOT_A_SPEC[case])
-    one_error(run(deployed, keystores, "evidence-spec", "hash", path), "not an evidence specification")
+    one_error(
+        run(deployed, keystores, "evidence-spec", "hash", path), "not an evidence specification"
+    )
 
 
 def test_hashing_the_example_specification_prints_the_hash_of_its_bytes(deployed, keystores):
