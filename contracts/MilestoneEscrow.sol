@@ -295,11 +295,19 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     }
 
     /// @inheritdoc IMilestoneEscrow
-    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external override whenNotPaused {
+    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch, uint8 termsVersion)
+        external
+        override
+        whenNotPaused
+    {
         uint16 current = _epoch;
         if (epoch != current) revert Escrow_WrongEpoch(epoch, current);
         Milestone storage m = _milestones[milestoneId];
         Tally memory tally = _openTally(m, milestoneId, current);
+        // Bound to the terms the oracle verified, like a relayed signature: an amendment or a
+        // beneficiary replacement between its verification and this call makes it count for nothing.
+        uint8 currentTerms = m.termsVersion;
+        if (termsVersion != currentTerms) revert Escrow_TermsChanged(milestoneId, termsVersion, currentTerms);
         // The oracle itself attesting twice is refused, not skipped.
         tally.recorded = 0;
         _count(tally, milestoneId, msg.sender, evidenceHash, current);

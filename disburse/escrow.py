@@ -116,8 +116,11 @@ class Escrow:
 
     # Calls, for ChainClient.transact / sign (encoded with eth_abi: see FunctionCodec).
 
-    def attest(self, milestone_id: bytes, evidence_hash: bytes, epoch: int) -> Call:
-        return self.codec.call("attest", milestone_id, evidence_hash, epoch)
+    def attest(
+        self, milestone_id: bytes, evidence_hash: bytes, epoch: int, terms_version: int
+    ) -> Call:
+        """The oracle's own attestation, bound to the terms version it verified against."""
+        return self.codec.call("attest", milestone_id, evidence_hash, epoch, terms_version)
 
     def attest_with_signatures(self, epoch: int, batch: Sequence[RelayedAttestation]) -> Call:
         items = [

@@ -26,7 +26,12 @@ from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 
-from disburse.attestations import CompactSignature, sign_attestation
+from disburse.attestations import (
+    AttestationError,
+    CompactSignature,
+    recover_attestation,
+    sign_attestation,
+)
 from disburse.client import ChainClient
 from disburse.errors import (
     ContractRevertError,
@@ -508,10 +513,15 @@ class Node:
         _faults.reached("sent")
 
     def _send(self, attestation: AttestationRow) -> None:
-        """Sends one attestation in its own transaction from this node's account, and waits."""
+        """Sends one attestation in its own transaction from this node's account, and waits.
+        It names the terms version the node verified against (the one its journaled signature
+        was given for); when the terms changed since, nothing is sent and the attestation fails."""
         milestone_id = parse_milestone_id(attestation.milestone_id)
+        version = self._verified_terms_version(attestation)
+        if version is None:
+            return
         digest = bytes.fromhex(attestation.evidence_hash[2:])
-        fn = self.escrow.attest(milestone_id, digest, attestation.epoch)
+        fn = self.escrow.attest(milestone_id, digest, attestation.epoch, version)
         try:
             gas = self.client.estimate_gas(self.account, fn)
         except ContractRevertError as exc:
@@ -540,6 +550,51 @@ class Node:
             )
             raise
         self._confirmed(attestation, (int(receipt["blockNumber"]), bytes(receipt["blockHash"])))
+
+    def _verified_terms_version(self, attestation: AttestationRow) -> int | None:
+        """The milestone's current terms version, read now, when this node's journaled
+        signature was given for it: the terms the node verified the evidence against. None when
+        the terms changed since (an amendment or a beneficiary replacement after verification);
+        the attestation is then failed, so that the node never attests terms it did not verify."""
+        milestone_id = parse_milestone_id(attestation.milestone_id)
+        version = self.escrow.milestone(milestone_id).terms_version
+        if self._signed_for_terms(attestation, version):
+            return version
+        why = (
+            f"milestone terms changed after verification: terms version is now {version}, "
+            "not the one this node verified"
+        )
+        self.journal.mark_failed(attestation.id, why)
+        self._evidence_to(attestation.evidence_id, "failed", [why])
+        self.metrics.attestations_failed.inc()
+        log.warning(
+            "attestation not sent: terms changed",
+            extra={
+                "attestation_id": attestation.id,
+                "milestone_id": attestation.milestone_id,
+                "terms_version": version,
+                "why": why,
+            },
+        )
+        return None
+
+    def _signed_for_terms(self, attestation: AttestationRow, terms_version: int) -> bool:
+        """Whether the journaled signature is this node's for `terms_version` (it was made over
+        the version verification read, which the journal does not store otherwise)."""
+        raw = bytes.fromhex(attestation.signature[2:])
+        try:
+            signer = recover_attestation(
+                CompactSignature(raw[:32], raw[32:]),
+                chain_id=self.client.profile.chain_id,
+                escrow=self.escrow.address,
+                milestone=parse_milestone_id(attestation.milestone_id),
+                evidence_hash=bytes.fromhex(attestation.evidence_hash[2:]),
+                epoch=attestation.epoch,
+                terms_version=terms_version,
+            )
+        except AttestationError:
+            return False
+        return signer.lower() == self.address.lower()
 
     def _evidence_to(
         self, evidence_id: int, state: EvidenceState, reasons: list[str] | None = None
@@ -665,8 +720,12 @@ class Node:
         replacement; if the original is mined instead, `_resume` finds it on chain."""
         assert attestation.tx_hash is not None and attestation.nonce is not None
         milestone_id = parse_milestone_id(attestation.milestone_id)
+        version = self._verified_terms_version(attestation)
+        if version is None:
+            # The pending transaction names the verified terms: the escrow refuses it now.
+            return
         fn = self.escrow.attest(
-            milestone_id, bytes.fromhex(attestation.evidence_hash[2:]), attestation.epoch
+            milestone_id, bytes.fromhex(attestation.evidence_hash[2:]), attestation.epoch, version
         )
         fees = self.client.bumped_fees(attestation.tx_hash)
         if fees is None:  # free gas (a higher fee changes nothing), or mined meanwhile
@@ -754,8 +813,18 @@ class Node:
             self.relayer.hand_over_many([_relayed(attestation)])
             log.warning("lost attestation handed over again", extra={"id": attestation.id})
             return
+        if not self._signed_for_terms(attestation, milestone.terms_version):
+            # The journal keeps it confirmed (final); the node verified other terms than these.
+            log.warning(
+                "attestation lost with the chain's blocks not sent again: terms changed",
+                extra={
+                    "attestation_id": attestation.id,
+                    "terms_version": milestone.terms_version,
+                },
+            )
+            return
         digest = bytes.fromhex(attestation.evidence_hash[2:])
-        fn = self.escrow.attest(milestone_id, digest, attestation.epoch)
+        fn = self.escrow.attest(milestone_id, digest, attestation.epoch, milestone.terms_version)
         try:
             gas = self.client.estimate_gas(self.account, fn)
         except ContractRevertError as exc:

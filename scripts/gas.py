@@ -254,10 +254,10 @@ def measure() -> list[GasRow]:
 
     evidence = keccak(text="gas-evidence")
     own = mid(single[0])
-    tx = escrow.attest(own, evidence, epoch, {"from": oracles[0]})
+    tx = escrow.attest(own, evidence, epoch, 0, {"from": oracles[0]})
     cd = calldata_cost(_tx_calldata(tx))
     row("attest_own_account_first", tx, _bounds_attest(cd, 1, 1, first=True))
-    tx = escrow.attest(own, evidence, epoch, {"from": oracles[1]})
+    tx = escrow.attest(own, evidence, epoch, 0, {"from": oracles[1]})
     cd = calldata_cost(_tx_calldata(tx))
     row("attest_own_account_second", tx, _bounds_attest(cd, 1, 1, first=False))
 

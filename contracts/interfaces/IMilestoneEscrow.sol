@@ -245,6 +245,9 @@ interface IMilestoneEscrow {
     error Escrow_BeneficiarySetByCouncil(bytes32 milestoneId, address beneficiary);
     /// @notice The milestone's terms changed 255 times: they can change no more (the council may cancel).
     error Escrow_TermsVersionExhausted(bytes32 milestoneId);
+    /// @notice An own-account attestation names another terms version than the milestone's current
+    /// one: the terms were amended or the beneficiary replaced after the oracle verified.
+    error Escrow_TermsChanged(bytes32 milestoneId, uint8 given, uint8 current);
     /// @notice No oracle of the dispute attested this evidence hash.
     error Escrow_HashNotDisputed(bytes32 milestoneId, bytes32 evidenceHash);
     /// @notice A payment or refund did not arrive whole (a fee-on-transfer or rebasing token).
@@ -338,7 +341,9 @@ interface IMilestoneEscrow {
     /// @param milestoneId The milestone attested.
     /// @param evidenceHash The hash of the evidence bundle the oracle verified.
     /// @param epoch The current committee epoch.
-    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch) external;
+    /// @param termsVersion The milestone's terms version the oracle verified against
+    /// (`milestone(id).termsVersion`); refused with `Escrow_TermsChanged` if the terms changed since.
+    function attest(bytes32 milestoneId, bytes32 evidenceHash, uint16 epoch, uint8 termsVersion) external;
 
     /// @notice Records relayed EIP-712 attestations for one or more milestones. Anyone may relay;
     /// each signature must come from a current committee member and sign the milestone's current

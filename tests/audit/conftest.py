@@ -126,7 +126,7 @@ def history(
     ids = {ref: _ref_id(1, ref) for ref in plan} | {"B/M1": _ref_id(2, "B/M1")}
 
     def attest(ref: str, oracle: Any, label: str) -> None:
-        escrow.attest(ids[ref], evidence(label), escrow.committee()[2], {"from": oracle})
+        escrow.attest(ids[ref], evidence(label), escrow.committee()[2], 0, {"from": oracle})
 
     for ref in ("A/M1", "A/M2", "A/M4"):
         attest(ref, oracles[0], ref)

@@ -182,7 +182,7 @@ def governed(roles, oracles, tmp_path_factory):
     epoch = escrow.committee()[2]
     for ref in ids:
         for oracle in oracles[:2]:
-            escrow.attest(ids[ref], evidence(ref), epoch, {"from": oracle})
+            escrow.attest(ids[ref], evidence(ref), epoch, 0, {"from": oracle})
     chain.sleep(HOUR + 5)
     chain.mine()
     for ref in ids:

@@ -492,7 +492,7 @@ def registered(cli, deployed, oracles, program, rows, tmp_path):
     mid = milestone_id(program, external_ref("PO-7/M2"))
     epoch = escrow.committee()[2]
     for oracle in oracles[:2]:
-        escrow.attest(mid, evidence("delivery"), epoch, {"from": oracle})
+        escrow.attest(mid, evidence("delivery"), epoch, 0, {"from": oracle})
     assert escrow.statusOf(mid) == 2
     return rows
 

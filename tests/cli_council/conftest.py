@@ -158,8 +158,9 @@ def register(deployed: Deployed, program: int) -> Callable[..., bytes]:
 
 def attest(deployed: Deployed, mid: bytes, oracles: Any, label: str) -> None:
     epoch = deployed.escrow.committee()[2]
+    terms = deployed.escrow.milestone(mid).dict()["termsVersion"]
     for oracle in oracles:
-        deployed.escrow.attest(mid, evidence(label), epoch, {"from": oracle})
+        deployed.escrow.attest(mid, evidence(label), epoch, terms, {"from": oracle})
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def test_batched_milestones_equal_single_reads_in_order_across_several_batches(
     escrow, register, oracles
 ):
     ids = [register(f"CM-{i}") for i in range(7)]
-    escrow.attest(ids[3], evidence(), 1, {"from": oracles[0]})
+    escrow.attest(ids[3], evidence(), 1, 0, {"from": oracles[0]})
     unknown = b"\x42" * 32
     batched = client(rpc_batch_cap=3)  # 8 reads: batches of 3, 3 and 2
     reader = Escrow(batched, escrow.address)
@@ -42,7 +42,7 @@ def test_batched_milestones_equal_single_reads_in_order_across_several_batches(
 
 def test_batched_has_attested_and_releasable_at_match_the_chain(escrow, register, oracles):
     first, second = register("CM-A"), register("CM-B")
-    escrow.attest(second, evidence(), 1, {"from": oracles[1]})
+    escrow.attest(second, evidence(), 1, 0, {"from": oracles[1]})
     reader = Escrow(client(), escrow.address)
     pairs = [
         (first, oracles[1].address),
@@ -64,7 +64,7 @@ def test_a_revert_inside_a_batch_is_raised_decoded(escrow, register):
     read = contract.functions.milestone(known)
     assert c.call_many([read, contract.functions.programCount()])[1] >= 1
     # Any function can be read with eth_call; attesting an unknown milestone reverts.
-    failing = contract.functions.attest(unknown, evidence(), 1)
+    failing = contract.functions.attest(unknown, evidence(), 1, 0)
     with pytest.raises(ContractRevertError, match=r"Escrow_UnknownMilestone.*0x4242"):
         c.call_many([read, failing, read])
 

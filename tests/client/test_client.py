@@ -59,7 +59,7 @@ def test_check_chain_refuses_another_chain_id():
 def test_transact_signs_locally_and_returns_the_mined_receipt(client, escrow, register, oracle_key):
     mid = register("CL-1")
     fn = client.contract("MilestoneEscrow", escrow.address).functions.attest(
-        mid, evidence(), escrow.committee()[2]
+        mid, evidence(), escrow.committee()[2], 0
     )
     receipt = client.transact(oracle_key, fn)
     assert receipt["status"] == 1
@@ -71,9 +71,9 @@ def test_a_revert_is_decoded_into_the_custom_error_with_its_values(
 ):
     mid = register("CL-2")
     c = client.contract("MilestoneEscrow", escrow.address)
-    client.transact(oracle_key, c.functions.attest(mid, evidence(), escrow.committee()[2]))
+    client.transact(oracle_key, c.functions.attest(mid, evidence(), escrow.committee()[2], 0))
     with pytest.raises(ContractRevertError) as caught:
-        client.transact(oracle_key, c.functions.attest(mid, evidence(), escrow.committee()[2]))
+        client.transact(oracle_key, c.functions.attest(mid, evidence(), escrow.committee()[2], 0))
     assert caught.value.name == "Escrow_AlreadyAttested"
     assert f"oracle {oracle_key.address}" in str(caught.value)
 
@@ -150,7 +150,7 @@ def test_a_nonce_counted_wrong_is_resynchronised(client, escrow, register, oracl
     c = client.contract("MilestoneEscrow", escrow.address)
     client._nonces[oracle_key.address] = 0  # far behind the account's real nonce
     receipt = client.transact(
-        oracle_key, c.functions.attest(mid, evidence(), escrow.committee()[2])
+        oracle_key, c.functions.attest(mid, evidence(), escrow.committee()[2], 0)
     )
     assert receipt["status"] == 1
 

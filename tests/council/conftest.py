@@ -128,9 +128,10 @@ def program_id(escrow: Any, token: Any, roles: Any) -> int:
 def attest_all(escrow: Any, milestone: bytes, signers: Sequence[Any], label: str) -> Any:
     """Each signer attests `evidence(label)` from its own account; returns the last receipt."""
     epoch = escrow.committee()[2]
+    terms = escrow.milestone(milestone).dict()["termsVersion"]
     tx = None
     for oracle in signers:
-        tx = escrow.attest(milestone, evidence(label), epoch, {"from": oracle})
+        tx = escrow.attest(milestone, evidence(label), epoch, terms, {"from": oracle})
     return tx
 
 

@@ -651,8 +651,8 @@ def test_after_a_committee_change_a_removed_oracle_can_no_longer_attest(
     mid = register()
     decide(escrow.setCommittee.encode_input(oracles[2:5], 2))
     with brownie.reverts(f"Escrow_NotOracle: {addr(oracles[0])}"):
-        escrow.attest(mid, evidence(), 2, {"from": oracles[0]})
-    escrow.attest(mid, evidence(), 2, {"from": oracles[4]})
+        escrow.attest(mid, evidence(), 2, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), 2, 0, {"from": oracles[4]})
     assert escrow.hasAttested(mid, oracles[4])
 
 
@@ -850,5 +850,5 @@ def test_an_attestation_while_paused_is_refused(escrow, council, members, oracle
     mid = register()
     council.emergencyPause({"from": members[0]})
     with brownie.reverts("EnforcedPause: "):
-        escrow.attest(mid, evidence(), 1, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), 1, 0, {"from": oracles[0]})
     assert escrow.statusOf(mid) == REGISTERED

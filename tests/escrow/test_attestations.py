@@ -133,18 +133,18 @@ def _new_epoch(escrow: Any, roles: Any, members: list[Any], quorum: int = 2) -> 
 
 def test_attest_by_a_non_member_is_refused(escrow, mid, epoch, roles):
     with brownie.reverts(f"Escrow_NotOracle: {_addr(roles.outsider)}"):
-        escrow.attest(mid, evidence(), epoch, {"from": roles.outsider})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": roles.outsider})
 
 
 def test_attest_by_an_oracle_removed_from_the_committee_is_refused(escrow, mid, roles, oracles):
     new_epoch = _new_epoch(escrow, roles, oracles[1:4])
     with brownie.reverts(f"Escrow_NotOracle: {_addr(oracles[0])}"):
-        escrow.attest(mid, evidence(), new_epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), new_epoch, 0, {"from": oracles[0]})
 
 
 def test_attest_with_a_wrong_epoch_is_refused(escrow, mid, epoch, oracles):
     with brownie.reverts(f"Escrow_WrongEpoch: {epoch + 1}, {epoch}"):
-        escrow.attest(mid, evidence(), epoch + 1, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch + 1, 0, {"from": oracles[0]})
 
 
 def test_attest_with_the_previous_epoch_after_a_committee_change_is_refused(
@@ -152,25 +152,25 @@ def test_attest_with_the_previous_epoch_after_a_committee_change_is_refused(
 ):
     new_epoch = _new_epoch(escrow, roles, oracles[:3])
     with brownie.reverts(f"Escrow_WrongEpoch: {epoch}, {new_epoch}"):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 def test_attest_while_paused_is_refused(escrow, mid, epoch, roles, oracles):
     escrow.pause({"from": roles.admin})
     with brownie.reverts("EnforcedPause: "):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 def test_attest_on_an_unknown_milestone_is_refused(escrow, epoch, oracles):
     unknown = b"\x42" * 32
     with brownie.reverts(f"Escrow_UnknownMilestone: {_b32(unknown)}"):
-        escrow.attest(unknown, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(unknown, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 def test_attest_twice_from_the_same_account_is_refused(escrow, mid, epoch, oracles):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     with brownie.reverts(f"Escrow_AlreadyAttested: {_b32(mid)}, {_addr(oracles[0])}"):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 def test_attest_after_the_deadline_is_refused(escrow, register, epoch, oracles):
@@ -179,7 +179,7 @@ def test_attest_after_the_deadline_is_refused(escrow, register, epoch, oracles):
     chain.sleep(2 * 3600)
     chain.mine()
     with brownie.reverts(f"Escrow_MilestonePastDeadline: {_b32(mid)}, {deadline}"):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 def test_attest_one_second_after_the_deadline_is_refused(escrow, register, epoch, oracles):
@@ -187,14 +187,14 @@ def test_attest_one_second_after_the_deadline_is_refused(escrow, register, epoch
     mid = register("PO-7/edge", deadline=deadline)
     _at_next_block(deadline + 1)
     with brownie.reverts(f"Escrow_MilestonePastDeadline: {_b32(mid)}, {deadline}"):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 def test_attest_at_exactly_the_deadline_is_counted(escrow, register, epoch, oracles):
     deadline = chain.time() + 3600
     mid = register("PO-7/edge", deadline=deadline)
     _at_next_block(deadline)
-    tx = escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    tx = escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     assert tx.timestamp == deadline
     assert escrow.milestone(mid)["attestations"] == 1
 
@@ -202,31 +202,31 @@ def test_attest_at_exactly_the_deadline_is_counted(escrow, register, epoch, orac
 def test_attest_on_a_verified_milestone_is_refused_with_status_verified(
     escrow, mid, epoch, oracles
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     with brownie.reverts(f"Escrow_UnexpectedMilestoneStatus: {_b32(mid)}, {VERIFIED}"):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[2]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[2]})
 
 
 def test_attest_on_a_disputed_milestone_is_refused_with_status_disputed(
     escrow, mid, epoch, oracles
 ):
-    escrow.attest(mid, evidence("a"), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence("b"), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence("a"), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence("b"), epoch, 0, {"from": oracles[1]})
     with brownie.reverts(f"Escrow_UnexpectedMilestoneStatus: {_b32(mid)}, {DISPUTED}"):
-        escrow.attest(mid, evidence("a"), epoch, {"from": oracles[2]})
+        escrow.attest(mid, evidence("a"), epoch, 0, {"from": oracles[2]})
 
 
 def test_attest_on_a_released_milestone_is_refused_with_status_released(
     escrow, mid, epoch, roles, oracles
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     chain.sleep(DAY + 1)
     chain.mine()
     escrow.release(mid, {"from": roles.outsider})
     with brownie.reverts(f"Escrow_UnexpectedMilestoneStatus: {_b32(mid)}, {RELEASED}"):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[2]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[2]})
 
 
 def test_attest_on_a_milestone_expired_by_expire_is_refused_with_status_expired(
@@ -237,14 +237,14 @@ def test_attest_on_a_milestone_expired_by_expire_is_refused_with_status_expired(
     chain.mine()
     escrow.expire(mid, {"from": roles.outsider})
     with brownie.reverts(f"Escrow_UnexpectedMilestoneStatus: {_b32(mid)}, {EXPIRED}"):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 # --------------------------------------------------------------------------- attest: counted
 
 
 def test_attest_by_a_member_emits_attestation_recorded(escrow, mid, epoch, oracles):
-    tx = escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    tx = escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     event = tx.events["AttestationRecorded"]
     assert event["milestoneId"] == _hex(mid)
     assert event["oracle"] == oracles[0]
@@ -253,7 +253,7 @@ def test_attest_by_a_member_emits_attestation_recorded(escrow, mid, epoch, oracl
 
 
 def test_attest_below_quorum_leaves_the_milestone_registered(escrow, mid, epoch, oracles):
-    tx = escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    tx = escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     view = escrow.milestone(mid)
     assert view["status"] == REGISTERED
     assert view["attestations"] == 1
@@ -264,8 +264,8 @@ def test_attest_below_quorum_leaves_the_milestone_registered(escrow, mid, epoch,
 def test_attestation_reaching_quorum_verifies_and_emits_milestone_verified(
     escrow, mid, epoch, oracles
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
-    tx = escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    tx = escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     event = tx.events["MilestoneVerified"]
     assert event["milestoneId"] == _hex(mid)
     assert event["evidenceHash"] == _hex(evidence())
@@ -277,14 +277,14 @@ def test_attestation_reaching_quorum_verifies_and_emits_milestone_verified(
 
 def test_quorum_of_one_verifies_on_the_first_attestation(escrow, mid, roles, oracles):
     new_epoch = _new_epoch(escrow, roles, oracles[:3], quorum=1)
-    tx = escrow.attest(mid, evidence(), new_epoch, {"from": oracles[2]})
+    tx = escrow.attest(mid, evidence(), new_epoch, 0, {"from": oracles[2]})
     assert tx.events["MilestoneVerified"]["attestations"] == 1
     assert escrow.statusOf(mid) == VERIFIED
 
 
 def test_two_different_evidence_hashes_dispute_the_milestone(escrow, mid, epoch, oracles):
-    escrow.attest(mid, evidence("a"), epoch, {"from": oracles[0]})
-    tx = escrow.attest(mid, evidence("b"), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence("a"), epoch, 0, {"from": oracles[0]})
+    tx = escrow.attest(mid, evidence("b"), epoch, 0, {"from": oracles[1]})
     event = tx.events["MilestoneDisputed"]
     assert event["milestoneId"] == _hex(mid)
     assert event["oracle"] == oracles[1]
@@ -297,9 +297,9 @@ def test_two_different_evidence_hashes_dispute_the_milestone(escrow, mid, epoch,
 def test_attestation_from_an_earlier_epoch_does_not_count_toward_a_new_quorum(
     escrow, mid, epoch, roles, oracles
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     new_epoch = _new_epoch(escrow, roles, oracles[:3])
-    tx = escrow.attest(mid, evidence(), new_epoch, {"from": oracles[1]})
+    tx = escrow.attest(mid, evidence(), new_epoch, 0, {"from": oracles[1]})
     view = escrow.milestone(mid)
     assert view["status"] == REGISTERED
     assert view["attestations"] == 1
@@ -310,10 +310,10 @@ def test_attestation_from_an_earlier_epoch_does_not_count_toward_a_new_quorum(
 def test_oracle_counted_in_an_earlier_epoch_may_attest_again_after_a_committee_change(
     escrow, mid, epoch, roles, oracles
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     new_epoch = _new_epoch(escrow, roles, oracles[:3])
-    escrow.attest(mid, evidence(), new_epoch, {"from": oracles[1]})
-    tx = escrow.attest(mid, evidence(), new_epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), new_epoch, 0, {"from": oracles[1]})
+    tx = escrow.attest(mid, evidence(), new_epoch, 0, {"from": oracles[0]})
     assert tx.events["MilestoneVerified"]["attestations"] == 2
     assert escrow.statusOf(mid) == VERIFIED
 
@@ -321,9 +321,9 @@ def test_oracle_counted_in_an_earlier_epoch_may_attest_again_after_a_committee_c
 def test_evidence_hash_of_an_earlier_epoch_does_not_dispute_the_new_tally(
     escrow, mid, epoch, roles, oracles
 ):
-    escrow.attest(mid, evidence("old"), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence("old"), epoch, 0, {"from": oracles[0]})
     new_epoch = _new_epoch(escrow, roles, oracles[:3])
-    tx = escrow.attest(mid, evidence("new"), new_epoch, {"from": oracles[1]})
+    tx = escrow.attest(mid, evidence("new"), new_epoch, 0, {"from": oracles[1]})
     assert "MilestoneDisputed" not in tx.events
     view = escrow.milestone(mid)
     assert view["status"] == REGISTERED
@@ -382,7 +382,7 @@ def test_relayed_signature_after_own_attestation_of_the_same_oracle_is_skipped(
     escrow, mid, epoch, roles, oracles, sign
 ):
     # Issue 11 item 5 changed this from a refusal: what the chain already recorded is skipped.
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     before = escrow.milestone(mid)
     sig = sign(oracles[0], mid, evidence())
     tx = escrow.attestWithSignatures(epoch, [(mid, evidence(), [sig])], {"from": roles.outsider})
@@ -416,8 +416,8 @@ def test_relayed_signature_after_the_deadline_is_refused(
 def test_relayed_signature_on_a_verified_milestone_is_refused_with_status_verified(
     escrow, mid, epoch, roles, oracles, sign
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     # Another evidence hash than the one verified (the same one is a lost race, skipped: see
     # test_relay_batch.py).
     sig = sign(oracles[2], mid, evidence("other"))
@@ -601,7 +601,7 @@ def test_relayed_quorum_in_one_list_verifies_the_milestone(
 def test_relayed_signature_with_another_evidence_hash_disputes_the_milestone(
     escrow, mid, epoch, roles, oracles, sign
 ):
-    escrow.attest(mid, evidence("a"), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence("a"), epoch, 0, {"from": oracles[0]})
     sig = sign(oracles[2], mid, evidence("b"))
     tx = escrow.attestWithSignatures(epoch, [(mid, evidence("b"), [sig])], {"from": roles.outsider})
     event = tx.events["MilestoneDisputed"]
@@ -648,20 +648,20 @@ def test_relayed_batch_with_one_bad_item_records_nothing(
 def test_has_attested_is_true_for_an_oracle_counted_in_the_current_epoch(
     escrow, mid, epoch, oracles
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     assert escrow.hasAttested(mid, oracles[1]) is True
 
 
 def test_has_attested_is_false_for_members_who_did_not_attest_and_for_outsiders(
     escrow, mid, epoch, roles, oracles
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     assert escrow.hasAttested(mid, oracles[0]) is False
     assert escrow.hasAttested(mid, oracles[2]) is False
     assert escrow.hasAttested(mid, roles.outsider) is False
 
 
 def test_has_attested_is_false_after_a_committee_change(escrow, mid, epoch, roles, oracles):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     _new_epoch(escrow, roles, oracles[:3])
     assert escrow.hasAttested(mid, oracles[1]) is False

@@ -146,7 +146,7 @@ def test_set_committee_refused_duplicate_leaves_old_seats_in_place(
     with brownie.reverts(error("Escrow_DuplicateOracle", oracles[3])):
         escrow.setCommittee([oracles[3], oracles[3]], 1, {"from": roles.admin})
     mid = register("PO-1/M1")
-    escrow.attest(mid, evidence(), 1, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), 1, 0, {"from": oracles[0]})
     assert escrow.hasAttested(mid, oracles[0]) is True
 
 
@@ -214,7 +214,7 @@ def test_set_committee_works_while_paused(escrow, roles, oracles):
 def test_set_committee_lets_current_members_take_new_seats(escrow, roles, oracles, register):
     escrow.setCommittee([oracles[2], oracles[0]], 1, {"from": roles.admin})
     mid = register("PO-1/M1")
-    tx = escrow.attest(mid, evidence(), 2, {"from": oracles[0]})
+    tx = escrow.attest(mid, evidence(), 2, 0, {"from": oracles[0]})
     assert "MilestoneVerified" in tx.events
 
 
@@ -222,7 +222,7 @@ def test_set_committee_clears_removed_oracle_seat(escrow, roles, oracles, regist
     mid = register("PO-1/M1")
     escrow.setCommittee(oracles[2:5], 2, {"from": roles.admin})
     with brownie.reverts(error("Escrow_NotOracle", oracles[0])):
-        escrow.attest(mid, evidence(), 2, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), 2, 0, {"from": oracles[0]})
     assert escrow.milestone(mid)["attestations"] == 0
 
 
@@ -240,7 +240,7 @@ def test_set_committee_removed_oracle_no_longer_counts_as_attested(
     escrow, roles, oracles, register
 ):
     mid = register("PO-1/M1")
-    escrow.attest(mid, evidence(), 1, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), 1, 0, {"from": oracles[0]})
     escrow.setCommittee(oracles[2:5], 2, {"from": roles.admin})
     assert escrow.hasAttested(mid, oracles[0]) is False
 
@@ -248,7 +248,7 @@ def test_set_committee_removed_oracle_no_longer_counts_as_attested(
 def test_set_committee_new_member_can_attest(escrow, roles, oracles, register):
     mid = register("PO-1/M1")
     escrow.setCommittee(oracles[2:5], 2, {"from": roles.admin})
-    tx = escrow.attest(mid, evidence(), 2, {"from": oracles[4]})
+    tx = escrow.attest(mid, evidence(), 2, 0, {"from": oracles[4]})
     assert tx.events["AttestationRecorded"]["oracle"] == oracles[4]
     assert escrow.hasAttested(mid, oracles[4]) is True
 
@@ -257,7 +257,7 @@ def test_set_committee_makes_old_epoch_attestations_refused(escrow, roles, oracl
     mid = register("PO-1/M1")
     escrow.setCommittee(oracles[:3], 2, {"from": roles.admin})
     with brownie.reverts(error("Escrow_WrongEpoch", 1, 2)):
-        escrow.attest(mid, evidence(), 1, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), 1, 0, {"from": oracles[0]})
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ def prepare(
             )
         if operation == "attest":
             mid = register("PO-1/M1")
-            return lambda: escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+            return lambda: escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
         if operation == "attestWithSignatures":
             mid = register("PO-1/M1")
             signature = sign(oracles[1], mid, evidence())
@@ -364,8 +364,8 @@ def prepare(
             )
         if operation == "release":
             mid = register("PO-1/M1")
-            escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
-            escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+            escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+            escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
             sleep_past(escrow.releasableAt(mid))
             return lambda: escrow.release(mid, {"from": roles.outsider})
         if operation == "expire":

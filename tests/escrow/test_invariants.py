@@ -712,6 +712,11 @@ class EscrowMachine(RuleBasedStateMachine):
             return self.err("Escrow_UnexpectedMilestoneStatus", mid, int(m.status(self.now)))
         return None
 
+    def terms_of(self, mid: bytes | None) -> int:
+        """The ghost's terms version of a milestone (0 for one the escrow does not know)."""
+        ghost = self.ms.get(mid) if mid is not None else None
+        return ghost.terms if ghost else 0
+
     def open_tally(self, scratch: dict[bytes, GhostMilestone], mid: bytes) -> str | Tally:
         """_openTally on a scratch copy of the ghost: the error, or the tally."""
         if mid not in self.ms:
@@ -1207,22 +1212,36 @@ class EscrowMachine(RuleBasedStateMachine):
         oracle=st.integers(0, 4),
         conflict=st.sampled_from([False, False, False, False, True]),
         shift=epoch_shifts,
+        terms_shift=st.sampled_from([0] * 9 + [-1, 1]),
     )
     def attest(
-        self, pick: int, pool: str, member: bool, oracle: int, conflict: bool, shift: int
+        self,
+        pick: int,
+        pool: str,
+        member: bool,
+        oracle: int,
+        conflict: bool,
+        shift: int,
+        terms_shift: int,
     ) -> None:
         """One attestation from the oracle's own account: a committee member, or any of the five
-        oracle accounts (some of which may not be in the current committee)."""
+        oracle accounts (some of which may not be in the current committee), naming the current
+        terms version or (`terms_shift`) another one."""
         mid = self.milestone_for(pick, pool)
         if member:
             account = self.oracle_by_address[_pick(list(self.committee), oracle)]
         else:
             account = self.w.oracles[oracle]
-        self.do_attest(mid, account, conflict, max(0, self.epoch + shift))
+        self.do_attest(mid, account, conflict, max(0, self.epoch + shift), terms_shift)
 
-    def do_attest(self, mid: bytes, account: Any, conflict: bool, epoch: int) -> None:
+    def do_attest(
+        self, mid: bytes, account: Any, conflict: bool, epoch: int, terms_shift: int = 0
+    ) -> None:
         address = str(account.address)
         evidence = conflicting_evidence(mid) if conflict else agreed_evidence(mid)
+        ghost = self.ms.get(mid)
+        current_terms = ghost.terms if ghost else 0
+        terms = min(MAX_TERMS, max(0, current_terms + terms_shift))
         scratch: dict[bytes, GhostMilestone] = {}
         events: list[Event] = []
         expect = None
@@ -1234,15 +1253,17 @@ class EscrowMachine(RuleBasedStateMachine):
             tally = self.open_tally(scratch, mid)
             if isinstance(tally, str):
                 expect = tally
+            elif terms != current_terms:
+                expect = self.err("Escrow_TermsChanged", mid, terms, current_terms)
             else:
                 expect = self.count(tally, mid, address, evidence, events)
                 if expect is None:
                     self.close_tally(scratch[mid], tally, evidence, address, events)
         tx = self.send(
             f"attest({self.describe(mid)}, {'conflicting' if conflict else 'agreed'}, "
-            f"epoch={epoch}) by oracle{self.w.oracles.index(account)}",
+            f"epoch={epoch}, terms={terms}) by oracle{self.w.oracles.index(account)}",
             self.escrow.attest,
-            [mid, evidence, epoch],
+            [mid, evidence, epoch, terms],
             account,
             expect,
             events,
@@ -1981,7 +2002,7 @@ class EscrowMachine(RuleBasedStateMachine):
             "createProgram": (e.createProgram, [w.token, w.treasury, 0]),
             "closeProgram": (e.closeProgram, [pid]),
             "withdrawRemainder": (e.withdrawRemainder, [pid]),
-            "attest": (e.attest, [mid, agreed_evidence(mid), self.epoch]),
+            "attest": (e.attest, [mid, agreed_evidence(mid), self.epoch, self.terms_of(mid)]),
         }
         fn, args = calls[kind]
         before = self.views()
@@ -2065,7 +2086,11 @@ class EscrowMachine(RuleBasedStateMachine):
             oracle = self.oracle_by_address[self.committee[0]]
             calls = {
                 "release": (e.release, [mid], w.outsider),
-                "attest": (e.attest, [mid, agreed_evidence(mid), self.epoch], oracle),
+                "attest": (
+                    e.attest,
+                    [mid, agreed_evidence(mid), self.epoch, self.terms_of(mid)],
+                    oracle,
+                ),
                 "relay": (e.attestWithSignatures, [self.epoch, []], w.outsider),
                 "fund": (e.fund, [pid, UNIT], w.funder),
                 "register": (

@@ -134,8 +134,8 @@ def verify(escrow: Any, oracles: list[Any]) -> Any:
 
     def _verify(mid: bytes) -> None:
         epoch = escrow.committee()[2]
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
 
     return _verify
 
@@ -597,7 +597,7 @@ def test_amend_refuses_milestone_after_first_attestation(
     escrow, roles, oracles, program_id, register
 ):
     mid = register("PO-1/M1", AMOUNT)
-    escrow.attest(mid, evidence(), escrow.committee()[2], {"from": oracles[0]})
+    escrow.attest(mid, evidence(), escrow.committee()[2], 0, {"from": oracles[0]})
     with brownie.reverts(error("Escrow_MilestoneAlreadyAttested", mid, 1)):
         escrow.amendMilestone(mid, *amend_args(roles), {"from": roles.manager})
     stored = escrow.milestone(mid)
@@ -751,8 +751,8 @@ def test_expire_refuses_disputed_milestone_past_deadline(
     deadline = block_time() + DAY
     mid = register("PO-1/M1", AMOUNT, deadline=deadline)
     epoch = escrow.committee()[2]
-    escrow.attest(mid, evidence("a"), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence("b"), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence("a"), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence("b"), epoch, 0, {"from": oracles[1]})
     sleep_past(deadline)
     with brownie.reverts(error("Escrow_UnexpectedMilestoneStatus", mid, DISPUTED)):
         escrow.expire(mid, {"from": roles.outsider})

@@ -372,8 +372,8 @@ def test_close_program_leaves_committed_milestone_releasable(
 ):
     mid = register("PO-1/M1", 10 * TOKEN_UNIT)
     epoch = escrow.committee()[2]
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[1]})
     escrow.closeProgram(program_id, {"from": roles.manager})
     sleep_past(escrow.releasableAt(mid))
     before = token.balanceOf(roles.beneficiary)

@@ -118,7 +118,7 @@ def _verified(
     mid = escrow.milestoneIdOf(pid, milestone_input(ref, roles.beneficiary, amount)[0])
     epoch = escrow.committee()[2]
     for oracle in oracles[:2]:
-        escrow.attest(mid, evidence(), epoch, {"from": oracle})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracle})
     return mid
 
 

@@ -83,8 +83,8 @@ def _sleep(seconds: int) -> None:
 def _verify(escrow: Any, oracles: list[Any], mid: bytes, label: str = "bundle-1") -> Any:
     """Two matching attestations (the committee's quorum); returns the verifying transaction."""
     epoch = escrow.committee()[2]
-    escrow.attest(mid, evidence(label), epoch, {"from": oracles[0]})
-    return escrow.attest(mid, evidence(label), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence(label), epoch, 0, {"from": oracles[0]})
+    return escrow.attest(mid, evidence(label), epoch, 0, {"from": oracles[1]})
 
 
 def _program_with(escrow: Any, token: Any, roles: Any, window: int, funds: int) -> int:
@@ -132,7 +132,7 @@ def test_release_of_an_unknown_milestone_is_refused(escrow, roles):
 
 def test_release_before_quorum_is_refused_as_registered(escrow, register, oracles, roles):
     mid = register("PO-9/one", AMOUNT)
-    escrow.attest(mid, evidence(), escrow.committee()[2], {"from": oracles[0]})
+    escrow.attest(mid, evidence(), escrow.committee()[2], 0, {"from": oracles[0]})
     _sleep(CHALLENGE_WINDOW + 1)
     with brownie.reverts(f"Escrow_UnexpectedMilestoneStatus: {_b32(mid)}, {REGISTERED}"):
         escrow.release(mid, {"from": roles.outsider})
@@ -156,8 +156,8 @@ def test_release_of_a_milestone_expired_by_expire_is_refused_as_expired(escrow, 
 def test_release_of_a_disputed_milestone_is_refused_as_disputed(escrow, register, oracles, roles):
     mid = register("PO-9/disputed", AMOUNT)
     epoch = escrow.committee()[2]
-    escrow.attest(mid, evidence("a"), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence("b"), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence("a"), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence("b"), epoch, 0, {"from": oracles[1]})
     _sleep(CHALLENGE_WINDOW + 1)
     with brownie.reverts(f"Escrow_UnexpectedMilestoneStatus: {_b32(mid)}, {DISPUTED}"):
         escrow.release(mid, {"from": roles.outsider})

@@ -122,7 +122,7 @@ def _unknown(escrow, register, oracles, roles) -> bytes:
 
 def _below_quorum(escrow, register, oracles, roles) -> bytes:
     mid = register("PO-B/one", AMOUNT, beneficiary=roles.beneficiary2)
-    escrow.attest(mid, evidence(), escrow.committee()[2], {"from": oracles[0]})
+    escrow.attest(mid, evidence(), escrow.committee()[2], 0, {"from": oracles[0]})
     return mid
 
 
@@ -147,8 +147,8 @@ def _window_open(escrow, register, oracles, roles) -> bytes:
 def _disputed(escrow, register, oracles, roles) -> bytes:
     mid = register("PO-B/disputed", AMOUNT, beneficiary=roles.beneficiary2)
     epoch = escrow.committee()[2]
-    escrow.attest(mid, evidence("a"), epoch, {"from": oracles[0]})
-    escrow.attest(mid, evidence("b"), epoch, {"from": oracles[1]})
+    escrow.attest(mid, evidence("a"), epoch, 0, {"from": oracles[0]})
+    escrow.attest(mid, evidence("b"), epoch, 0, {"from": oracles[1]})
     _sleep(CHALLENGE_WINDOW + 1)
     return mid
 

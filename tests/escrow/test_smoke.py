@@ -10,7 +10,7 @@ def test_quorum_then_window_then_release_pays_beneficiary(
 ):
     mid = register("PO-1/M1", 1_000 * TOKEN_UNIT)
     epoch = escrow.committee()[2]
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     sig = sign(oracles[1], mid, evidence())
     tx = escrow.attestWithSignatures(epoch, [(mid, evidence(), [sig])], {"from": roles.outsider})
     assert "MilestoneVerified" in tx.events

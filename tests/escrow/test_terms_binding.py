@@ -9,6 +9,10 @@ attestWithSignatures
 ├── every signature of the item already recorded → the item changes nothing, the batch goes on
 ├── an item whose milestone a front-run already verified on the same hash → skipped
 └── the same signature twice in one item → still refused (a relayer's bug, not a race)
+attest (own account)
+├── for the milestone's current terms version → counted, also after an amendment
+├── for the terms before an amendment → Escrow_TermsChanged, nothing changes
+└── for the terms before the council replaced the beneficiary → refused likewise
 amendMilestone
 └── attestations of an earlier epoch → no longer block it; the tally is cleared
 """
@@ -158,10 +162,58 @@ def test_the_same_signature_twice_in_one_item_is_still_refused(
         escrow.attestWithSignatures(epoch, [(mid, evidence(), [sig, sig])], {"from": roles.admin})
 
 
+def test_an_own_account_attestation_for_the_current_terms_counts(escrow, oracles, mid, epoch):
+    tx = escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    assert tx.events["AttestationRecorded"]["oracle"] == oracles[0]
+    assert escrow.hasAttested(mid, oracles[0])
+    assert escrow.milestone(mid).dict()["attestations"] == 1
+
+
+def test_an_own_account_attestation_after_an_amendment_counts_for_the_new_version(
+    escrow, roles, oracles, mid, epoch
+):
+    _amend(escrow, roles, mid, amount=2)
+    version = escrow.milestone(mid).dict()["termsVersion"]
+    assert version == 1
+    tx = escrow.attest(mid, evidence(), epoch, version, {"from": oracles[0]})
+    assert tx.events["AttestationRecorded"]["oracle"] == oracles[0]
+    assert escrow.milestone(mid).dict()["attestations"] == 1
+
+
+def test_an_own_account_attestation_for_terms_before_an_amendment_is_refused(
+    escrow, roles, oracles, mid, epoch
+):
+    # The oracle verified version 0; the manager amended before its transaction was mined.
+    _amend(escrow, roles, mid, amount=2)
+    before = escrow.milestone(mid).dict()
+    with brownie.reverts(error("Escrow_TermsChanged", mid, 0, 1)):
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    assert escrow.milestone(mid).dict() == before
+    assert not escrow.hasAttested(mid, oracles[0])
+
+
+def test_an_own_account_attestation_for_a_future_version_is_refused(escrow, oracles, mid, epoch):
+    with brownie.reverts(error("Escrow_TermsChanged", mid, 1, 0)):
+        escrow.attest(mid, evidence(), epoch, 1, {"from": oracles[0]})
+    assert not escrow.hasAttested(mid, oracles[0])
+
+
+def test_an_own_account_attestation_from_before_a_beneficiary_replacement_is_refused(
+    escrow, roles, oracles, mid, epoch
+):
+    escrow.replaceBeneficiary(mid, roles.beneficiary2, {"from": roles.admin})
+    before = escrow.milestone(mid).dict()
+    with brownie.reverts(error("Escrow_TermsChanged", mid, 0, 1)):
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
+    assert escrow.milestone(mid).dict() == before
+    escrow.attest(mid, evidence(), epoch, 1, {"from": oracles[0]})
+    assert escrow.hasAttested(mid, oracles[0])
+
+
 def test_an_own_account_attestation_twice_is_still_refused(escrow, oracles, mid, epoch):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     with brownie.reverts(error("Escrow_AlreadyAttested", mid, oracles[0])):
-        escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+        escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
 
 
 # --------------------------------------------------------------------------- old epochs
@@ -170,7 +222,7 @@ def test_an_own_account_attestation_twice_is_still_refused(escrow, oracles, mid,
 def test_attestations_of_an_earlier_epoch_do_not_block_an_amendment(
     escrow, roles, oracles, mid, epoch
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     escrow.setCommittee(oracles[:3], 2, {"from": roles.admin})
     tx = _amend(escrow, roles, mid, amount=5)
     assert tx.events["MilestoneAmended"]["amount"] == 5
@@ -181,7 +233,7 @@ def test_attestations_of_an_earlier_epoch_do_not_block_an_amendment(
 def test_attestations_of_the_current_epoch_still_block_an_amendment(
     escrow, roles, oracles, mid, epoch
 ):
-    escrow.attest(mid, evidence(), epoch, {"from": oracles[0]})
+    escrow.attest(mid, evidence(), epoch, 0, {"from": oracles[0]})
     with brownie.reverts(error("Escrow_MilestoneAlreadyAttested", mid, 1)):
         _amend(escrow, roles, mid, amount=5)
 

@@ -48,7 +48,7 @@ def test_a_release_batch_of_first_payments_stays_within_its_bound(
     ]
     for mid in ids:
         for oracle in oracles[:2]:
-            escrow.attest(mid, evidence(), 1, {"from": oracle})
+            escrow.attest(mid, evidence(), 1, 0, {"from": oracle})
     tx = escrow.releaseBatch(ids, {"from": accounts[5]})
     assert tx.return_value == COUNT
     bound = release_batch_gas(COUNT)

@@ -203,7 +203,7 @@ def test_evidence_for_an_expired_milestone_is_refused(api, escrow, program_id, r
 def test_evidence_for_a_milestone_already_verified_is_refused_with_409(api, ready, escrow, oracles):
     epoch = escrow.committee()[2]
     for oracle in oracles[:2]:
-        escrow.attest(ready, evidence(), epoch, {"from": oracle})
+        escrow.attest(ready, evidence(), epoch, 0, {"from": oracle})
     response = api["http"].post("/v1/evidence", json=body(ready))
     assert response.status_code == 409
     assert "Verified" in response.json()["detail"]

@@ -48,7 +48,7 @@ def make_watcher(
 
 def verify(escrow: Any, oracles: list[Any], milestone: bytes) -> None:
     for oracle in oracles[:2]:
-        escrow.attest(milestone, evidence(), 1, {"from": oracle})
+        escrow.attest(milestone, evidence(), 1, 0, {"from": oracle})
 
 
 def released_in(escrow: Any, since: int) -> list[Any]:
