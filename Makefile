@@ -60,12 +60,12 @@ demo: setup
 	$(BIN)/python -m disburse.localchain --state .demo/chain-state.json --port 8545 --free-gas -- \
 	  $(BIN)/python -m scripts.run_demo
 
-gas: setup
-	$(BIN)/brownie run scripts/gas.py
-
-# The benchmarks' chain is started with explicit parameters, never from the user's ~/.brownie
-# (a fresh one gives a 12,000,000 block gas limit); brownie attaches to it on 8545.
+# The benchmarks' and the gas table's chain is started with explicit parameters, never from the
+# user's ~/.brownie (a fresh one gives a 12,000,000 block gas limit); brownie attaches on 8545.
 BENCH_CHAIN := $(BIN)/python -m disburse.localchain --port 8545 --gas-limit 30000000 --base-fee 0 --
+
+gas: setup
+	$(BENCH_CHAIN) $(BIN)/brownie run scripts/gas.py
 
 bench-audit: setup
 	$(BENCH_CHAIN) $(BIN)/brownie run scripts/bench_audit.py
