@@ -549,7 +549,9 @@ def _phase(
     before = int(setup.token.balanceOf(beneficiary))
     watch: ReleaseWatch | None = None
     try:
-        for node in nodes:
+        # The relaying node first: a node that hands over reports itself unhealthy (503) while
+        # its relayer is not up yet.
+        for node in sorted(nodes, key=lambda n: not n.settings.get("relay", False)):
             deadline.waiting_for(f"{node.name} to start and answer /healthz")
             _start(node, log_level)
             _prepare(node)
