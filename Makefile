@@ -57,12 +57,12 @@ test: setup
 # The demo's chain keeps its state in .demo/chain-state.json; brownie attaches to it on 8545.
 demo: setup
 	mkdir -p .demo
-	$(BIN)/python -m disburse.localchain --state .demo/chain-state.json --port 8545 --free-gas -- \
+	$(BIN)/python -m disburse.chain.localchain --state .demo/chain-state.json --port 8545 --free-gas -- \
 	  $(BIN)/python -m scripts.run_demo
 
 # The benchmarks' and the gas table's chain is started with explicit parameters, never from the
 # user's ~/.brownie (a fresh one gives a 12,000,000 block gas limit); brownie attaches on 8545.
-BENCH_CHAIN := $(BIN)/python -m disburse.localchain --port 8545 --gas-limit 30000000 --base-fee 0 --
+BENCH_CHAIN := $(BIN)/python -m disburse.chain.localchain --port 8545 --gas-limit 30000000 --base-fee 0 --
 
 gas: setup
 	$(BENCH_CHAIN) $(BIN)/brownie run scripts/gas.py

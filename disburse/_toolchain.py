@@ -30,11 +30,10 @@ _REFUSED = (
 )
 
 
-class CompilerDownloadRefusedError(RuntimeError):
-    """A tool asked py-solc-x to download or build a compiler."""
-
-
 def _refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
+    # Imported here, not at the top: this module runs at every interpreter start.
+    from disburse.chain.errors import CompilerDownloadRefusedError
+
     where = os.environ.get("SOLCX_BINARY_PATH", str(SHIM_DIR))
     raise CompilerDownloadRefusedError(
         f"solc is not installed in {where} and this project never downloads a compiler. "

@@ -67,11 +67,10 @@ from web3.contract import Contract
 from web3.exceptions import Web3Exception, Web3RPCError
 from web3.types import RPCEndpoint
 
-from disburse.client import ChainClient, rpc_error_of
-from disburse.contracts import load_abi
-from disburse.deployment import Deployment
-from disburse.errors import (
-    ENUMS,
+from disburse.chain.client import ChainClient, rpc_error_of
+from disburse.chain.contracts import load_abi
+from disburse.chain.deployment import Deployment
+from disburse.chain.errors import (
     ArtifactError,
     ChainError,
     ChainUnavailableError,
@@ -79,9 +78,9 @@ from disburse.errors import (
     DisburseError,
     LogRangeTooLargeError,
 )
+from disburse.chain.escrow import milestone_statuses
 from disburse.proposals import MilestoneFacts, Money, describe, short
 
-STATUSES: Final = ENUMS["MilestoneStatus"]
 NONE, REGISTERED, VERIFIED, DISPUTED, FROZEN, RELEASED, CANCELLED, EXPIRED = range(8)
 
 SCHEDULE_TOLERANCE: Final = 0.25
@@ -1399,7 +1398,7 @@ def _flags(
                         mid,
                         f"{label} disputed on {when(entry[2])}: oracle {entry[4]} attested "
                         f"{short(entry[7])} against {short(entry[6])}; now "
-                        f"{STATUSES[status_at(m, now)]}",
+                        f"{milestone_statuses()[status_at(m, now)]}",
                     )
                 )
         if len(m.hashes) > 1 and not m.disputed:
@@ -1666,13 +1665,14 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
             found = number(result)
             expected = status_at(m, now)
             if found != expected:
-                shown = STATUSES[found] if 0 <= found < len(STATUSES) else str(found)
+                labels = milestone_statuses()
+                shown = labels[found] if 0 <= found < len(labels) else str(found)
                 differ(
                     f"milestone {short(m.milestone_id)}",
                     "statusOf",
-                    STATUSES[expected],
+                    labels[expected],
                     shown,
-                    f"{_label(m)} is {shown} on chain; the events make it {STATUSES[expected]}",
+                    f"{_label(m)} is {shown} on chain; the events make it {labels[expected]}",
                 )
     for text in state.anomalies:
         differ("history", "events", "", "", f"the event history is inconsistent: {text}")
@@ -1893,7 +1893,7 @@ class AuditReport:
             "amount": str(m.amount),
             "deadline": m.deadline,
             "evidence_spec_hash": _hex(m.spec_hash),
-            "status": STATUSES[status_at(m, self.as_of)],
+            "status": milestone_statuses()[status_at(m, self.as_of)],
             "evidence_hash": _hex(m.evidence_hash),
             "verified_time": m.verified_time,
             "registered_in_range": m.registered_in_range,
@@ -1971,7 +1971,7 @@ class AuditReport:
                     m.beneficiary,
                     m.amount,
                     when(m.deadline),
-                    STATUSES[status_at(m, self.as_of)],
+                    milestone_statuses()[status_at(m, self.as_of)],
                     when(first["registered"][2]) if "registered" in first else "",
                     len(oracles),
                     ";".join(oracles),
@@ -2052,7 +2052,7 @@ class AuditReport:
             w(
                 f"  program {m.program_id} · {_label(m)} · {money.show(m.amount)} to "
                 f"{m.beneficiary} · deadline {when(m.deadline)} · "
-                f"{STATUSES[status_at(m, self.as_of)]}"
+                f"{milestone_statuses()[status_at(m, self.as_of)]}"
                 + (f" · flags: {', '.join(flags)}" if flags else "")
                 + "\n"
             )

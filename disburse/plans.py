@@ -39,10 +39,10 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-from disburse.attestations import external_ref, milestone_id
-from disburse.errors import DisburseError, EvidenceSpecError
-from disburse.specs import parse_spec, spec_hash
-from disburse.types import MilestoneId
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.errors import DisburseError, EvidenceSpecError
+from disburse.chain.specs import parse_spec, spec_hash
+from disburse.chain.types import MilestoneId
 
 FIELDS = ("ref", "beneficiary", "amount", "deadline", "spec")
 OPTIONAL_FIELDS = ("note",)
@@ -306,7 +306,7 @@ def check_spec(raw: bytes, path: Path) -> None:
     """Whether the bytes of a specification file can be registered; ValueError says why not.
 
     Called once per distinct specification file of a plan, before anything is sent: the file
-    must parse as an evidence specification (`disburse.specs.parse_spec`, the parser every
+    must parse as an evidence specification (`disburse.chain.specs.parse_spec`, the parser every
     oracle node uses), so that a specification no node could verify is never registered."""
     if not raw.strip():
         raise ValueError(f"the specification file {path} is empty")

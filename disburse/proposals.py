@@ -20,8 +20,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
-from disburse.client import ChainClient
-from disburse.errors import ConfigurationError, DisburseError
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import ConfigurationError, DisburseError
 from disburse.plans import format_amount
 
 PROGRAM_MANAGER_ROLE = keccak(text="PROGRAM_MANAGER_ROLE")

@@ -19,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from disburse.attestations import AttestationError, CompactSignature, recover_attestation
-from disburse.errors import DisburseError
+from disburse.chain.attestations import AttestationError, CompactSignature, recover_attestation
+from disburse.chain.errors import DisburseError
 from oracle.errors import OracleError, SpecError, StoreError
 from oracle.evidence import EvidenceCreate
 from oracle.intake import IntakeError, scope_refusal

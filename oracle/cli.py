@@ -181,7 +181,7 @@ def run(config: Config, log_level: str = "INFO") -> None:
     except OracleError as exc:
         _fail(str(exc))
     except Exception as exc:  # e.g. the chain refusing at start: say it in one line
-        from disburse.errors import DisburseError
+        from disburse.chain.errors import DisburseError
 
         if isinstance(exc, DisburseError):
             _fail(str(exc))

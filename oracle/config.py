@@ -15,8 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from disburse.deployment import Deployment, load
-from disburse.profile import ChainProfile
+from disburse.chain.deployment import Deployment, load
+from disburse.chain.profile import ChainProfile
 from oracle.errors import ConfigError
 
 ENV_PREFIX = "ORACLE_"

@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from disburse.specs import (  # the field types evidence shares with specifications
+from disburse.chain.specs import (  # the field types evidence shares with specifications
     MAX_APPROVALS,
     MAX_CLAIMS,
     MAX_DOCUMENTS,
@@ -45,7 +45,7 @@ from disburse.specs import (  # the field types evidence shares with specificati
     Sha256Hex,
     SignatureHex,
 )
-from disburse.types import MilestoneId
+from disburse.chain.types import MilestoneId
 from oracle.errors import EvidenceError
 
 # --- models ----------------------------------------------------------------------------------

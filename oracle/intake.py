@@ -13,8 +13,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from disburse.escrow import Escrow, MilestoneState
-from disburse.specs import spec_hash
+from disburse.chain.escrow import Escrow, MilestoneState
+from disburse.chain.specs import spec_hash
 from oracle.errors import EvidenceError, SpecError
 from oracle.evidence import EvidenceCreate
 from oracle.journal import Submitter

@@ -46,7 +46,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal, get_args
 
-from disburse.specs import ROLE_PATTERN
+from disburse.chain.specs import ROLE_PATTERN
 from oracle.errors import JournalError
 
 SCHEMA_VERSION: Final = 2

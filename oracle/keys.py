@@ -1,4 +1,4 @@
-"""The node's signing key in an encrypted keystore: `disburse.keystore` (the one home of
+"""The node's signing key in an encrypted keystore: `disburse.chain.keystore` (the one home of
 keystores), with the oracle's own errors and with the password registered for log redaction."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 
-from disburse import keystore as _keystore
-from disburse.errors import ConfigurationError
-from disburse.errors import KeystoreError as _KeystoreError
+from disburse.chain import keystore as _keystore
+from disburse.chain.errors import ConfigurationError
+from disburse.chain.errors import KeystoreError as _KeystoreError
 from oracle.errors import ConfigError, KeystoreError
 from oracle.logs import register_private_key, register_secret
 

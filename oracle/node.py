@@ -26,20 +26,20 @@ from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 
-from disburse.attestations import (
+from disburse.chain.attestations import (
     AttestationError,
     CompactSignature,
     recover_attestation,
     sign_attestation,
 )
-from disburse.client import ChainClient
-from disburse.errors import (
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import (
     ContractRevertError,
     DisburseError,
     NonceError,
     TransactionTimeoutError,
 )
-from disburse.escrow import Escrow, MilestoneState
+from disburse.chain.escrow import Escrow, MilestoneState
 from oracle import _faults
 from oracle.errors import JournalError
 from oracle.evidence import EvidenceCreate, canonical_bundle, evidence_hash

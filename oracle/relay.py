@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from disburse.attestations import CompactSignature
-from disburse.client import ChainClient
-from disburse.errors import BlockGasLimitError, ContractRevertError, DisburseError
-from disburse.escrow import Escrow, RelayedAttestation, relayed_chunks, relayed_gas
+from disburse.chain.attestations import CompactSignature
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import BlockGasLimitError, ContractRevertError, DisburseError
+from disburse.chain.escrow import Escrow, RelayedAttestation, relayed_chunks, relayed_gas
 from oracle.errors import OracleError
 from oracle.journal import Journal
 from oracle.metrics import Metrics

@@ -12,8 +12,8 @@ from types import FrameType
 
 import uvicorn
 
-from disburse.client import ChainClient
-from disburse.escrow import Escrow
+from disburse.chain.client import ChainClient
+from disburse.chain.escrow import Escrow
 from oracle.api import create_app
 from oracle.config import NodeSettings
 from oracle.errors import ConfigError

@@ -1,6 +1,6 @@
-"""Evidence specifications on the node: the model and parser live in `disburse.specs` (the plan
-loader validates a specification with the same code before registering it); the node adds the
-check that matters to it, that the file is the one registered on-chain.
+"""Evidence specifications on the node: the model and parser live in `disburse.chain.specs`
+(the plan loader validates a specification with the same code before registering it); the node
+adds the check that matters to it, that the file is the one registered on-chain.
 
 `load_spec` checks the hash before it reads a single field, so a node never acts on a
 specification other than the one registered on-chain.
@@ -8,8 +8,8 @@ specification other than the one registered on-chain.
 
 from __future__ import annotations
 
-from disburse.errors import EvidenceSpecError
-from disburse.specs import (
+from disburse.chain.errors import EvidenceSpecError
+from disburse.chain.specs import (
     MAX_SPEC_BYTES,
     MAX_SPEC_DEPTH,
     ApprovalRule,

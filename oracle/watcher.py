@@ -24,10 +24,10 @@ from typing import Any
 
 from web3 import Web3
 
-from disburse.client import ChainClient
-from disburse.errors import BlockGasLimitError, ContractRevertError, DisburseError
-from disburse.escrow import Escrow, release_batch_capacity, release_batch_gas
-from disburse.events import EventDecoder, RawEvent
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import BlockGasLimitError, ContractRevertError, DisburseError
+from disburse.chain.escrow import Escrow, release_batch_capacity, release_batch_gas
+from disburse.chain.events import EventDecoder, RawEvent
 from oracle.journal import UNFINISHED_ATTESTATION_STATES, Journal
 from oracle.metrics import Metrics
 

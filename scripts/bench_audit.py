@@ -3,7 +3,7 @@
     brownie run scripts/bench_audit.py [--network NAME]
 
 Deploys escrow, council and token on a development network, builds a history in two rounds of
-about 56,000 events each (see disburse._bench), runs the audit after each round, and writes
+about 56,000 events each (see scripts.bench_common), runs the audit after each round, and writes
 reports/audit-bench.json: `events`, `events_per_s`, `peak_rss_mb` of the full history, and the
 same figures at half the history with the memory split into the report and the working memory.
 
@@ -14,7 +14,7 @@ Settings from the environment:
                              stops (exit 3) naming what it was waiting for
 
 The chain must have a block gas limit of at least 30,000,000 (`make bench-audit` starts one with
-explicit parameters through disburse.localchain; brownie's fresh default has 12,000,000).
+explicit parameters through disburse.chain.localchain; brownie's fresh default has 12,000,000).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from disburse._bench import (
+from disburse.chain.deployment import save
+from scripts.bench_common import (
     TARGET_EVENTS_PER_S,
     UNIT,
     Builder,
@@ -39,7 +40,6 @@ from disburse._bench import (
     check_chain,
     measure,
 )
-from disburse.deployment import save
 from scripts.deploy import deploy, is_local
 
 REPORT = Path("reports/audit-bench.json")

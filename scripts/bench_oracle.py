@@ -69,11 +69,11 @@ temporary folder whose path is printed.
   gives the chain's capacity for this workload: block gas limit / gas per milestone / block
   period (`capacity_milestones_per_s`, and `capacity_used`, achieved over capacity).
 
-The chain is started by `make bench-oracle` with explicit parameters (disburse.localchain: block
-gas limit 30,000,000, base fee 0), never from brownie's ~/.brownie settings; the benchmark
-refuses a chain whose block gas limit is lower. The whole benchmark has a deadline
-(BENCH_ORACLE_DEADLINE_S): past it, it stops its nodes and exits with status 3, naming what it
-was waiting for.
+The chain is started by `make bench-oracle` with explicit parameters
+(disburse.chain.localchain: block gas limit 30,000,000, base fee 0), never from brownie's
+~/.brownie settings; the benchmark refuses a chain whose block gas limit is lower. The whole
+benchmark has a deadline (BENCH_ORACLE_DEADLINE_S): past it, it stops its nodes and exits with
+status 3, naming what it was waiting for.
 
 Settings from the environment:
     BENCH_ORACLE_MILESTONES   milestones per phase (default 1,000)
@@ -111,15 +111,15 @@ from eth_account import Account
 from eth_utils import keccak
 from pydantic import ValidationError
 
-from disburse._bench import BenchError, Deadline, check_chain
-from disburse.attestations import external_ref, milestone_id
-from disburse.client import FunctionCodec
-from disburse.contracts import load_abi
-from disburse.deployment import save
-from disburse.specs import spec_hash
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.client import FunctionCodec
+from disburse.chain.contracts import load_abi
+from disburse.chain.deployment import save
+from disburse.chain.specs import spec_hash
 from oracle.config import NodeSettings
 from oracle.evidence import EvidenceCreate, sign_inspector_approval, subject_hash
 from oracle.localnodes import ORACLE, NodeProcess, make_node
+from scripts.bench_common import BenchError, Deadline, check_chain
 from scripts.deploy import deploy, is_local
 
 REPORT = Path("reports/oracle-bench.json")

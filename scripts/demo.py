@@ -11,7 +11,8 @@ processes (quorum two) fed through `oracle evidence submit`. One program with fi
     M5      two nodes attest different evidence: Disputed, left for the council
 
 It ends with the audit. Every process it starts is stopped at the end, also on Ctrl-C.
-Run it with `make demo` (scripts/run_demo.py), on the chain `python -m disburse.localchain` starts.
+Run it with `make demo` (scripts/run_demo.py), on the chain that
+`python -m disburse.chain.localchain` starts.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from brownie import accounts, chain, web3
 from eth_account import Account
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id
-from disburse.deployment import save
-from disburse.keystore import import_keystore
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.deployment import save
+from disburse.chain.keystore import import_keystore
 from oracle.evidence import EvidenceCreate, sign_inspector_approval, subject_hash
 from oracle.localnodes import NodeProcess, make_node
 from scripts.deploy import deploy

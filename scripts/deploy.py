@@ -24,7 +24,7 @@ from typing import Any
 
 from brownie import MilestoneEscrow, OversightCouncil, SettlementToken, accounts, chain, network
 
-from disburse.deployment import Deployment, default_path, save
+from disburse.chain.deployment import Deployment, default_path, save
 
 LOCAL_NETWORKS = {"development"}
 

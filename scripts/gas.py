@@ -22,7 +22,7 @@ from typing import Any
 from brownie import MilestoneEscrow, OversightCouncil, SettlementToken, accounts, chain
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id, sign_attestation
+from disburse.chain.attestations import external_ref, milestone_id, sign_attestation
 
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "gas.json"
 BATCH = 20

@@ -1,5 +1,5 @@
 """`make demo`'s entry point: loads the brownie project and attaches to the local chain that
-`python -m disburse.localchain` started, then runs scripts/demo.py.
+`python -m disburse.chain.localchain` started, then runs scripts/demo.py.
 
 Not `brownie run scripts/demo.py`: brownie imports a script by a module name built from its
 absolute path, which fails when any folder above the project has a dot in its name.

@@ -31,8 +31,8 @@ from brownie import (
 )
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id, sign_attestation
-from disburse.localchain import LocalChain
+from disburse.chain.attestations import external_ref, milestone_id, sign_attestation
+from disburse.chain.localchain import LocalChain
 
 TEST_CHAIN: dict[str, Any] = {
     "chain_id": 31337,

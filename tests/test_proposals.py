@@ -21,8 +21,8 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 
-from disburse.contracts import load_abi
-from disburse.errors import DisburseError
+from disburse.chain.contracts import load_abi
+from disburse.chain.errors import DisburseError
 from disburse.proposals import (
     ACTIONS,
     PROGRAM_MANAGER_ROLE,

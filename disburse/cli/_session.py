@@ -17,13 +17,13 @@ from pydantic import ValidationError
 from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 
-from disburse.client import ChainClient
-from disburse.deployment import Deployment, load
-from disburse.errors import ConfigurationError, DisburseError
-from disburse.escrow import Escrow
-from disburse.keystore import load_account, read_password
+from disburse.chain.client import ChainClient
+from disburse.chain.deployment import Deployment, load
+from disburse.chain.errors import ConfigurationError, DisburseError
+from disburse.chain.escrow import Escrow
+from disburse.chain.keystore import load_account, read_password
+from disburse.chain.profile import ChainProfile
 from disburse.plans import PlanFileError, read_bounded
-from disburse.profile import ChainProfile
 
 MAX_PROFILE_BYTES = 64 * 1024
 """The largest chain profile read."""

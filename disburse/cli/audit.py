@@ -14,9 +14,9 @@ from typing import IO, Annotated
 import typer
 
 from disburse.audit import SCHEDULE_TOLERANCE, AuditReport, WindowPolicy, run_audit
+from disburse.chain.deployment import DeploymentFileError
 from disburse.cli._session import fail, reports_errors, session
 from disburse.cli.programs import parse_duration
-from disburse.deployment import DeploymentFileError
 from disburse.plans import parse_amount
 
 

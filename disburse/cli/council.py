@@ -28,12 +28,12 @@ from web3.exceptions import (
 )
 from web3.types import EventData, TxParams, TxReceipt
 
-from disburse.attestations import AttestationError, external_ref, milestone_id
+from disburse.chain.attestations import AttestationError, external_ref, milestone_id
+from disburse.chain.client import ChainClient, revert_data
+from disburse.chain.deployment import DeploymentFileError
+from disburse.chain.errors import ContractRevertError
+from disburse.chain.escrow import Escrow, MilestoneState
 from disburse.cli._session import Session, fail, reports_errors, session
-from disburse.client import ChainClient, revert_data
-from disburse.deployment import DeploymentFileError
-from disburse.errors import ContractRevertError
-from disburse.escrow import Escrow, MilestoneState
 from disburse.proposals import (
     ACTIONS,
     MAX_CHALLENGE_WINDOW,

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from disburse.chain.keystore import import_keystore, new_keystore, read_password
 from disburse.cli._session import default_password_env, fail, reports_errors
-from disburse.keystore import import_keystore, new_keystore, read_password
 
 app = typer.Typer(help="Your signing key (an encrypted keystore).", no_args_is_help=True)
 

@@ -21,7 +21,9 @@ from eth_account.signers.local import LocalAccount
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from disburse.attestations import external_ref, milestone_id
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.errors import DisburseError
+from disburse.chain.escrow import MilestoneState, milestone_statuses
 from disburse.cli._session import Session, fail, reports_errors, session
 from disburse.cli.programs import (
     Program,
@@ -36,8 +38,6 @@ from disburse.cli.programs import (
     registered_events,
     send,
 )
-from disburse.errors import DisburseError
-from disburse.escrow import STATUSES, MilestoneState
 from disburse.plans import (
     OnChainTerms,
     PlanInvalidError,
@@ -281,10 +281,10 @@ def _print_plan(items: Sequence[PlannedMilestone], token: Token, *, title: str) 
 def _status(text: str | None) -> str | None:
     if text is None:
         return None
-    for status in STATUSES[1:]:
+    for status in milestone_statuses()[1:]:
         if status.lower() == text.strip().lower():
             return status
-    fail(f"unknown status {text!r}; one of {', '.join(STATUSES[1:])}")
+    fail(f"unknown status {text!r}; one of {', '.join(milestone_statuses()[1:])}")
 
 
 def _ref_of(raw: bytes) -> str:

@@ -27,9 +27,9 @@ from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from disburse import plans
+from disburse.chain.errors import ChainError, DisburseError
+from disburse.chain.escrow import Escrow, milestone_statuses
 from disburse.cli._session import Session, reports_errors, session
-from disburse.errors import ChainError, DisburseError
-from disburse.escrow import STATUSES, Escrow
 from disburse.plans import format_amount, parse_amount
 from disburse.proposals import PROGRAM_MANAGER_ROLE
 
@@ -424,7 +424,7 @@ def show(ctx: typer.Context, program_id: ProgramId) -> None:
     table.add_row("closed", "yes" if program.closed else "no")
     total = sum(counts.values())
     table.add_row("milestones", str(total))
-    for status in STATUSES:
+    for status in milestone_statuses():
         if counts[status]:
             table.add_row(f"  {status}", str(counts[status]))
     console().print(table)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from disburse.chain.specs import spec_hash
 from disburse.cli._session import fail
 from disburse.plans import MAX_SPEC_BYTES, PlanFileError, check_spec, read_bounded
-from disburse.specs import spec_hash
 
 app = typer.Typer(help="Evidence specifications.", no_args_is_help=True)
 

@@ -18,8 +18,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import EventData, LogReceipt
 
+from disburse.chain.events import EventDecoder
 from disburse.cli.council import Council, reports_chain_errors, when
-from disburse.events import EventDecoder
 from disburse.proposals import ROLE_NAMES, ChainWords, Money, ref_text, short, show_duration
 
 

@@ -39,10 +39,10 @@ from brownie import accounts, chain, web3
 from eth_utils import keccak
 from typer.testing import CliRunner, Result
 
-from disburse.attestations import external_ref, milestone_id, sign_attestation
+from disburse.chain.attestations import external_ref, milestone_id, sign_attestation
+from disburse.chain.deployment import save
 from disburse.cli import main
 from disburse.cli.audit import audit
-from disburse.deployment import save
 from scripts.deploy import deploy
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input
 

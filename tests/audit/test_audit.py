@@ -30,7 +30,7 @@ from brownie import web3
 from eth_utils import keccak
 
 from disburse.audit import _result_items
-from disburse.errors import ChainError, LogRangeTooLargeError
+from disburse.chain.errors import ChainError, LogRangeTooLargeError
 from disburse.proposals import short
 from tests.audit.conftest import FORCE_REASON, units
 

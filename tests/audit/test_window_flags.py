@@ -28,7 +28,6 @@ from brownie import accounts, chain, web3
 from eth_abi.abi import encode
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id
 from disburse.audit import (
     CANCELLED,
     EXPIRED,
@@ -46,10 +45,11 @@ from disburse.audit import (
     shortened_before_release,
     window_below_policy,
 )
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.client import ChainClient
+from disburse.chain.deployment import load, save
+from disburse.chain.profile import ChainProfile
 from disburse.cli.watch import EventWords
-from disburse.client import ChainClient
-from disburse.deployment import load, save
-from disburse.profile import ChainProfile
 from scripts.deploy import deploy
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input
 

@@ -24,8 +24,8 @@ import pytest
 from brownie import accounts, chain, web3
 from eth_utils import keccak
 
-from disburse.deployment import save
-from disburse.keystore import import_keystore
+from disburse.chain.deployment import save
+from disburse.chain.keystore import import_keystore
 from scripts.deploy import deploy
 from tests.cli_support import Cli
 from tests.conftest import DAY, TOKEN_UNIT

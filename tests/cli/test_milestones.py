@@ -32,9 +32,9 @@ import pytest
 from brownie import chain
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id
-from disburse.client import ChainClient
-from disburse.errors import ChainUnavailableError
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import ChainUnavailableError
 from disburse.plans import (
     format_amount,
     format_time,

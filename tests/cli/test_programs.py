@@ -31,7 +31,7 @@ import pytest
 from brownie import accounts, chain
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id
+from disburse.chain.attestations import external_ref, milestone_id
 from disburse.cli.programs import RefusedError, parse_duration, show_duration
 from tests.cli.conftest import DEAD_RPC, FUNDS, MINTED, nonce, table_rows
 from tests.conftest import DAY, TOKEN_UNIT, milestone_input

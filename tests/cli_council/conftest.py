@@ -24,10 +24,10 @@ from click.testing import Result
 from eth_utils import keccak
 
 import disburse.cli
-from disburse.attestations import external_ref, milestone_id
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.deployment import save
+from disburse.chain.keystore import import_keystore
 from disburse.cli.watch import watch
-from disburse.deployment import save
-from disburse.keystore import import_keystore
 from scripts.deploy import deploy
 from tests.cli_support import Cli as _Cli
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input

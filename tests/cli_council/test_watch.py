@@ -19,8 +19,8 @@ import re
 from brownie import accounts, chain, web3
 
 import disburse.cli.watch as watch_module
+from disburse.chain.contracts import load_abi
 from disburse.cli.watch import EventWords
-from disburse.contracts import load_abi
 from disburse.proposals import short
 from tests.cli_council.conftest import DAY, DEAD_RPC, attest, evidence, one_error_line
 

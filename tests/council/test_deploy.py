@@ -31,7 +31,7 @@ from typing import Any
 import brownie
 from brownie import MilestoneEscrow, chain, network
 
-from disburse.deployment import load, save
+from disburse.chain.deployment import load, save
 from scripts.deploy import deploy
 from tests.council.conftest import (
     AMOUNT,

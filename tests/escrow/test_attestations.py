@@ -71,7 +71,7 @@ import pytest
 from brownie import MilestoneEscrow, chain, web3
 from eth_keys import keys
 
-from disburse.attestations import external_ref
+from disburse.chain.attestations import external_ref
 from tests.conftest import DAY, PROGRAM_FUNDS, evidence
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

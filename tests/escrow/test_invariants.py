@@ -114,7 +114,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from disburse.attestations import (
+from disburse.chain.attestations import (
     CompactSignature,
     external_ref,
     milestone_id,

@@ -67,7 +67,7 @@ from brownie import ZERO_ADDRESS, accounts, chain, history, web3
 from brownie.exceptions import VirtualMachineError
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id
+from disburse.chain.attestations import external_ref, milestone_id
 from tests.conftest import (
     CHALLENGE_WINDOW,
     DAY,

@@ -25,7 +25,7 @@ import brownie
 import pytest
 from brownie import chain
 
-from disburse.attestations import attestation_digest
+from disburse.chain.attestations import attestation_digest
 from tests.conftest import error, evidence, milestone_input
 
 REGISTERED, VERIFIED = 1, 2

@@ -16,12 +16,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.contract import Contract
 
-from disburse.attestations import external_ref, milestone_id
-from disburse.client import ChainClient
-from disburse.deployment import Deployment, save
-from disburse.localchain import LocalChain
-from disburse.profile import ChainProfile
-from disburse.specs import spec_hash
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.client import ChainClient
+from disburse.chain.deployment import Deployment, save
+from disburse.chain.localchain import LocalChain
+from disburse.chain.profile import ChainProfile
+from disburse.chain.specs import spec_hash
 from tests.oracle.nodes import NodeProcess, make_node, upload_evidence, wait_for
 
 BUILD = Path(__file__).resolve().parents[2] / "build" / "contracts"

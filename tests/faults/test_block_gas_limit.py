@@ -24,12 +24,12 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from disburse.attestations import sign_attestation
-from disburse.client import ChainClient
-from disburse.errors import BlockGasLimitError
-from disburse.escrow import Escrow, release_batch_gas
-from disburse.localchain import LocalChain
-from disburse.profile import ChainProfile
+from disburse.chain.attestations import sign_attestation
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import BlockGasLimitError
+from disburse.chain.escrow import Escrow, release_batch_gas
+from disburse.chain.localchain import LocalChain
+from disburse.chain.profile import ChainProfile
 from oracle.api import create_app
 from oracle.intake import SpecStore
 from oracle.journal import Journal

@@ -30,8 +30,8 @@ import httpx
 import pytest
 from eth_utils import to_checksum_address
 
-from disburse.client import ChainClient
-from disburse.localchain import LocalChain
+from disburse.chain.client import ChainClient
+from disburse.chain.localchain import LocalChain
 from tests.faults._system import (
     REGISTERED,
     System,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from disburse.localchain import LocalChain
+from disburse.chain.localchain import LocalChain
 from tests.faults._system import (
     RELEASED,
     System,

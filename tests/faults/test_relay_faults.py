@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from disburse.localchain import LocalChain
+from disburse.chain.localchain import LocalChain
 from tests.faults._system import System, deploy_system, start_nodes, submit, wait_released
 from tests.oracle.nodes import NodeProcess, free_port, wait_for
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from disburse.errors import TransactionTimeoutError
-from disburse.escrow import Escrow
-from disburse.localchain import LocalChain
+from disburse.chain.errors import TransactionTimeoutError
+from disburse.chain.escrow import Escrow
+from disburse.chain.localchain import LocalChain
 from tests.faults._system import anvil_account, client_for, deploy_system, rpc
 from tests.oracle.nodes import free_port
 

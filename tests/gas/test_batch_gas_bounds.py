@@ -9,8 +9,8 @@ import pytest
 from brownie import accounts
 from eth_account import Account
 
-from disburse.attestations import CompactSignature
-from disburse.escrow import (
+from disburse.chain.attestations import CompactSignature
+from disburse.chain.escrow import (
     RelayedAttestation,
     relayed_chunks,
     relayed_gas,

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from disburse.attestations import external_ref, milestone_id
-from disburse.client import ChainClient
-from disburse.escrow import Escrow
-from disburse.profile import ChainProfile
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.client import ChainClient
+from disburse.chain.escrow import Escrow
+from disburse.chain.profile import ChainProfile
 from oracle.api import create_app
 from oracle.intake import SpecStore
 from oracle.journal import Journal

@@ -14,10 +14,10 @@ from brownie import chain, web3
 from eth_account import Account
 from eth_utils import keccak
 
-from disburse.attestations import external_ref, milestone_id
-from disburse.client import ChainClient
-from disburse.deployment import save
-from disburse.profile import ChainProfile
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.client import ChainClient
+from disburse.chain.deployment import save
+from disburse.chain.profile import ChainProfile
 from oracle.evidence import EvidenceCreate, sign_inspector_approval, subject_hash
 from scripts.deploy import deploy
 from tests.conftest import TOKEN_UNIT

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from disburse.attestations import CompactSignature
-from disburse.client import ChainClient
-from disburse.errors import ChainUnavailableError
-from disburse.escrow import Escrow
-from disburse.profile import ChainProfile
+from disburse.chain.attestations import CompactSignature
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import ChainUnavailableError
+from disburse.chain.escrow import Escrow
+from disburse.chain.profile import ChainProfile
 from oracle.metrics import Metrics
 from oracle.relay import RelayBatcher
 

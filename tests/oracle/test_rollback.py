@@ -17,9 +17,9 @@ from typing import Any
 from brownie import chain, web3
 from eth_account import Account
 
-from disburse.client import ChainClient
-from disburse.escrow import Escrow
-from disburse.profile import ChainProfile
+from disburse.chain.client import ChainClient
+from disburse.chain.escrow import Escrow
+from disburse.chain.profile import ChainProfile
 from oracle.evidence import EvidenceCreate
 from oracle.intake import SpecStore
 from oracle.journal import Journal

@@ -25,8 +25,8 @@ import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
 
-from disburse import specs as spec_module
-from disburse.specs import spec_hash
+from disburse.chain import specs as spec_module
+from disburse.chain.specs import spec_hash
 from oracle.errors import SpecError
 from oracle.spec import MAX_SPEC_BYTES, EvidenceSpec, load_spec
 

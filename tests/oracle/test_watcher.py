@@ -11,9 +11,9 @@ import pytest
 from brownie import accounts, chain, web3
 from eth_account import Account
 
-from disburse.client import ChainClient
-from disburse.escrow import Escrow
-from disburse.profile import ChainProfile
+from disburse.chain.client import ChainClient
+from disburse.chain.escrow import Escrow
+from disburse.chain.profile import ChainProfile
 from oracle.journal import Journal
 from oracle.metrics import Metrics
 from oracle.watcher import Watcher

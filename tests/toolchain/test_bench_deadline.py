@@ -18,14 +18,14 @@ import textwrap
 import pytest
 from web3 import Web3
 
-from disburse._bench import CHAIN_GAS_LIMIT, BenchError, check_chain
-from disburse.localchain import LocalChain
+from disburse.chain.localchain import LocalChain
 from oracle.localnodes import free_port
+from scripts.bench_common import CHAIN_GAS_LIMIT, BenchError, check_chain
 
 BLOCKED = textwrap.dedent(
     """
     import time
-    from disburse._bench import Deadline
+    from scripts.bench_common import Deadline
     deadline = Deadline("bench-test", 0.5)
     deadline.on_expiry(lambda: print("cleaned up", flush=True))
     deadline.waiting_for(lambda: "node7 to answer /healthz")
@@ -35,7 +35,7 @@ BLOCKED = textwrap.dedent(
 FINISHED = textwrap.dedent(
     """
     import time
-    from disburse._bench import Deadline
+    from scripts.bench_common import Deadline
     deadline = Deadline("bench-test", 0.5)
     deadline.finish()
     time.sleep(1)

@@ -4,7 +4,7 @@ that a restart (even after `kill -9`) loses nothing.
 The binary is started directly, in its own process group, never through the Node wrapper in
 node_modules/.bin (a signal to the wrapper leaves anvil running and holding its port).
 
-    python -m disburse.localchain --state chain.json --port 8545 -- COMMAND ARGS…
+    python -m disburse.chain.localchain --state chain.json --port 8545 -- COMMAND ARGS…
 
 runs COMMAND with the chain up and stops the chain afterwards, also on Ctrl-C.
 """
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import requests
 
-from disburse.errors import ChainUnavailableError, ConfigurationError
+from disburse.chain.errors import ChainUnavailableError, ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GAS_LIMIT = 30_000_000
 """The block gas limit of every chain started here (a permissioned network sets its own in
 genesis; brownie's default development chain has 12,000,000)."""

@@ -1,4 +1,4 @@
-"""`disburse.specs.parse_spec`: the one parser of evidence specifications (the plan loader and
+"""`disburse.chain.specs.parse_spec`: the one parser of evidence specifications (the plan loader and
 the oracle node both use it); no chain needed.
 
 parse_spec(raw)
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from disburse.errors import DisburseError, EvidenceSpecError
-from disburse.specs import MAX_SPEC_BYTES, MAX_SPEC_DEPTH, EvidenceSpec, parse_spec
+from disburse.chain.errors import DisburseError, EvidenceSpecError
+from disburse.chain.specs import MAX_SPEC_BYTES, MAX_SPEC_DEPTH, EvidenceSpec, parse_spec
 
 GOOD = b"""version: 1
 title: Acceptance of lot 3
@@ -87,7 +87,7 @@ def test_an_unusable_specification_raises_a_disburse_error_naming_the_problem(
 
 
 def test_disburse_specs_imports_nothing_from_the_oracle() -> None:
-    source = Path(__file__).parents[2] / "disburse" / "specs.py"
+    source = Path(__file__).parents[2] / "disburse" / "chain" / "specs.py"
     tree = ast.parse(source.read_text())
     imported = {
         node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)

@@ -39,9 +39,9 @@ from eth_abi.abi import decode, encode
 from eth_utils.crypto import keccak
 from web3 import Web3
 
-from disburse.attestations import external_ref, milestone_id
-from disburse.contracts import load_abi
-from disburse.errors import ErrorDecoder
+from disburse.chain.attestations import external_ref, milestone_id
+from disburse.chain.contracts import load_abi
+from disburse.chain.errors import ErrorDecoder
 
 DAY = 86_400
 UNIT = 10**18
@@ -69,7 +69,7 @@ class BenchError(RuntimeError):
 
 CHAIN_GAS_LIMIT = 30_000_000
 """The block gas limit the benchmarks' chain is started with (`make bench-*` starts it through
-disburse.localchain); a chain with less cannot take their transactions."""
+disburse.chain.localchain); a chain with less cannot take their transactions."""
 
 
 def check_chain(w3: Web3, *, name: str) -> int:
@@ -80,7 +80,7 @@ def check_chain(w3: Web3, *, name: str) -> int:
         raise BenchError(
             f"{name}: the chain's block gas limit is {limit:,}, below the {CHAIN_GAS_LIMIT:,} the "
             "benchmark is built for: run it with `make`, which starts its chain with explicit "
-            "parameters (python -m disburse.localchain --gas-limit ...)"
+            "parameters (python -m disburse.chain.localchain --gas-limit ...)"
         )
     return limit
 
@@ -541,7 +541,7 @@ def _run_child(
     if deadline is not None:
         deadline.waiting_for(what)
     try:
-        subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
+        subprocess.run(
             argv,
             check=True,
             env=env,
@@ -570,7 +570,7 @@ def measure(
         [
             sys.executable,
             "-m",
-            "disburse._bench",
+            "scripts.bench_common",
             "timed",
             str(timed),
             "--deployment",
@@ -595,7 +595,7 @@ def measure(
         [
             sys.executable,
             "-m",
-            "disburse._bench",
+            "scripts.bench_common",
             "traced",
             str(traced),
             str(deployment_file),

@@ -21,8 +21,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 
-from disburse.errors import ConfigurationError as ConfigError
-from disburse.errors import KeystoreError
+from disburse.chain.errors import ConfigurationError as ConfigError
+from disburse.chain.errors import KeystoreError
 
 SCRYPT_N: Final = 2**18
 """scrypt work factor of new keystores (geth's "standard" strength: about a second to unlock)."""

@@ -44,8 +44,8 @@ from web3.types import (
     Wei,
 )
 
-from disburse.contracts import CONTRACTS, load_abi
-from disburse.errors import (
+from disburse.chain.contracts import CONTRACTS, load_abi
+from disburse.chain.errors import (
     ArtifactError,
     BlockGasLimitError,
     ChainError,
@@ -59,7 +59,7 @@ from disburse.errors import (
     SenderNotAuthorisedError,
     TransactionTimeoutError,
 )
-from disburse.profile import ChainProfile
+from disburse.chain.profile import ChainProfile
 
 T = TypeVar("T")
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from brownie import chain, web3
 
-from disburse.client import ChainClient
-from disburse.errors import ContractRevertError
-from disburse.escrow import Escrow
-from disburse.profile import ChainProfile
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import ContractRevertError
+from disburse.chain.escrow import Escrow
+from disburse.chain.profile import ChainProfile
 from tests.conftest import evidence
 
 
@@ -74,8 +74,8 @@ def test_an_empty_list_makes_no_request():
 
 
 def test_the_codec_names_the_function_a_selector_calls():
-    from disburse.client import FunctionCodec
-    from disburse.contracts import load_abi
+    from disburse.chain.client import FunctionCodec
+    from disburse.chain.contracts import load_abi
 
     codec = FunctionCodec("0x" + "11" * 20, load_abi("MilestoneEscrow"))
     call = codec.call("releaseBatch", [b"\x01" * 32])

@@ -11,11 +11,15 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 
-from disburse.attestations import CompactSignature
-from disburse.client import Call, ChainClient, FunctionCodec
-from disburse.errors import ENUMS
+from disburse.chain.attestations import CompactSignature
+from disburse.chain.client import Call, ChainClient, FunctionCodec
+from disburse.chain.contracts import enum_labels
 
-STATUSES = ENUMS["MilestoneStatus"]
+
+def milestone_statuses() -> tuple[str, ...]:
+    """The MilestoneStatus labels as compiled; a status's ABI value is its index."""
+    return enum_labels("MilestoneStatus")
+
 
 # Gas limits of batches, from their size rather than from eth_estimateGas: a node executes an
 # estimate of a batch many times over (a binary search), which cost the chain more than mining
@@ -187,7 +191,7 @@ def _state(milestone_id: bytes, raw: Sequence[Any]) -> MilestoneState:
         amount=int(raw[2]),
         deadline=int(raw[3]),
         evidence_spec_hash=bytes(raw[4]),
-        status=STATUSES[int(raw[5])],
+        status=milestone_statuses()[int(raw[5])],
         attestations=int(raw[6]),
         attestation_epoch=int(raw[7]),
         evidence_hash=bytes(raw[8]),

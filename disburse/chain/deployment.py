@@ -12,7 +12,7 @@ from pathlib import Path
 from eth_utils.address import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from disburse.errors import ConfigurationError
+from disburse.chain.errors import ConfigurationError
 
 DEPLOYMENTS_DIR = Path("deployments")
 

@@ -11,8 +11,8 @@ from brownie import chain, web3
 from eth_account import Account
 from web3.exceptions import Web3RPCError
 
-from disburse.client import ChainClient, rpc_error_of
-from disburse.errors import (
+from disburse.chain.client import ChainClient, rpc_error_of
+from disburse.chain.errors import (
     ChainIdMismatchError,
     ChainUnavailableError,
     ContractRevertError,
@@ -21,7 +21,7 @@ from disburse.errors import (
     NonceError,
     SenderNotAuthorisedError,
 )
-from disburse.profile import ChainProfile
+from disburse.chain.profile import ChainProfile
 from tests.conftest import evidence
 
 

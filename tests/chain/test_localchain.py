@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from disburse.client import ChainClient
-from disburse.localchain import LocalChain
-from disburse.profile import ChainProfile
+from disburse.chain.client import ChainClient
+from disburse.chain.localchain import LocalChain
+from disburse.chain.profile import ChainProfile
 from tests.oracle.nodes import free_port
 
 # anvil's first default account (its well-known test mnemonic), funded at genesis.

@@ -21,7 +21,8 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
-from disburse.types import MilestoneId
+from disburse.chain.errors import DisburseError
+from disburse.chain.types import MilestoneId
 
 DOMAIN_NAME = "MilestoneEscrow"
 DOMAIN_VERSION = "1"
@@ -37,7 +38,7 @@ ATTESTATION_TYPES = {
 }
 
 
-class AttestationError(ValueError):
+class AttestationError(DisburseError, ValueError):
     """An attestation could not be built from the values given."""
 
 

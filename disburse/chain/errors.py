@@ -15,23 +15,12 @@ from eth_abi.abi import decode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-# Enums in the contracts' ABIs, by their Solidity name; values in declaration order.
-ENUMS: dict[str, tuple[str, ...]] = {
-    "MilestoneStatus": (
-        "None",
-        "Registered",
-        "Verified",
-        "Disputed",
-        "Frozen",
-        "Released",
-        "Cancelled",
-        "Expired",
-    ),
-}
-
 
 class DisburseError(Exception):
-    """Root of every error raised by the shared client."""
+    """Root of every error the package raises on purpose: the chain layer's, the tools' and the
+    oracle node's. A subclass also derives from the builtin it stands for where there is one
+    (`DeploymentFileError(ConfigurationError, ValueError)`), so callers that catch the builtin
+    keep working."""
 
 
 class ConfigurationError(DisburseError):
@@ -40,6 +29,10 @@ class ConfigurationError(DisburseError):
 
 class KeystoreError(ConfigurationError):
     """A keystore cannot be created, read or unlocked."""
+
+
+class CompilerDownloadRefusedError(ConfigurationError, RuntimeError):
+    """A tool asked py-solc-x to download or build a compiler; this project never does."""
 
 
 class ArtifactError(ConfigurationError):
@@ -193,7 +186,7 @@ class ErrorDecoder:
         shown: list[tuple[str, Any]] = []
         for name, kind, enum, value in zip(spec.names, spec.types, spec.enums, values, strict=True):
             if enum is not None:
-                labels = ENUMS.get(enum.split(".")[-1])
+                labels = _enum_labels(enum.split(".")[-1])
                 value = labels[value] if labels and 0 <= value < len(labels) else value
             elif kind == "address":
                 value = to_checksum_address(value)
@@ -210,3 +203,13 @@ class ErrorDecoder:
         )
         prefix = f"{context}: " if context else ""
         return ContractRevertError(prefix + what, error=decoded, data=data)
+
+
+def _enum_labels(name: str) -> tuple[str, ...]:
+    # Imported here: contracts.py raises this module's ArtifactError.
+    from disburse.chain.contracts import enum_labels
+
+    try:
+        return enum_labels(name)
+    except ArtifactError:
+        return ()  # shown as its number

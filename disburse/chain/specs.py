@@ -56,7 +56,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from disburse.errors import EvidenceSpecError
+from disburse.chain.errors import EvidenceSpecError
 
 
 def spec_hash(raw: bytes) -> bytes:

@@ -34,15 +34,15 @@ from eth_account import Account
 from eth_utils import keccak
 from web3.exceptions import ExtraDataLengthError
 
-from disburse.client import ChainClient
-from disburse.errors import (
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import (
     BlockGasLimitError,
     GasPriceTooLowError,
     LogRangeTooLargeError,
     SenderNotAuthorisedError,
     TransactionTimeoutError,
 )
-from disburse.profile import ChainProfile
+from disburse.chain.profile import ChainProfile
 
 CHAIN_ID = 1337
 ESCROW = "0x" + "42" * 20
