@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from disburse.chain.attestations import AttestationError, CompactSignature, recover_attestation
 from disburse.chain.errors import DisburseError
-from oracle.errors import OracleError, SpecError, StoreError
+from oracle.errors import OracleError, SpecError, StoreError, raise_if_own
 from oracle.evidence import EvidenceCreate
 from oracle.intake import IntakeError, scope_refusal
 from oracle.journal import Submitter
@@ -377,6 +377,7 @@ def create_app(
         except (SpecError, StoreError) as exc:
             raise HTTPException(422, str(exc)) from None
         except DisburseError as exc:  # unreachable, or answering nonsense
+            raise_if_own(exc)
             raise _unavailable(exc) from None
         return [a.evidence.id for a in accepted]
 
@@ -403,6 +404,7 @@ def create_app(
                 with node.client.prompt():
                     milestone = node.escrow.milestone(bytes.fromhex(found.milestone_id[2:]))
             except DisburseError as exc:
+                raise_if_own(exc)
                 raise _unavailable(exc) from None
             spec = node.specs.parsed(milestone.evidence_spec_hash)
             if scope_refusal(who, found.milestone_id, milestone, spec) is not None:
@@ -436,6 +438,7 @@ def create_app(
                 committee = node.escrow.committee()
                 terms = [m.terms_version for m in node.escrow.milestones(ids)]
         except DisburseError as exc:
+            raise_if_own(exc)
             raise _unavailable(exc) from None
         checked: list[tuple[Relayed, str]] = []
         for index, item in enumerate(items):

@@ -27,8 +27,8 @@ import httpx
 import typer
 import yaml
 
+from disburse.chain.errors import DisburseError
 from oracle.config import load_settings
-from oracle.errors import OracleError
 from oracle.journal import Journal
 from oracle.keys import import_keystore, new_keystore, read_password
 from oracle.logs import configure_logging
@@ -71,7 +71,7 @@ def keys_new(
     """Creates a new signing key, encrypted with the password."""
     try:
         address = new_keystore(keystore, _password(password_file, password_env))
-    except OracleError as exc:
+    except DisburseError as exc:
         _fail(str(exc))
     typer.echo(address)
 
@@ -89,7 +89,7 @@ def keys_import(
         address = import_keystore(keystore, secret, _password(password_file, password_env))
     except FileNotFoundError:
         _fail(f"no private key file at {private_key_file}")
-    except OracleError as exc:
+    except DisburseError as exc:
         _fail(str(exc))
     typer.echo(address)
 
@@ -142,7 +142,7 @@ def apikeys_add(
         key = _journal(config).add_api_key(
             submitter, role=role, programs=program or None, milestones=milestone or None
         )
-    except OracleError as exc:
+    except DisburseError as exc:
         _fail(str(exc))
     scope = (
         "any program"
@@ -165,7 +165,7 @@ def apikeys_revoke(submitter: str, config: Config) -> None:
     """Revokes a submitter's API key."""
     try:
         _journal(config).revoke_api_key(submitter)
-    except OracleError as exc:
+    except DisburseError as exc:
         _fail(str(exc))
     typer.echo(f"revoked {submitter}")
 
@@ -178,14 +178,8 @@ def run(config: Config, log_level: str = "INFO") -> None:
     configure_logging(log_level, sys.stderr)
     try:
         run_service(load_settings(config))
-    except OracleError as exc:
+    except DisburseError as exc:  # the settings, the keystore, the chain refusing at start
         _fail(str(exc))
-    except Exception as exc:  # e.g. the chain refusing at start: say it in one line
-        from disburse.chain.errors import DisburseError
-
-        if isinstance(exc, DisburseError):
-            _fail(str(exc))
-        raise
 
 
 def _client(node: str, api_key_file: Path) -> httpx.Client:

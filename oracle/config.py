@@ -20,6 +20,11 @@ from disburse.chain.profile import ChainProfile
 from oracle.errors import ConfigError
 
 ENV_PREFIX = "ORACLE_"
+CHAIN_ENV_PREFIX = "ORACLE_CHAIN_"
+
+MOVED_TO_CHAIN = frozenset(ChainProfile.model_fields) - {"name", "poll_interval_s"}
+"""Chain profile fields a node's settings held flat before they moved under `chain:`. (The
+node's `poll_interval_s` is its own: how often it polls the chain for new blocks.)"""
 
 
 class NodeSettings(BaseModel):
@@ -28,8 +33,11 @@ class NodeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, description="this node's name in logs and metrics")
-    rpc_url: str = Field(min_length=1, description="JSON-RPC endpoint of the chain")
-    chain_id: int = Field(gt=0, description="expected chain id; checked against eth_chainId")
+    chain: ChainProfile = Field(
+        description="how to talk to the chain: exactly the file format of `disburse --profile` "
+        "(rpc_url, chain_id, tx_type, fees, confirmations, ranges, timeouts, retries…); its "
+        "name defaults to the node's"
+    )
     deployment_file: Path = Field(description="written by scripts/deploy.py: escrow + start block")
     keystore: Path = Field(description="encrypted keystore of this node's signing key")
     password_file: Path | None = Field(default=None, description="file holding the password")
@@ -40,20 +48,6 @@ class NodeSettings(BaseModel):
     api_host: str = Field(default="127.0.0.1", description="API bind address")
     api_port: int = Field(default=8700, ge=1, le=65535, description="API port")
     poll_interval_s: float = Field(default=1.0, gt=0, description="chain polling, seconds")
-    tx_type: Literal["legacy", "eip1559"] = "eip1559"
-    gas_price_wei: int | None = Field(default=None, ge=0, description="0 on free-gas chains")
-    confirmations: int = Field(default=0, ge=0, description="blocks before an event counts")
-    log_range_cap: int = Field(default=5_000, gt=0, description="largest eth_getLogs range")
-    poa: bool = Field(default=False, description="proof-of-authority headers (Besu QBFT)")
-    receipt_timeout_s: float = Field(default=30.0, gt=0, description="wait for a receipt, seconds")
-    max_batch_gas: int = Field(
-        default=15_000_000,
-        ge=1_000_000,
-        description="largest gas limit of a batch transaction; well under the block gas limit",
-    )
-    rpc_batch_cap: int = Field(
-        default=200, gt=0, description="largest JSON-RPC batch (Besu: --rpc-http-max-batch-size)"
-    )
     submission: Literal["direct", "relay"] = Field(
         default="direct",
         description="direct: send attestations from this node's account; relay: hand the "
@@ -82,6 +76,21 @@ class NodeSettings(BaseModel):
     )
     max_document_bytes: int = Field(default=10 * 2**20, gt=0, description="largest document")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nested_chain(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        moved = sorted(k for k in data if k in MOVED_TO_CHAIN)
+        if moved:
+            raise ValueError(
+                f"{', '.join(moved)} moved under chain: (the same format as disburse --profile)"
+            )
+        chain = data.get("chain")
+        if isinstance(chain, dict) and "name" not in chain and isinstance(data.get("name"), str):
+            data = {**data, "chain": {"name": data["name"], **chain}}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> NodeSettings:
         if self.submission == "relay" and not self.relayer_url and not self.relay:
@@ -93,41 +102,33 @@ class NodeSettings(BaseModel):
             raise ValueError("exactly one of password_file and password_env must be set")
         return self
 
-    def profile(self) -> ChainProfile:
-        return ChainProfile(
-            name=self.name,
-            rpc_url=self.rpc_url,
-            chain_id=self.chain_id,
-            tx_type=self.tx_type,
-            gas_price_wei=self.gas_price_wei,
-            confirmations=self.confirmations,
-            log_range_cap=self.log_range_cap,
-            poa=self.poa,
-            receipt_timeout_s=self.receipt_timeout_s,
-            max_batch_gas=self.max_batch_gas,
-            rpc_batch_cap=self.rpc_batch_cap,
-        )
-
     def deployment(self) -> Deployment:
         found = load(self.deployment_file)
-        if found.chain_id != self.chain_id:
+        if found.chain_id != self.chain.chain_id:
             raise ConfigError(
                 f"{self.deployment_file} is a deployment on chain {found.chain_id}, "
-                f"but this node is set for chain {self.chain_id}"
+                f"but this node is set for chain {self.chain.chain_id}"
             )
         return found
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+def _from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ORACLE_<FIELD> for the node's own fields, ORACLE_CHAIN_<FIELD> for its chain profile."""
     fields = NodeSettings.model_fields
     found: dict[str, Any] = {}
+    chain: dict[str, Any] = {}
     for key, value in env.items():
+        if key.startswith(CHAIN_ENV_PREFIX):
+            name = key[len(CHAIN_ENV_PREFIX) :].lower()
+            if name in ChainProfile.model_fields:
+                chain[name] = value
+                continue
         if not key.startswith(ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX) :].lower()
-        if name in fields:
+        if name in fields or name in MOVED_TO_CHAIN:
             found[name] = value
-    return found
+    return found, chain
 
 
 def load_settings(file: Path | None = None, env: Mapping[str, str] | None = None) -> NodeSettings:
@@ -143,7 +144,11 @@ def load_settings(file: Path | None = None, env: Mapping[str, str] | None = None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{file} must hold a mapping of settings")
         values.update(loaded)
-    values.update(_from_env(env if env is not None else os.environ))
+    node_env, chain_env = _from_env(env if env is not None else os.environ)
+    values.update(node_env)
+    if chain_env:
+        chain = values.get("chain")
+        values["chain"] = {**chain, **chain_env} if isinstance(chain, dict) else chain_env
     try:
         return NodeSettings.model_validate(values)
     except ValidationError as exc:

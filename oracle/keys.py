@@ -1,5 +1,6 @@
 """The node's signing key in an encrypted keystore: `disburse.chain.keystore` (the one home of
-keystores), with the oracle's own errors and with the password registered for log redaction."""
+keystores and of `KeystoreError`), with the password and key registered for log redaction. A
+missing or empty password source is the node's `ConfigError` (also a ConfigurationError)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 
 from disburse.chain import keystore as _keystore
-from disburse.chain.errors import ConfigurationError
-from disburse.chain.errors import KeystoreError as _KeystoreError
-from oracle.errors import ConfigError, KeystoreError
+from disburse.chain.errors import ConfigurationError, KeystoreError
+from oracle.errors import ConfigError
 from oracle.logs import register_private_key, register_secret
 
 SCRYPT_N = _keystore.SCRYPT_N
@@ -23,8 +23,8 @@ SCRYPT_N = _keystore.SCRYPT_N
 def _as_oracle_errors() -> Iterator[None]:
     try:
         yield
-    except _KeystoreError as exc:
-        raise KeystoreError(str(exc)) from None
+    except KeystoreError:
+        raise
     except ConfigurationError as exc:
         raise ConfigError(str(exc)) from None
 

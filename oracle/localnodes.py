@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import yaml
 
+from oracle.config import MOVED_TO_CHAIN
 from oracle.keys import import_keystore
 
 ORACLE = Path(sys.executable).parent / "oracle"
@@ -156,8 +158,15 @@ def make_node(
     deployment_file: Path,
     submitter: str = "ministry-inspector",
     submitter_scope: tuple[str, ...] = ("--any-program",),
+    chain: Mapping[str, Any] | None = None,
     **settings: Any,
 ) -> NodeProcess:
+    """A node whose YAML nests its chain profile under `chain:`. Profile fields (`tx_type`,
+    `receipt_timeout_s`, …) may be given in `chain` or, for brevity, among `settings`: they are
+    written under `chain:` either way."""
+    profile: dict[str, Any] = {"rpc_url": rpc_url, "chain_id": chain_id, "receipt_timeout_s": 10}
+    profile.update(chain or {})
+    profile.update({k: settings.pop(k) for k in list(settings) if k in MOVED_TO_CHAIN})
     home = root / name
     home.mkdir(parents=True)
     keystore = home / "key.json"
@@ -168,14 +177,12 @@ def make_node(
         private_key=private_key,
         settings={
             "name": name,
-            "rpc_url": rpc_url,
-            "chain_id": chain_id,
+            "chain": profile,
             "deployment_file": str(deployment_file),
             "keystore": str(keystore),
             "data_dir": str(home / "data"),
             "api_port": free_port(),
             "poll_interval_s": 0.2,
-            "receipt_timeout_s": 10,
             **settings,
         },
     )

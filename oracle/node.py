@@ -41,7 +41,7 @@ from disburse.chain.errors import (
 )
 from disburse.chain.escrow import Escrow, MilestoneState
 from oracle import _faults
-from oracle.errors import JournalError
+from oracle.errors import JournalError, raise_if_own
 from oracle.evidence import EvidenceCreate, canonical_bundle, evidence_hash
 from oracle.intake import SpecStore, check_submission, check_submissions, parse_milestone_id
 from oracle.journal import (
@@ -210,6 +210,7 @@ class Node:
             try:
                 self.process_many(ids)
             except (DisburseError, RelayError) as exc:
+                raise_if_own(exc, RelayError)
                 # The chain or the relaying node is unreachable, refused a read or did not mine
                 # in time: the whole batch waits and is taken again.
                 log.warning(
@@ -268,6 +269,7 @@ class Node:
         try:
             self.submit_many(stale)
         except (DisburseError, RelayError) as exc:
+            raise_if_own(exc, RelayError)
             log.warning("re-offer deferred", extra={"count": len(stale), "error": str(exc)})
             for attestation in stale:
                 self._work.put(attestation.evidence_id)
@@ -312,6 +314,7 @@ class Node:
             try:
                 self.process(row.id)
             except DisburseError as exc:
+                raise_if_own(exc)
                 deferred = deferred or exc
         if deferred is not None:
             raise deferred
@@ -654,6 +657,7 @@ class Node:
             try:
                 self._resume(attestation)
             except (DisburseError, RelayError) as exc:
+                raise_if_own(exc, RelayError)
                 # The chain or the relaying node is away: the node starts anyway, serves its
                 # API and reports it (/healthz, metrics); the worker finishes this and the rest
                 # once it is back, without each waiting out the outage here first.

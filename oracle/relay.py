@@ -22,7 +22,7 @@ from disburse.chain.attestations import CompactSignature
 from disburse.chain.client import ChainClient
 from disburse.chain.errors import BlockGasLimitError, ContractRevertError, DisburseError
 from disburse.chain.escrow import Escrow, RelayedAttestation, relayed_chunks, relayed_gas
-from oracle.errors import OracleError
+from oracle.errors import OracleError, raise_if_own
 from oracle.journal import Journal
 from oracle.metrics import Metrics
 
@@ -253,6 +253,7 @@ class RelayBatcher:
                 try:
                     self.flush()
                 except DisburseError as exc:
+                    raise_if_own(exc)
                     # Backs off while failures repeat, so a chain that refuses every batch is
                     # not hammered; /healthz and metrics show it meanwhile.
                     failures = self.health.failures + 1
@@ -282,6 +283,7 @@ class RelayBatcher:
         try:
             return self._send(taken)
         except DisburseError as exc:
+            raise_if_own(exc)
             if not isinstance(exc, ContractRevertError):
                 self._requeue(taken)
             raise

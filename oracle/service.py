@@ -53,7 +53,7 @@ def build(settings: NodeSettings) -> Service:
     deployment = settings.deployment()
     password = read_password(file=settings.password_file, env_var=settings.password_env)
     account = load_account(settings.keystore, password)
-    client = ChainClient(settings.profile())
+    client = ChainClient(settings.chain)
     client.check_chain()
     escrow = Escrow(client, deployment.escrow)
     data = settings.data_dir

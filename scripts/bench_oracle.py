@@ -371,7 +371,7 @@ def _nodes(setup: Setup, phase: str, self_relay: str) -> tuple[list[NodeProcess]
             chain_id=setup.chain_id,
             deployment_file=setup.deployment_file,
             poll_interval_s=0.1,
-            receipt_timeout_s=30,
+            chain={"receipt_timeout_s": 30},
         )
         for i in range(3)
     ]

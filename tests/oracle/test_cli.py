@@ -111,7 +111,7 @@ def test_keys_new_without_a_password_source_names_the_variable(tmp_path):
 def settings_file(tmp_path: Path) -> Path:
     config = tmp_path / "node.yaml"
     config.write_text(
-        "name: n\nrpc_url: http://127.0.0.1:1\nchain_id: 1\n"
+        "name: n\nchain:\n  rpc_url: http://127.0.0.1:1\n  chain_id: 1\n"
         f"deployment_file: {tmp_path / 'deployment.json'}\n"
         f"keystore: {tmp_path / 'key.json'}\ndata_dir: {tmp_path / 'data'}\n"
     )
@@ -148,7 +148,7 @@ def test_apikeys_add_shows_the_key_once_and_stores_only_its_hash(tmp_path):
 
 def test_run_with_incomplete_settings_names_what_is_missing(tmp_path):
     config = tmp_path / "node.yaml"
-    config.write_text("name: n\nchain_id: 5\n")
+    config.write_text("name: n\nchain:\n  chain_id: 5\n")
     out = runner.invoke(app, ["run", "--config", str(config)])
     assert out.exit_code == 2
     for field in ("rpc_url", "deployment_file", "keystore", "data_dir"):
@@ -158,7 +158,7 @@ def test_run_with_incomplete_settings_names_what_is_missing(tmp_path):
 def _settings(tmp_path: Path, extra: str) -> Path:
     config = tmp_path / "node.yaml"
     config.write_text(
-        "name: n\nchain_id: 5\nrpc_url: http://127.0.0.1:9\n"
+        "name: n\nchain:\n  chain_id: 5\n  rpc_url: http://127.0.0.1:9\n"
         f"deployment_file: {tmp_path}/d.json\nkeystore: {tmp_path}/k.json\n"
         f"data_dir: {tmp_path}/data\n{extra}"
     )
