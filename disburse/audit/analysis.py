@@ -16,7 +16,6 @@ from disburse.audit.model import (
     NONE,
     REGISTERED,
     RELEASED,
-    RPC_BATCH,
     Difference,
     Flag,
     Ledger,
@@ -391,7 +390,7 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
     # Milestones a batch at a time, so that the calls never outgrow one batch.
     status_of = _selector("statusOf(bytes32)")
     milestones = iter(state.milestones.values())
-    while chunk := list(itertools.islice(milestones, RPC_BATCH)):
+    while chunk := list(itertools.islice(milestones, state.client.profile.rpc_batch_cap)):
         found_statuses = _batch(
             client,
             [call(escrow, status_of + _word(m.milestone_id)) for m in chunk],

@@ -20,7 +20,6 @@ LOGS_PER_READ: Final = 20_000
 APPLY_BATCH: Final = 2_000
 FIRST_SPAN: Final = 16
 STREAM_CHUNK: Final = 256 * 1024
-RPC_BATCH: Final = 500
 
 # Flags, in the order the report lists them.
 FLAG_KINDS: Final = (

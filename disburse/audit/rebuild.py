@@ -28,7 +28,6 @@ from disburse.audit.model import (
     LOGS_PER_READ,
     REGISTERED,
     RELEASED,
-    RPC_BATCH,
     STREAM_CHUNK,
     VERIFIED,
     AuditError,
@@ -220,12 +219,13 @@ def _post_converter(kind: str, addresses: _Addresses) -> Callable[[Any], Any]:
 
 
 def _batch(client: ChainClient, calls: Sequence[tuple[str, list[Any]]], *, what: str) -> list[Any]:
-    """Results of JSON-RPC requests sent in batches (one HTTP round trip per `RPC_BATCH`); a node
-    that refuses batches gets them one by one."""
+    """Results of JSON-RPC requests sent in batches (one HTTP round trip per batch of at most the
+    profile's `rpc_batch_cap`); a node that refuses batches gets them one by one."""
     results: list[Any] = []
     provider: Any = client.w3.provider
-    for start in range(0, len(calls), RPC_BATCH):
-        chunk = [(RPCEndpoint(m), p) for m, p in calls[start : start + RPC_BATCH]]
+    cap = client.profile.rpc_batch_cap
+    for start in range(0, len(calls), cap):
+        chunk = [(RPCEndpoint(m), p) for m, p in calls[start : start + cap]]
         replies: Any = client.rpc(lambda c=chunk: provider.make_batch_request(c), what=what)  # type: ignore[misc]
         if not isinstance(replies, list):
             replies = [
