@@ -1,0 +1,1054 @@
+"""Decoded events -> the audit's model: the rebuild engine and the log reading it uses."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import requests
+from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3.contract import Contract
+from web3.exceptions import Web3Exception, Web3RPCError
+from web3.types import RPCEndpoint
+
+from disburse.audit.model import (
+    _ROLE_NAMES,
+    APPLY_BATCH,
+    CANCELLED,
+    DISPUTED,
+    EXPIRED,
+    FIRST_SPAN,
+    FROZEN,
+    LOGS_PER_READ,
+    REGISTERED,
+    RELEASED,
+    STREAM_CHUNK,
+    VERIFIED,
+    AuditError,
+    GovernanceEntry,
+    Ledger,
+    MilestoneRecord,
+    ProgramRecord,
+    ProposalRecord,
+    TokenInfo,
+    WindowChange,
+    duration,
+    ref_text,
+)
+from disburse.chain.client import ChainClient, rpc_error_of
+from disburse.chain.contracts import load_abi
+from disburse.chain.deployment import Deployment
+from disburse.chain.errors import (
+    ArtifactError,
+    ChainError,
+    ChainUnavailableError,
+    ContractRevertError,
+    LogRangeTooLargeError,
+)
+from disburse.proposals import MilestoneFacts, Money, describe, short
+
+# ---------------------------------------------------------------------------------------- decoding
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _is_word(kind: str) -> bool:
+    """Static ABI types that occupy exactly one 32-byte word."""
+    if "[" in kind or kind.startswith("tuple"):
+        return False
+    return (
+        kind in ("address", "bool")
+        or kind.startswith(("uint", "int"))
+        or (kind.startswith("bytes") and kind != "bytes")
+    )
+
+
+class _Addresses:
+    """Checksummed addresses, computed once per address (checksumming costs a keccak)."""
+
+    def __init__(self) -> None:
+        self._by_raw: dict[bytes, str] = {}
+        self._by_topic: dict[str, str] = {}
+
+    def of20(self, raw: bytes) -> str:
+        found = self._by_raw.get(raw)
+        if found is None:
+            found = to_checksum_address(raw)
+            self._by_raw[raw] = found
+        return found
+
+    def of_word(self, word: bytes) -> str:
+        return self.of20(bytes(word[12:]))
+
+    def of_text(self, text: str) -> str:
+        return self.of20(bytes.fromhex(text[2:])[-20:])
+
+    def of_topic(self, topic: str) -> str:
+        found = self._by_topic.get(topic)
+        if found is None:
+            found = self.of_text(topic)
+            self._by_topic[topic] = found
+        return found
+
+
+def _word_converter(kind: str, addresses: _Addresses) -> Callable[[bytes], Any]:
+    """Decodes one 32-byte word of log data."""
+    if kind == "address":
+        return addresses.of_word
+    if kind == "bool":
+        return lambda w: w[-1] != 0
+    if kind.startswith("uint"):
+        return lambda w: int.from_bytes(w, "big")
+    if kind.startswith("int"):
+        return lambda w: int.from_bytes(w, "big", signed=True)
+    size = int(kind[5:])
+    return lambda w: bytes(w[:size])
+
+
+def _topic_converter(kind: str, addresses: _Addresses) -> Callable[[str], Any]:
+    """Decodes one topic, as the node sends it (0x and 64 hex digits)."""
+    if kind == "address":
+        return addresses.of_topic
+    if kind == "bool":
+        return lambda t: int(t, 16) != 0
+    if kind.startswith("uint"):
+        return lambda t: int(t, 16)
+    if kind.startswith("int"):
+        return lambda t: int.from_bytes(bytes.fromhex(t[2:]), "big", signed=True)
+    if _is_word(kind):
+        size = int(kind[5:])
+        return lambda t: bytes.fromhex(t[2 : 2 + 2 * size])
+    # An indexed dynamic value (string, bytes, array) is only its hash in the topic.
+    return lambda t: bytes.fromhex(t[2:])
+
+
+@dataclass(frozen=True)
+class _EventSpec:
+    """One event of an ABI, with a decoder that slices words when every data field is static
+    (every event the audit reads but two) and uses eth_abi otherwise."""
+
+    name: str
+    names: tuple[str, ...]
+    indexed: tuple[Callable[[str], Any] | None, ...]
+    words: tuple[Callable[[bytes], Any] | None, ...]
+    data_types: tuple[str, ...]
+    post: tuple[Callable[[Any], Any], ...]
+    fast: bool
+
+    def decode(self, topics: Sequence[str], data: bytes) -> tuple[Any, ...]:
+        out: list[Any] = []
+        t = 1
+        if self.fast:
+            d = 0
+            for topic_conv, word_conv in zip(self.indexed, self.words, strict=True):
+                if topic_conv is not None:
+                    out.append(topic_conv(topics[t]))
+                    t += 1
+                elif word_conv is not None:
+                    out.append(word_conv(data[d : d + 32]))
+                    d += 32
+            return tuple(out)
+        values = iter(abi_decode(list(self.data_types), data))
+        posts = iter(self.post)
+        for topic_conv in self.indexed:
+            if topic_conv is not None:
+                out.append(topic_conv(topics[t]))
+                t += 1
+            else:
+                out.append(next(posts)(next(values)))
+        return tuple(out)
+
+
+def _event_specs(
+    abi: Sequence[Mapping[str, Any]], addresses: _Addresses
+) -> dict[bytes, _EventSpec]:
+    specs: dict[bytes, _EventSpec] = {}
+    for item in abi:
+        if item.get("type") != "event" or item.get("anonymous"):
+            continue
+        inputs = item.get("inputs", [])
+        types = [str(p["type"]) for p in inputs]
+        signature = f"{item['name']}({','.join(types)})"
+        indexed: list[Callable[[str], Any] | None] = []
+        words: list[Callable[[bytes], Any] | None] = []
+        data_types: list[str] = []
+        post: list[Callable[[Any], Any]] = []
+        for p, kind in zip(inputs, types, strict=True):
+            if p.get("indexed"):
+                indexed.append(_topic_converter(kind, addresses))
+                words.append(None)
+            else:
+                indexed.append(None)
+                words.append(_word_converter(kind, addresses) if _is_word(kind) else None)
+                data_types.append(kind)
+                post.append(_post_converter(kind, addresses))
+        specs[keccak(text=signature)] = _EventSpec(
+            name=str(item["name"]),
+            names=tuple(str(p.get("name", "")) for p in inputs),
+            indexed=tuple(indexed),
+            words=tuple(words),
+            data_types=tuple(data_types),
+            post=tuple(post),
+            fast=all(_is_word(k) for k in data_types),
+        )
+    return specs
+
+
+def _post_converter(kind: str, addresses: _Addresses) -> Callable[[Any], Any]:
+    """Converts what eth_abi returns into the audit's types (checksummed addresses, bytes)."""
+    if kind == "address":
+        return addresses.of_text
+    if kind == "address[]":
+        return lambda values: tuple(addresses.of_text(v) for v in values)
+    if kind == "string":
+        return str
+    if kind.startswith("bytes") and "[" not in kind:
+        return bytes
+    return lambda v: v
+
+
+# ------------------------------------------------------------------------------------ raw requests
+
+
+def _batch(client: ChainClient, calls: Sequence[tuple[str, list[Any]]], *, what: str) -> list[Any]:
+    """Results of JSON-RPC requests sent in batches (one HTTP round trip per batch of at most the
+    profile's `rpc_batch_cap`); a node that refuses batches gets them one by one."""
+    results: list[Any] = []
+    provider: Any = client.w3.provider
+    cap = client.profile.rpc_batch_cap
+    for start in range(0, len(calls), cap):
+        chunk = [(RPCEndpoint(m), p) for m, p in calls[start : start + cap]]
+        replies: Any = client.rpc(lambda c=chunk: provider.make_batch_request(c), what=what)  # type: ignore[misc]
+        if not isinstance(replies, list):
+            replies = [
+                client.rpc(lambda m=m, p=p: provider.make_request(m, p), what=what)  # type: ignore[misc]
+                for m, p in chunk
+            ]
+        for reply in replies:
+            if "error" in reply:
+                error = reply["error"]
+                message = error.get("message", error) if isinstance(error, Mapping) else error
+                raise AuditError(f"{what}: the node refused: {message}")
+            results.append(reply.get("result"))
+    return results
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+def _word(value: int | bytes | str) -> str:
+    if isinstance(value, int):
+        return value.to_bytes(32, "big").hex()
+    if isinstance(value, str):
+        return bytes.fromhex(value[2:]).rjust(32, b"\0").hex()
+    return bytes(value).rjust(32, b"\0").hex()
+
+
+def _words(result: Any) -> list[bytes]:
+    raw = bytes.fromhex(str(result)[2:]) if result else b""
+    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+
+
+class _LogStream:
+    """eth_getLogs for a set of contracts, its response parsed one log at a time as it arrives.
+
+    Not `ChainClient.contract_logs`: web3's result formatters cost about 90 µs a log (HexBytes,
+    checksums, AttributeDicts), which alone would hold the audit near 10,000 events/s, and a
+    whole response in memory is as large as the window is dense. The request still goes through
+    the client's `rpc` (retries of an unreachable node) and its JSON-RPC error mapping (a range
+    the node refuses raises LogRangeTooLargeError)."""
+
+    def __init__(self, client: ChainClient, addresses: Sequence[str]) -> None:
+        self.client = client
+        self.addresses = list(addresses)
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def logs(self, start: int, end: int) -> Iterator[dict[str, Any]]:
+        query = {"address": self.addresses, "fromBlock": hex(start), "toBlock": hex(end)}
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]})
+        url, timeout = self.client.profile.rpc_url, self.client.profile.request_timeout_s
+        response = self.client.rpc(
+            lambda: self.session.post(url, data=body, stream=True, timeout=timeout),
+            what="eth_getLogs",
+        )
+        try:
+            if response.status_code != 200:
+                raise ChainError(
+                    f"eth_getLogs: {url} answered HTTP {response.status_code}: "
+                    f"{response.text[:200]}"
+                )
+            yield from _result_items(response.iter_content(STREAM_CHUNK))
+        except requests.RequestException as exc:
+            raise ChainUnavailableError(
+                f"eth_getLogs: {url} stopped answering in the middle of a response ({exc})"
+            ) from None
+        finally:
+            response.close()
+
+
+def _result_items(chunks: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    """The items of a JSON-RPC response's `result` array, decoded as the bytes arrive; an error
+    reply is mapped to the client's exceptions."""
+    decode = json.JSONDecoder().raw_decode
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    buf, pos = "", 0
+
+    def fill(*, keep: bool = False) -> bool:
+        nonlocal buf, pos
+        for chunk in chunks:
+            if chunk:
+                if keep:
+                    buf += utf8.decode(chunk)
+                else:
+                    buf, pos = buf[pos:] + utf8.decode(chunk), 0
+                return True
+        return False
+
+    # Until the array's start is found the whole (small) document is kept: it may be an error.
+    while True:
+        found = _RESULT_ARRAY.search(buf)
+        if found is not None:
+            pos = found.end()
+            break
+        if not fill(keep=True):
+            _check_reply(buf)
+            return
+    while True:
+        while pos < len(buf) and buf[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(buf):
+            if not fill():
+                raise ChainError("eth_getLogs: the response ended in the middle of the logs")
+            continue
+        if buf[pos] == "]":
+            return
+        try:
+            item, pos = decode(buf, pos)
+        except json.JSONDecodeError:
+            if not fill():
+                raise ChainError("eth_getLogs: the response ended in the middle of a log") from None
+            continue
+        yield item
+
+
+_RESULT_ARRAY = re.compile(r'"result"\s*:\s*\[')
+
+
+def _check_reply(text: str) -> None:
+    """A reply without a result array: an empty result passes; the node's error is mapped as
+    the client maps it (a range too large becomes LogRangeTooLargeError)."""
+    try:
+        reply = json.loads(text)
+    except json.JSONDecodeError:
+        raise ChainError(f"eth_getLogs: the node's answer is not JSON: {text[:200]!r}") from None
+    if not isinstance(reply, dict):
+        raise ChainError(f"eth_getLogs: unexpected answer {text[:200]!r}")
+    error = reply.get("error")
+    if error is None:
+        if reply.get("result") is None:
+            return
+        raise ChainError(f"eth_getLogs: unexpected answer {text[:200]!r}")
+    mapped = rpc_error_of(Web3RPCError(str(error), rpc_response=reply))  # type: ignore[arg-type]
+    if mapped is not None:
+        raise mapped
+    message = error.get("message", error) if isinstance(error, dict) else error
+    raise ChainError(f"eth_getLogs: the node refused: {message}")
+
+
+# ---------------------------------------------------------------------------------------- rebuild
+
+
+class DecodedEvent(NamedTuple):
+    """One log, decoded: its event's name, its arguments in ABI order (as Python values:
+    ints, bytes, checksummed addresses, tuples), where it sits in the chain, and who sent its
+    transaction when known."""
+
+    name: str
+    args: Sequence[Any]
+    block: int
+    timestamp: int
+    tx_hash: bytes
+    log_index: int
+    address: str
+    sender: str | None = None
+
+
+class _Rebuild:
+    """The state every event updates; one instance per audit run."""
+
+    def __init__(
+        self, client: ChainClient, deployment: Deployment, *, to_block: int, partial: bool
+    ) -> None:
+        self.client = client
+        self.deployment = deployment
+        self.to_block = to_block
+        self.partial = partial
+        self.addresses = _Addresses()
+        self.escrow_address = self.addresses.of_text(deployment.escrow)
+        self.council_address = self.addresses.of_text(deployment.council)
+        self.escrow_contract: Contract = client.contract("MilestoneEscrow", self.escrow_address)
+        self.council_contract: Contract = client.contract("OversightCouncil", self.council_address)
+        self.programs: dict[int, ProgramRecord] = {}
+        self.milestones: dict[bytes, MilestoneRecord] = {}
+        self.proposals: dict[int, ProposalRecord] = {}
+        self.governance: list[GovernanceEntry] = []
+        self.tokens: dict[str, TokenInfo] = {}
+        self.anomalies: list[str] = []
+        self.events = 0
+        self.unknown_events = 0
+        self._senders: dict[bytes, str] = {}
+        self._times: dict[int, int] = {}
+        self._exec: tuple[bytes, int, str] | None = None
+        self._last_tx: bytes = b""
+        self._last_tx_hex = ""
+        self._last_block = -1
+        self._last_block_hex = ""
+        self._last_time = 0
+        self._escrow_key = self.escrow_address.lower()
+        self._by_address: dict[str, dict[str, tuple[_EventSpec, Callable[..., None]]]] = {}
+        self._by_name: dict[str, dict[str, Callable[..., None]]] = {}
+        for address, contract in (
+            (self.escrow_address, "MilestoneEscrow"),
+            (self.council_address, "OversightCouncil"),
+        ):
+            table: dict[str, tuple[_EventSpec, Callable[..., None]]] = {}
+            for topic, spec in _event_specs(load_abi(contract), self.addresses).items():
+                handler = getattr(self, "_on_" + _snake(spec.name), self._other)
+                expected = _EXPECTED_FIELDS.get(spec.name)
+                if expected is not None and spec.names != expected:
+                    raise ArtifactError(
+                        f"{contract}.{spec.name} has fields {spec.names}, the audit reads "
+                        f"{expected}: rebuild the audit for this ABI"
+                    )
+                table["0x" + topic.hex()] = (spec, handler)
+            self._by_address[address.lower()] = table
+            self._by_name[address.lower()] = {spec.name: h for spec, h in table.values()}
+        # Events naming nobody: their transaction's sender says who.
+        self._needs_sender = {
+            topic
+            for topic, (spec, _h) in self._by_address[self.escrow_address.lower()].items()
+            if spec.name in _SENDER_EVENTS
+        }
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, from_block: int, *, progress: Callable[[int, int], None] | None) -> None:
+        """Reads and applies the logs of both contracts, one block window at a time. A window
+        holds about LOGS_PER_READ logs (it grows over sparse blocks and shrinks over dense ones),
+        never more blocks than the profile's cap, and is halved while the node refuses it; its
+        response is parsed as it arrives and applied APPLY_BATCH logs at a time, so a window
+        denser than planned costs time, not memory."""
+        cap = self.client.profile.log_range_cap
+        span = min(cap, FIRST_SPAN)
+        start = from_block
+        stream = _LogStream(self.client, [self.escrow_address, self.council_address])
+        try:
+            while start <= self.to_block:
+                end = min(start + span - 1, self.to_block)
+                try:
+                    count = self._read_window(stream, start, end)
+                except LogRangeTooLargeError:
+                    if span == 1:
+                        raise
+                    span = max(1, span // 2)
+                    continue
+                if progress is not None:
+                    progress(end, self.events)
+                start = end + 1
+                if count > LOGS_PER_READ:
+                    span = max(1, span * LOGS_PER_READ // count)
+                elif count < LOGS_PER_READ // 2:
+                    span = min(cap, span * 2)
+        finally:
+            stream.close()
+
+    def _read_window(self, stream: _LogStream, start: int, end: int) -> int:
+        pending: list[dict[str, Any]] = []
+        count = 0
+        for log in stream.logs(start, end):
+            pending.append(log)
+            if len(pending) >= APPLY_BATCH:
+                count += self._apply_all(pending)
+                pending = []
+        return count + self._apply_all(pending)
+
+    def _apply_all(self, logs: list[dict[str, Any]]) -> int:
+        self._prefetch(logs)
+        for log in logs:
+            self._apply(log)
+        self._senders.clear()
+        self._times.clear()
+        return len(logs)
+
+    def _prefetch(self, logs: Sequence[Mapping[str, Any]]) -> None:
+        """Senders of the transactions whose events name nobody, and block times the node did
+        not put in its logs (anvil does; not every node does), in batched requests."""
+        txs: dict[str, None] = {}
+        blocks: dict[str, None] = {}
+        needs = self._needs_sender
+        for log in logs:
+            topics = log["topics"]
+            if topics and topics[0] in needs and log["address"].lower() == self._escrow_key:
+                txs[log["transactionHash"]] = None
+            if log.get("blockTimestamp") is None:
+                blocks[log["blockNumber"]] = None
+        if txs:
+            found = _batch(
+                self.client,
+                [("eth_getTransactionByHash", [tx]) for tx in txs],
+                what="eth_getTransactionByHash",
+            )
+            for tx, reply in zip(txs, found, strict=True):
+                if reply:
+                    self._senders[bytes.fromhex(tx[2:])] = self.addresses.of_text(reply["from"])
+        if blocks:
+            found = _batch(
+                self.client,
+                [("eth_getBlockByNumber", [b, False]) for b in blocks],
+                what="eth_getBlockByNumber",
+            )
+            for number, reply in zip(blocks, found, strict=True):
+                if not reply:
+                    raise AuditError(f"the node has no block {int(number, 16)}")
+                self._times[int(number, 16)] = int(reply["timestamp"], 16)
+
+    def _apply(self, log: Mapping[str, Any]) -> None:
+        if log.get("removed"):
+            return
+        self.events += 1
+        topics = log["topics"]
+        table = self._by_address.get(log["address"].lower())
+        found = table.get(topics[0]) if table is not None and topics else None
+        if found is None:
+            self.unknown_events += 1
+            return
+        spec, handler = found
+        if log["blockNumber"] != self._last_block_hex:
+            self._last_block_hex = log["blockNumber"]
+            self._last_block = int(self._last_block_hex, 16)
+            stamp = log.get("blockTimestamp")
+            self._last_time = int(stamp, 16) if stamp else self._times[self._last_block]
+        if log["transactionHash"] != self._last_tx_hex:
+            self._last_tx_hex = log["transactionHash"]
+            self._last_tx = bytes.fromhex(self._last_tx_hex[2:])
+        block = self._last_block
+        try:
+            values = spec.decode(topics, bytes.fromhex(log["data"][2:]))
+        except Exception as exc:  # a log that does not fit its ABI is a finding, not a crash
+            self.anomalies.append(
+                f"block {block}: {spec.name} log does not decode with the ABI ({exc})"
+            )
+            return
+        handler(values, block, self._last_time, self._last_tx)
+
+    def apply_events(self, events: Iterable[DecodedEvent]) -> Ledger:
+        """The seam: applies already decoded events (in chain order) and returns the ledger.
+        Events name their transaction's sender when they name nobody (`DecodedEvent.sender`)."""
+        for event in events:
+            self.events += 1
+            table = self._by_name.get(event.address.lower())
+            handler = table.get(event.name) if table is not None else None
+            if handler is None:
+                self.unknown_events += 1
+                continue
+            if event.sender is not None:
+                self._senders[event.tx_hash] = event.sender
+            handler(tuple(event.args), event.block, event.timestamp, event.tx_hash)
+        self._senders.clear()
+        return self.ledger()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _actor(self, tx: bytes) -> tuple[str | None, int | None]:
+        """Who made an escrow change: the council's proposal (and its executor) when the change
+        happened inside a council execution, else the transaction's sender."""
+        if self._exec is not None and self._exec[0] == tx:
+            return self._exec[2], self._exec[1]
+        return self._senders.get(tx), None
+
+    def token(self, address: str) -> TokenInfo:
+        found = self.tokens.get(address)
+        if found is None:
+            contract = self.client.contract("SettlementToken", address)
+            try:
+                symbol = str(self.client.call(contract.functions.symbol()))
+                decimals = int(self.client.call(contract.functions.decimals()))
+            except (ContractRevertError, Web3Exception, ValueError):  # not an ERC-20 with metadata
+                symbol, decimals = f"units of {short(address)}", 0
+            found = TokenInfo(address, symbol, decimals, Money(symbol, decimals))
+            self.tokens[address] = found
+        return found
+
+    def ledger(self) -> Ledger:
+        """What the rebuild produced, as plain values (every program's token read first, so the
+        renderers need no chain)."""
+        for program in self.programs.values():
+            self.token(program.token)
+        return Ledger(
+            escrow=self.escrow_address,
+            council=self.council_address,
+            to_block=self.to_block,
+            programs=self.programs,
+            milestones=self.milestones,
+            proposals=self.proposals,
+            governance=self.governance,
+            tokens=self.tokens,
+            anomalies=self.anomalies,
+            events=self.events,
+            unknown_events=self.unknown_events,
+        )
+
+    def money(self, program_id: int) -> Money:
+        program = self.programs.get(program_id)
+        return self.token(program.token).money if program else Money()
+
+    def _program(self, program_id: int, block: int) -> ProgramRecord:
+        found = self.programs.get(program_id)
+        if found is None:
+            found = self._program_from_chain(program_id)
+            if not self.partial:
+                self.anomalies.append(
+                    f"block {block}: event for program {program_id}, which was never created"
+                )
+        return found
+
+    def _program_from_chain(self, program_id: int) -> ProgramRecord:
+        """A program created before the audited range, as the chain describes it now."""
+        raw = self.client.call(
+            self.escrow_contract.functions.program(program_id), block=self.to_block
+        )
+        record = ProgramRecord(
+            program_id=program_id,
+            manager=self.addresses.of_text(str(raw[0])),
+            token=self.addresses.of_text(str(raw[2])),
+            treasury=self.addresses.of_text(str(raw[4])),
+            challenge_window=int(raw[3]),
+            created_block=None,
+            created_time=None,
+            closed=bool(raw[1]),
+        )
+        self.programs[program_id] = record
+        self.token(record.token)
+        return record
+
+    def _milestone(self, milestone_id: bytes, block: int) -> MilestoneRecord:
+        found = self.milestones.get(milestone_id)
+        if found is None:
+            raw = self.client.call(
+                self.escrow_contract.functions.milestone(milestone_id), block=self.to_block
+            )
+            found = MilestoneRecord(
+                milestone_id=milestone_id,
+                program_id=int(raw[0]),
+                ref=b"",
+                beneficiary=self.addresses.of_text(str(raw[1])),
+                amount=int(raw[2]),
+                deadline=int(raw[3]),
+                spec_hash=bytes(raw[4]),
+                status=REGISTERED,
+                registered_in_range=False,
+            )
+            self.milestones[milestone_id] = found
+            if not self.partial:
+                self.anomalies.append(
+                    f"block {block}: event for milestone {short(milestone_id)}, "
+                    "which was never registered"
+                )
+        return found
+
+    def facts(self, milestone_id: bytes) -> MilestoneFacts | None:
+        m = self.milestones.get(bytes(milestone_id))
+        if m is None:
+            return None
+        return MilestoneFacts(
+            beneficiary=m.beneficiary, amount=m.amount, ref=ref_text(m.ref) if m.ref else None
+        )
+
+    def _governance(
+        self, event: str, block: int, time: int, tx: bytes, text: str, by: str | None = None
+    ) -> None:
+        actor, proposal = self._actor(tx)
+        self.governance.append(GovernanceEntry(event, block, time, tx, by or actor, proposal, text))
+
+    # ------------------------------------------------------------------ escrow: programs
+
+    def _on_program_created(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        program_id, manager, token, treasury, window = v
+        self.programs[program_id] = ProgramRecord(
+            program_id, manager, token, treasury, window, block, time
+        )
+        self.token(token)
+
+    def _on_program_funded(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        program = self._program(v[0], block)
+        program.funded += v[2]
+        program.fundings += 1
+
+    def _on_program_closed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        program = self._program(v[0], block)
+        program.closed = True
+        program.closed_time = time
+        if self._actor(tx)[1] is not None:  # closed by the council, not by its manager
+            self._governance(
+                "program-closed", block, time, tx, f"program {v[0]} closed by the council"
+            )
+
+    def _on_remainder_withdrawn(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        program_id, treasury, amount = v
+        program = self._program(program_id, block)
+        program.withdrawn += amount
+        if self._actor(tx)[1] is not None:  # the council's; the manager's own is its ledger line
+            self._governance(
+                "remainder-withdrawn",
+                block,
+                time,
+                tx,
+                f"program {program_id}'s remainder of {self.money(program_id).show(amount)} "
+                f"paid to treasury {treasury} by the council",
+            )
+
+    def _on_program_manager_changed(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        program_id, previous, manager = v
+        self._program(program_id, block).manager = manager
+        self._governance(
+            "program-manager-changed",
+            block,
+            time,
+            tx,
+            f"manager of program {program_id} changed from {previous} to {manager}",
+        )
+
+    def _on_program_treasury_changed(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        program_id, previous, treasury = v
+        self._program(program_id, block).treasury = treasury
+        self._governance(
+            "program-treasury-changed",
+            block,
+            time,
+            tx,
+            f"treasury of program {program_id} changed from {previous} to {treasury}",
+        )
+
+    def _on_challenge_window_set(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        program_id, window = v
+        program = self._program(program_id, block)
+        was = program.challenge_window
+        program.challenge_window = window
+        program.window_changes.append(WindowChange(time, block, was, window, self._actor(tx)[1]))
+        self._governance(
+            "challenge-window-set",
+            block,
+            time,
+            tx,
+            f"challenge window of program {program_id} set to {duration(window)} "
+            f"(was {duration(was)})",
+        )
+
+    # ------------------------------------------------------------------ escrow: milestones
+
+    def _on_milestone_registered(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        mid, program_id, beneficiary, amount, deadline, spec, ref = v
+        program = self._program(program_id, block)
+        program.committed += amount
+        program.milestones += 1
+        m = MilestoneRecord(mid, program_id, ref, beneficiary, amount, deadline, spec, REGISTERED)
+        m.timeline.append(("registered", block, time, tx, program.manager, None, amount, deadline))
+        self.milestones[mid] = m
+
+    def _on_milestone_amended(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        mid, beneficiary, amount, deadline, spec = v
+        m = self._milestone(mid, block)
+        program = self._program(m.program_id, block)
+        program.committed += amount - m.amount
+        terms = (m.amount, m.deadline, m.beneficiary, deadline, beneficiary)
+        m.amount, m.deadline, m.beneficiary, m.spec_hash = amount, deadline, beneficiary, spec
+        m.timeline.append(("amended", block, time, tx, program.manager, None, amount, terms))
+
+    def _on_attestation_recorded(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        mid, oracle, evidence, epoch = v
+        m = self.milestones.get(mid) or self._milestone(mid, block)
+        if evidence not in m.hashes:
+            m.hashes = (*m.hashes, evidence)
+        m.timeline.append(("attested", block, time, tx, oracle, None, evidence, epoch))
+
+    def _on_milestone_verified(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        mid, evidence, count = v
+        m = self.milestones.get(mid) or self._milestone(mid, block)
+        m.status = VERIFIED
+        m.evidence_hash = evidence
+        m.verified_time = time
+        m.timeline.append(("verified", block, time, tx, None, None, evidence, count))
+
+    def _on_milestone_disputed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        mid, oracle, evidence, conflicting = v
+        m = self._milestone(mid, block)
+        m.status = DISPUTED
+        m.disputed = True
+        m.timeline.append(("disputed", block, time, tx, oracle, None, evidence, conflicting))
+
+    def _on_dispute_resolved(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        mid, evidence = v
+        m = self._milestone(mid, block)
+        m.status = VERIFIED
+        m.evidence_hash = evidence
+        m.verified_time = time
+        by, proposal = self._actor(tx)
+        m.timeline.append(("dispute-resolved", block, time, tx, by, proposal, evidence, None))
+
+    def _on_milestone_frozen(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        m = self._milestone(v[0], block)
+        m.status = FROZEN
+        by, proposal = self._actor(tx)
+        m.timeline.append(("frozen", block, time, tx, by, proposal, None, None))
+
+    def _on_milestone_unfrozen(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        m = self._milestone(v[0], block)
+        m.status = VERIFIED
+        by, proposal = self._actor(tx)
+        m.timeline.append(("unfrozen", block, time, tx, by, proposal, None, None))
+
+    def _on_milestone_force_released(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        mid, reason = v
+        m = self._milestone(mid, block)
+        m.forced = True
+        by, proposal = self._actor(tx)
+        m.timeline.append(("force-released", block, time, tx, by, proposal, reason, None))
+
+    def _on_milestone_released(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        mid, program_id, beneficiary, amount = v
+        m = self._milestone(mid, block)
+        program = self._program(program_id, block)
+        program.paid += amount
+        program.committed -= amount
+        m.status = RELEASED
+        if m.forced:
+            program.force_paid += amount
+        elif m.verified_time is not None:
+            m.release_window = program.challenge_window
+            m.release_lag = time - (m.verified_time + program.challenge_window)
+        by, proposal = self._actor(tx)
+        m.timeline.append(("released", block, time, tx, by, proposal, beneficiary, amount))
+
+    def _on_milestone_cancelled(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        mid, program_id, amount = v
+        m = self._milestone(mid, block)
+        program = self._program(program_id, block)
+        program.committed -= amount
+        program.returned_cancelled += amount
+        m.status = CANCELLED
+        by, proposal = self._actor(tx)
+        m.timeline.append(("cancelled", block, time, tx, by, proposal, amount, None))
+
+    def _on_milestone_expired(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        mid, program_id, amount = v
+        m = self._milestone(mid, block)
+        program = self._program(program_id, block)
+        program.committed -= amount
+        program.returned_expired += amount
+        m.status = EXPIRED
+        by, proposal = self._actor(tx)
+        m.timeline.append(("expired", block, time, tx, by, proposal, amount, None))
+
+    def _on_beneficiary_replaced(
+        self, v: tuple[Any, ...], block: int, time: int, tx: bytes
+    ) -> None:
+        mid, previous, beneficiary = v
+        m = self._milestone(mid, block)
+        m.beneficiary = beneficiary
+        by, proposal = self._actor(tx)
+        m.timeline.append(
+            ("beneficiary-replaced", block, time, tx, by, proposal, previous, beneficiary)
+        )
+
+    # ------------------------------------------------------------------ escrow: governance
+
+    def _on_committee_updated(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        epoch, oracles, quorum = v
+        text = f"oracle committee epoch {epoch}: {', '.join(oracles)} with quorum {quorum}"
+        self._governance("committee-updated", block, time, tx, text)
+
+    def _on_paused(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        self._governance("paused", block, time, tx, f"escrow paused by {v[0]}")
+
+    def _on_unpaused(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        self._governance("unpaused", block, time, tx, f"escrow unpaused by {v[0]}")
+
+    def _on_role_granted(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        role, account, sender = v
+        name = _ROLE_NAMES.get(role, f"role {short(role)}")
+        self._governance(
+            "role-granted", block, time, tx, f"{name} role granted to {account}", by=sender
+        )
+
+    def _on_role_revoked(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        role, account, sender = v
+        name = _ROLE_NAMES.get(role, f"role {short(role)}")
+        self._governance(
+            "role-revoked", block, time, tx, f"{name} role revoked from {account}", by=sender
+        )
+
+    # ------------------------------------------------------------------ council
+
+    def _on_proposal_created(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        proposal_id, proposer, target, data, description, expiry = v
+        money = Money()
+        if target == self.escrow_address and len(data) >= 36:
+            m = self.milestones.get(bytes(data[4:36]))
+            if m is not None:
+                money = self.money(m.program_id)
+        try:
+            text = describe(
+                self.escrow_contract,
+                self.council_contract,
+                target,
+                bytes(data),
+                money=money,
+                milestone=self.facts,
+            )
+        except Exception as exc:  # arguments that do not decode are shown, never fatal
+            text = f"call {target} with undecodable data 0x{bytes(data)[:4].hex()} ({exc})"
+        self.proposals[proposal_id] = ProposalRecord(
+            proposal_id, proposer, target, bytes(data), description, expiry, block, time, tx, text
+        )
+
+    def _proposal(self, proposal_id: int, block: int) -> ProposalRecord | None:
+        found = self.proposals.get(proposal_id)
+        if found is None:
+            self.anomalies.append(
+                f"block {block}: event for proposal {proposal_id}, whose creation was not read"
+            )
+        return found
+
+    def _on_proposal_approved(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        proposal_id, member, count = v
+        found = self._proposal(proposal_id, block)
+        if found is not None:
+            found.approvals.append((member, time, block, count))
+
+    def _on_approval_revoked(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        proposal_id, member, count = v
+        found = self._proposal(proposal_id, block)
+        if found is not None:
+            found.revocations.append((member, time, block, count))
+
+    def _on_proposal_executed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        proposal_id, executor = v
+        self._exec = (tx, proposal_id, executor)
+        found = self._proposal(proposal_id, block)
+        if found is not None:
+            found.executed = (executor, time, block, tx)
+
+    def _on_member_added(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        self._governance("member-added", block, time, tx, f"council member {v[0]} added")
+
+    def _on_member_removed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        self._governance("member-removed", block, time, tx, f"council member {v[0]} removed")
+
+    def _on_threshold_changed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        previous, threshold = v
+        self._governance(
+            "threshold-changed",
+            block,
+            time,
+            tx,
+            f"council threshold changed from {previous} to {threshold}",
+        )
+
+    def _on_emergency_pause(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        self._governance(
+            "emergency-pause", block, time, tx, f"emergency pause by member {v[0]}", by=v[0]
+        )
+
+    def _other(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        """Events the audit has no rule for (e.g. RoleAdminChanged) are counted, not lost."""
+
+
+# The fields each handler unpacks, in ABI order: a contract change that reorders them stops the
+# audit instead of misreading the history.
+_EXPECTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "ProgramCreated": ("programId", "manager", "token", "treasury", "challengeWindow"),
+    "ProgramFunded": ("programId", "funder", "amount"),
+    "ProgramClosed": ("programId",),
+    "RemainderWithdrawn": ("programId", "treasury", "amount"),
+    "ProgramManagerChanged": ("programId", "previousManager", "newManager"),
+    "ProgramTreasuryChanged": ("programId", "previousTreasury", "newTreasury"),
+    "ChallengeWindowSet": ("programId", "challengeWindow"),
+    "MilestoneRegistered": (
+        "milestoneId",
+        "programId",
+        "beneficiary",
+        "amount",
+        "deadline",
+        "evidenceSpecHash",
+        "externalRef",
+    ),
+    "MilestoneAmended": ("milestoneId", "beneficiary", "amount", "deadline", "evidenceSpecHash"),
+    "AttestationRecorded": ("milestoneId", "oracle", "evidenceHash", "epoch"),
+    "MilestoneVerified": ("milestoneId", "evidenceHash", "attestations"),
+    "MilestoneDisputed": ("milestoneId", "oracle", "evidenceHash", "conflictingHash"),
+    "DisputeResolved": ("milestoneId", "evidenceHash"),
+    "MilestoneFrozen": ("milestoneId",),
+    "MilestoneUnfrozen": ("milestoneId",),
+    "MilestoneForceReleased": ("milestoneId", "reasonHash"),
+    "MilestoneReleased": ("milestoneId", "programId", "beneficiary", "amount"),
+    "MilestoneCancelled": ("milestoneId", "programId", "amount"),
+    "MilestoneExpired": ("milestoneId", "programId", "amount"),
+    "BeneficiaryReplaced": ("milestoneId", "previous", "beneficiary"),
+    "CommitteeUpdated": ("epoch", "oracles", "quorum"),
+    "Paused": ("account",),
+    "Unpaused": ("account",),
+    "RoleGranted": ("role", "account", "sender"),
+    "RoleRevoked": ("role", "account", "sender"),
+    "ProposalCreated": ("proposalId", "proposer", "target", "data", "description", "expiry"),
+    "ProposalApproved": ("proposalId", "member", "approvals"),
+    "ApprovalRevoked": ("proposalId", "member", "approvals"),
+    "ProposalExecuted": ("proposalId", "executor"),
+    "MemberAdded": ("member",),
+    "MemberRemoved": ("member",),
+    "ThresholdChanged": ("previous", "threshold"),
+    "EmergencyPause": ("member",),
+}
+
+_SENDER_EVENTS = frozenset(
+    {
+        "MilestoneReleased",
+        "MilestoneExpired",
+        "MilestoneFrozen",
+        "MilestoneUnfrozen",
+        "MilestoneCancelled",
+        "MilestoneForceReleased",
+        "BeneficiaryReplaced",
+        "DisputeResolved",
+        "CommitteeUpdated",
+        "ChallengeWindowSet",
+        "ProgramClosed",
+        "RemainderWithdrawn",
+        "ProgramManagerChanged",
+        "ProgramTreasuryChanged",
+    }
+)
