@@ -25,6 +25,7 @@ from disburse.chain.errors import ContractRevertError
 from disburse.chain.escrow import MilestoneState
 from disburse.cli._session import Session, fail, reports_errors, session
 from disburse.council import (
+    ACTIONS,
     MAX_CHALLENGE_WINDOW,
     MAX_COMMITTEE_SIZE,
     MAX_PROPOSAL_LIFETIME,
@@ -281,55 +282,44 @@ def _milestone_check(action: str) -> Callable[[Council, Sequence[Any]], list[str
     return check
 
 
-@propose_app.command("freeze")
-@reports_errors
-def propose_freeze(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Hold a Verified milestone during its challenge window (a veto): nobody can release it."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    _propose(ctx, "freeze", [mid], common, check=_milestone_check("freeze"))
+def _propose_milestone(action: str, help_text: str) -> None:
+    """Registers `propose ACTION MILESTONE`: an action on one milestone, checked against its
+    status."""
+
+    def command(
+        ctx: typer.Context,
+        milestone: MilestoneArg,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        program: ProgramOption = None,
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        mid = _milestone(milestone, program)
+        _propose(ctx, action, [mid], common, check=_milestone_check(action))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("unfreeze")
-@reports_errors
-def propose_unfreeze(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Lift a freeze: the milestone is Verified again (its window is not restarted)."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    _propose(ctx, "unfreeze", [mid], common, check=_milestone_check("unfreeze"))
+def _register(action: str, help_text: str, command: Callable[..., None]) -> None:
+    """Adds `propose ACTION`, an action of disburse.council.ACTIONS, with its help text."""
+    assert action in ACTIONS, action
+    command.__doc__ = help_text
+    command.__name__ = command.__qualname__ = "propose_" + action.replace("-", "_")
+    propose_app.command(action)(reports_errors(command))
 
 
-@propose_app.command("cancel")
-@reports_errors
-def propose_cancel(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Cancel an unpaid milestone; its amount returns to the program's available balance."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    _propose(ctx, "cancel", [mid], common, check=_milestone_check("cancel"))
+_propose_milestone(
+    "freeze",
+    "Hold a Verified milestone during its challenge window (a veto): nobody can release it.",
+)
+_propose_milestone(
+    "unfreeze", "Lift a freeze: the milestone is Verified again (its window is not restarted)."
+)
+_propose_milestone(
+    "cancel", "Cancel an unpaid milestone; its amount returns to the program's available balance."
+)
 
 
 @propose_app.command("force-release")
@@ -534,36 +524,30 @@ def _program_check(action: str, program: int) -> Callable[[Council, Sequence[Any
     return check
 
 
-@propose_app.command("close-program")
-@reports_errors
-def propose_close_program(
-    ctx: typer.Context,
-    program: ProgramArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Close a program (no more funding or milestones), also when its manager was revoked."""
-    common = _Common(description, expires_in, dry_run, force)
-    check = _program_check("close-program", program)
-    _propose(ctx, "close-program", [program], common, check=check)
+def _propose_program(action: str, help_text: str) -> None:
+    """Registers `propose ACTION PROGRAM`: an action on one program."""
+
+    def command(
+        ctx: typer.Context,
+        program: ProgramArg,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        _propose(ctx, action, [program], common, check=_program_check(action, program))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("withdraw-remainder")
-@reports_errors
-def propose_withdraw_remainder(
-    ctx: typer.Context,
-    program: ProgramArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Pay a closed program's uncommitted remainder to its treasury."""
-    common = _Common(description, expires_in, dry_run, force)
-    check = _program_check("withdraw-remainder", program)
-    _propose(ctx, "withdraw-remainder", [program], common, check=check)
+_propose_program(
+    "close-program",
+    "Close a program (no more funding or milestones), also when its manager was revoked.",
+)
+_propose_program(
+    "withdraw-remainder", "Pay a closed program's uncommitted remainder to its treasury."
+)
 
 
 @propose_app.command("set-program-manager")
@@ -613,34 +597,31 @@ def _role_check(grant: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
     return check
 
 
-@propose_app.command("grant-manager")
-@reports_errors
-def propose_grant_manager(
-    ctx: typer.Context,
-    account: AddressArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Let an account create programs and register their milestones."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "grant-manager", [_address(account)], common, check=_role_check(True))
+def _propose_role(action: str, help_text: str, *, grant: bool) -> None:
+    """Registers `propose ACTION ADDRESS`: the program manager role granted or revoked."""
+
+    def command(
+        ctx: typer.Context,
+        account: AddressArg,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        _propose(ctx, action, [_address(account)], common, check=_role_check(grant))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("revoke-manager")
-@reports_errors
-def propose_revoke_manager(
-    ctx: typer.Context,
-    account: AddressArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Cut a program manager off: no new programs, and no changes to its programs."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "revoke-manager", [_address(account)], common, check=_role_check(False))
+_propose_role(
+    "grant-manager", "Let an account create programs and register their milestones.", grant=True
+)
+_propose_role(
+    "revoke-manager",
+    "Cut a program manager off: no new programs, and no changes to its programs.",
+    grant=False,
+)
 
 
 def _pause_check(pause: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
@@ -659,32 +640,32 @@ def _pause_check(pause: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
     return check
 
 
-@propose_app.command("pause")
-@reports_errors
-def propose_pause(
-    ctx: typer.Context,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Stop the escrow by council decision (the emergency brake is `council pause`)."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "pause", [], common, check=_pause_check(True))
+def _propose_pause(action: str, help_text: str, *, pause: bool) -> None:
+    """Registers `propose pause` / `propose unpause`: no arguments."""
+
+    def command(
+        ctx: typer.Context,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        _propose(ctx, action, [], common, check=_pause_check(pause))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("unpause")
-@reports_errors
-def propose_unpause(
-    ctx: typer.Context,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Lift a pause (this needs the council's threshold, unlike the emergency brake)."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "unpause", [], common, check=_pause_check(False))
+_propose_pause(
+    "pause",
+    "Stop the escrow by council decision (the emergency brake is `council pause`).",
+    pause=True,
+)
+_propose_pause(
+    "unpause",
+    "Lift a pause (this needs the council's threshold, unlike the emergency brake).",
+    pause=False,
+)
 
 
 def _with_threshold(who: str, given: int | None) -> Callable[[Council], Sequence[Any]]:
