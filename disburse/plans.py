@@ -39,6 +39,8 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from disburse._format import parse_amount as parse_amount  # re-exported for disburse.cli.audit
+from disburse._format import when as format_time
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.errors import DisburseError, EvidenceSpecError
 from disburse.chain.specs import parse_spec, spec_hash
@@ -46,8 +48,6 @@ from disburse.chain.types import MilestoneId
 
 FIELDS = ("ref", "beneficiary", "amount", "deadline", "spec")
 OPTIONAL_FIELDS = ("note",)
-MAX_AMOUNT = 2**128 - 1
-"""Amounts are uint128 on chain."""
 MAX_DEADLINE = 2**40 - 1
 """Deadlines are uint40 Unix seconds on chain."""
 MAX_PLAN_BYTES = 64 * 1024 * 1024
@@ -56,7 +56,6 @@ MAX_SPEC_BYTES = 1024 * 1024
 """The largest evidence specification file read."""
 
 # ASCII digits only: `\d` and int() would also take full-width (U+FF11…) and other scripts' digits.
-_AMOUNT = re.compile(r"^(?P<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -100,49 +99,6 @@ class PlanInvalidError(PlanError):
 
 
 # ---------------------------------------------------------------------------- amounts and times
-
-
-def parse_amount(text: str, decimals: int) -> int:
-    """A human amount ("1,000,000.50") in the token's smallest unit; ValueError says why not."""
-    value = text.strip()
-    if not value:
-        raise ValueError("no amount given")
-    if value.startswith("-"):
-        raise ValueError(f"{value} is negative; an amount must be above zero")
-    if any(c.isdigit() and not c.isascii() for c in value):
-        raise ValueError(
-            f"{value!r} holds digits other than ASCII 0-9 (full-width or another script's); "
-            "write the amount with the digits 0-9"
-        )
-    found = _AMOUNT.match(value.removeprefix("+"))
-    if found is None:
-        raise ValueError(
-            f"{value!r} is not an amount: write digits with an optional decimal point, commas "
-            "only between groups of three digits (e.g. 1,000,000.50)"
-        )
-    whole = int(found["int"].replace(",", ""))
-    fraction = found["frac"] or ""
-    significant = fraction.rstrip("0")
-    if len(significant) > decimals:
-        raise ValueError(f"{value} has {len(significant)} decimal places; the token has {decimals}")
-    units = whole * int(10**decimals) + (
-        int(significant.ljust(decimals, "0")) if significant else 0
-    )
-    if units == 0:
-        raise ValueError("the amount must be above zero")
-    if units > MAX_AMOUNT:
-        raise ValueError(f"{value} is too large (more than 2^128 - 1 in the token's units)")
-    return units
-
-
-def format_amount(units: int, decimals: int) -> str:
-    """The exact human form of an amount in the smallest unit: 1000000500000 -> "1,000,000.5"."""
-    sign = "-" if units < 0 else ""
-    whole, fraction = divmod(abs(units), int(10**decimals))
-    text = f"{sign}{whole:,}"
-    if fraction and decimals:
-        text += "." + str(fraction).rjust(decimals, "0").rstrip("0")
-    return text
 
 
 def parse_deadline(text: str) -> int:
@@ -191,21 +147,6 @@ def parse_address(text: str, *, require_checksum: bool) -> ChecksumAddress:
             f"it as {to_checksum_address(value)}"
         )
     return to_checksum_address(value)
-
-
-def format_time(seconds: int) -> str:
-    """A Unix time as people read it, in UTC."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def ref_text(ref: bytes) -> str | None:
-    """The manager's reference from its bytes32 form, or None when it is not UTF-8 text."""
-    raw = bytes(ref).rstrip(b"\0")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text if text and text.isprintable() else None
 
 
 # ---------------------------------------------------------------------------- the row model

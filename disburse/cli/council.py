@@ -8,51 +8,38 @@ ProposalCreated event, from which `approve` and `execute` read it again.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn
 
 import typer
 from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
 from web3 import Web3
-from web3.contract import Contract
-from web3.contract.contract import ContractFunction
-from web3.exceptions import (
-    ContractCustomError,
-    ContractLogicError,
-    ContractPanicError,
-    Web3RPCError,
-)
-from web3.types import EventData, TxParams, TxReceipt
 
-from disburse.chain.attestations import AttestationError, external_ref, milestone_id
-from disburse.chain.client import ChainClient, revert_data
-from disburse.chain.deployment import DeploymentFileError
+from disburse._format import duration_words as show_duration
+from disburse._format import short, table
+from disburse._format import when as when
+from disburse._format import when_minute as when_short
+from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.errors import ContractRevertError
-from disburse.chain.escrow import Escrow, MilestoneState
+from disburse.chain.escrow import MilestoneState
 from disburse.cli._session import Session, fail, reports_errors, session
-from disburse.proposals import (
+from disburse.council import (
     ACTIONS,
     MAX_CHALLENGE_WINDOW,
     MAX_COMMITTEE_SIZE,
     MAX_PROPOSAL_LIFETIME,
+    OPEN_STATES,
     PROGRAM_MANAGER_ROLE,
     ChainWords,
     ProposalError,
+    approvals_text,
     checked_address,
     encode,
     parse_duration,
     reason_hash,
-    short,
-    show_duration,
 )
-from disburse.proposals import describe as describe_call
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from disburse.council import Council as CouncilModel
 
 app = typer.Typer(
     help="The oversight council: proposals in plain words, approvals, the emergency brake.",
@@ -65,76 +52,20 @@ propose_app = typer.Typer(
 app.add_typer(propose_app, name="propose")
 
 
-def reports_chain_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """reports_errors, plus the few failures that are not DisburseErrors: a bad deployment file,
-    a milestone reference too long for bytes32, a node refusing a request we do not map."""
-    checked = reports_errors(fn)
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return checked(*args, **kwargs)
-        except (DeploymentFileError, AttestationError) as exc:
-            fail(" ".join(str(exc).split()))
-        except Web3RPCError as exc:
-            fail(f"the node refused the request: {exc}")
-
-    return wrapper
-
-
-def when(timestamp: int) -> str:
-    """A Unix time as people read it (UTC)."""
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def when_short(timestamp: int) -> str:
-    """A Unix time to the minute, for tables whose header says UTC."""
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M")
+reports_chain_errors = reports_errors
+"""The council commands' error decorator is `disburse.cli._session.reports_errors` (this name
+stays until disburse.cli.watch imports that one)."""
 
 
 # ---------------------------------------------------------------------- the council on chain
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A proposal's facts as the council stores them."""
-
-    proposal_id: int
-    target: str
-    expiry: int
-    executed: bool
-    data_hash: bytes
-    approvals: int
-
-
 @dataclass
-class Proposal:
-    """A proposal rebuilt from the council's events and its stored facts."""
+class Council(CouncilModel):
+    """The council's read model (disburse.council.Council) with the session the commands sign
+    with."""
 
-    stored: Stored
-    proposer: str
-    data: bytes
-    description: str
-    created_block: int
-    approved_by: dict[str, int] = field(default_factory=dict)
-    """Members whose approval stands, with the block of that approval."""
-    history: list[tuple[int, int, str]] = field(default_factory=list)
-    """(block, log index, what happened) in chain order."""
-    executed_by: str | None = None
-    executed_block: int | None = None
-
-
-@dataclass
-class Council:
-    """The council and the escrow as the commands use them, over one connection."""
-
-    session: Session
-    client: ChainClient
-    escrow: Contract
-    council: Contract
-    words: ChainWords
-    since_block: int
-    _times: dict[int, int] = field(default_factory=dict)
+    session: Session = field(kw_only=True)
 
     @classmethod
     def open(cls, ctx: typer.Context) -> Council:
@@ -151,200 +82,9 @@ class Council:
             since_block=deployment.deployment_block,
         )
 
-    def read(self, fn: ContractFunction) -> Any:
-        return self.client.call(fn)
-
-    def typed_escrow(self) -> Escrow:
-        return Escrow(self.client, self.escrow.address)
-
-    def describe(self, target: str, data: bytes) -> str:
-        # One look at the milestone per description, however often the words mention it.
-        facts = functools.cache(self.words.milestone)
-        return describe_call(self.escrow, self.council, target, data, milestone=facts)
-
-    def now(self) -> int:
-        """The latest block's time: the chain's clock, which decides expiry."""
-        return self.client.timestamp("latest")
-
-    def block_time(self, block: int) -> int:
-        if block not in self._times:
-            self._times[block] = self.client.timestamp(block)
-        return self._times[block]
-
-    def threshold(self) -> int:
-        return int(self.read(self.council.functions.threshold()))
-
-    def members(self) -> list[str]:
-        return [Web3.to_checksum_address(m) for m in self.read(self.council.functions.members())]
-
     def require_member(self, account: LocalAccount, doing: str) -> None:
-        if not self.read(self.council.functions.isMember(account.address)):
+        if not self.is_member(account.address):
             fail(f"{account.address} is not a member of the council: only members {doing}")
-
-    def stored(self, proposal_id: int) -> Stored:
-        """The proposal's stored facts; an unknown id is refused with the ids that exist."""
-        target, expiry, executed, data_hash, approvals = self.read(
-            self.council.functions.proposal(proposal_id)
-        )
-        if int(str(target), 16) == 0:
-            count = int(self.read(self.council.functions.proposalCount()))
-            known = f"ids run from 1 to {count}" if count else "there are no proposals yet"
-            fail(f"there is no proposal {proposal_id} ({known})")
-        return Stored(
-            proposal_id=proposal_id,
-            target=Web3.to_checksum_address(target),
-            expiry=int(expiry),
-            executed=bool(executed),
-            data_hash=bytes(data_hash),
-            approvals=int(approvals),
-        )
-
-    def open_proposal(self, proposal_id: int) -> Stored:
-        """A proposal that can still be approved, revoked or executed."""
-        stored = self.stored(proposal_id)
-        if stored.executed:
-            fail(f"proposal {proposal_id} was executed already")
-        if self.now() > stored.expiry:
-            fail(f"proposal {proposal_id} expired at {when(stored.expiry)}; propose it again")
-        return stored
-
-    def state(self, stored: Stored, *, now: int, threshold: int) -> str:
-        if stored.executed:
-            return "executed"
-        if now > stored.expiry:
-            return "expired"
-        return "executable" if stored.approvals >= threshold else "open"
-
-    def calldata(self, stored: Stored) -> bytes:
-        """The proposal's calldata, from its ProposalCreated event, checked against the hash."""
-        logs = self.client.get_logs(
-            self.council.events.ProposalCreated,
-            from_block=self.since_block,
-            to_block=self.client.block_number(),
-            argument_filters={"proposalId": stored.proposal_id},
-        )
-        for log in logs:
-            data = bytes(log["args"]["data"])
-            if keccak(data) == stored.data_hash:
-                return data
-        fail(
-            f"the calldata of proposal {stored.proposal_id} is not in the council's events from "
-            f"block {self.since_block}: is the deployment file's deployment block right?"
-        )
-
-    def simulate(self, target: str, data: bytes) -> None:
-        """Runs the call as the council would, at the current state; a revert is raised decoded."""
-        call: TxParams = {"from": self.council.address, "to": target, "data": data}
-        try:
-            self.client.rpc(lambda: self.client.w3.eth.call(call), what="check the call")
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.client.decoder.revert_error(revert_data(exc)) from None
-
-    def failure_now(self, target: str, data: bytes) -> str | None:
-        """Why the call would fail if executed now, or None when it would succeed."""
-        try:
-            self.simulate(target, data)
-        except ContractRevertError as exc:
-            return str(exc)
-        return None
-
-    def send(self, account: LocalAccount, fn: ContractFunction) -> TxReceipt:
-        return self.client.transact(account, fn)
-
-    def proposals(self, only: int | None = None) -> list[Proposal]:
-        """Every proposal (or one), rebuilt from the council's events."""
-        head = self.client.block_number()
-        events = self.council.events
-        filters = {"proposalId": only} if only is not None else None
-
-        def logs(event: Any) -> list[EventData]:
-            return self.client.get_logs(
-                event, from_block=self.since_block, to_block=head, argument_filters=filters
-            )
-
-        found: dict[int, Proposal] = {}
-        for log in logs(events.ProposalCreated):
-            args = log["args"]
-            pid = int(args["proposalId"])
-            data = bytes(args["data"])
-            stored = self.stored(pid)
-            if keccak(data) != stored.data_hash:  # pragma: no cover - the council hashes data
-                continue
-            proposal = Proposal(
-                stored=stored,
-                proposer=Web3.to_checksum_address(args["proposer"]),
-                data=data,
-                description=str(args["description"]),
-                created_block=int(log["blockNumber"]),
-            )
-            proposal.history.append(
-                (log["blockNumber"], log["logIndex"], f"proposed by {proposal.proposer}")
-            )
-            found[pid] = proposal
-        votes: list[tuple[int, int, int, str, bool, int]] = []
-        for log in logs(events.ProposalApproved):
-            a = log["args"]
-            votes.append(
-                (
-                    log["blockNumber"],
-                    log["logIndex"],
-                    int(a["proposalId"]),
-                    Web3.to_checksum_address(a["member"]),
-                    True,
-                    int(a["approvals"]),
-                )
-            )
-        for log in logs(events.ApprovalRevoked):
-            a = log["args"]
-            votes.append(
-                (
-                    log["blockNumber"],
-                    log["logIndex"],
-                    int(a["proposalId"]),
-                    Web3.to_checksum_address(a["member"]),
-                    False,
-                    int(a["approvals"]),
-                )
-            )
-        for block, index, pid, member, approved, count in sorted(votes):
-            voted = found.get(pid)
-            if voted is None:
-                continue
-            if approved:
-                voted.approved_by[member] = block
-                text = f"approved by {member} ({_approvals(count)})"
-            else:
-                voted.approved_by.pop(member, None)
-                text = f"approval revoked by {member} ({_approvals(count)} left)"
-            voted.history.append((block, index, text))
-        for log in logs(events.ProposalExecuted):
-            pid = int(log["args"]["proposalId"])
-            ran = found.get(pid)
-            if ran is None:
-                continue
-            ran.executed_by = Web3.to_checksum_address(log["args"]["executor"])
-            ran.executed_block = int(log["blockNumber"])
-            ran.history.append(
-                (log["blockNumber"], log["logIndex"], f"executed by {ran.executed_by}")
-            )
-        for proposal in found.values():
-            proposal.history.sort()
-            # Only the approvals of current members count (a removed member's stops counting).
-            proposal.approved_by = {
-                member: block
-                for member, block in proposal.approved_by.items()
-                if self.read(
-                    self.council.functions.hasApproved(proposal.stored.proposal_id, member)
-                )
-            }
-        return [found[k] for k in sorted(found)]
-
-
-OPEN_STATES = ("open", "executable")
-
-
-def _approvals(count: int) -> str:
-    return f"{count} approval" + ("" if count == 1 else "s")
 
 
 # ---------------------------------------------------------------------- propose
@@ -530,7 +270,7 @@ def _propose(
     pid = int(created[0]["args"]["proposalId"])
     threshold = c.threshold()
     typer.echo(
-        f"proposal {pid} created by {account.address}; it needs {_approvals(threshold)}: "
+        f"proposal {pid} created by {account.address}; it needs {approvals_text(threshold)}: "
         f"disburse council approve {pid}"
     )
 
@@ -542,59 +282,48 @@ def _milestone_check(action: str) -> Callable[[Council, Sequence[Any]], list[str
     return check
 
 
-@propose_app.command("freeze")
-@reports_chain_errors
-def propose_freeze(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Hold a Verified milestone during its challenge window (a veto): nobody can release it."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    _propose(ctx, "freeze", [mid], common, check=_milestone_check("freeze"))
+def _propose_milestone(action: str, help_text: str) -> None:
+    """Registers `propose ACTION MILESTONE`: an action on one milestone, checked against its
+    status."""
+
+    def command(
+        ctx: typer.Context,
+        milestone: MilestoneArg,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        program: ProgramOption = None,
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        mid = _milestone(milestone, program)
+        _propose(ctx, action, [mid], common, check=_milestone_check(action))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("unfreeze")
-@reports_chain_errors
-def propose_unfreeze(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Lift a freeze: the milestone is Verified again (its window is not restarted)."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    _propose(ctx, "unfreeze", [mid], common, check=_milestone_check("unfreeze"))
+def _register(action: str, help_text: str, command: Callable[..., None]) -> None:
+    """Adds `propose ACTION`, an action of disburse.council.ACTIONS, with its help text."""
+    assert action in ACTIONS, action
+    command.__doc__ = help_text
+    command.__name__ = command.__qualname__ = "propose_" + action.replace("-", "_")
+    propose_app.command(action)(reports_errors(command))
 
 
-@propose_app.command("cancel")
-@reports_chain_errors
-def propose_cancel(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Cancel an unpaid milestone; its amount returns to the program's available balance."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    _propose(ctx, "cancel", [mid], common, check=_milestone_check("cancel"))
+_propose_milestone(
+    "freeze",
+    "Hold a Verified milestone during its challenge window (a veto): nobody can release it.",
+)
+_propose_milestone(
+    "unfreeze", "Lift a freeze: the milestone is Verified again (its window is not restarted)."
+)
+_propose_milestone(
+    "cancel", "Cancel an unpaid milestone; its amount returns to the program's available balance."
+)
 
 
 @propose_app.command("force-release")
-@reports_chain_errors
+@reports_errors
 def propose_force_release(
     ctx: typer.Context,
     milestone: MilestoneArg,
@@ -628,7 +357,7 @@ def propose_force_release(
 
 
 @propose_app.command("replace-beneficiary")
-@reports_chain_errors
+@reports_errors
 def propose_replace_beneficiary(
     ctx: typer.Context,
     milestone: MilestoneArg,
@@ -651,7 +380,7 @@ def propose_replace_beneficiary(
 
 
 @propose_app.command("resolve-dispute")
-@reports_chain_errors
+@reports_errors
 def propose_resolve_dispute(
     ctx: typer.Context,
     milestone: MilestoneArg,
@@ -685,7 +414,7 @@ def _address(text: str) -> str:
 
 
 @propose_app.command("set-committee")
-@reports_chain_errors
+@reports_errors
 def propose_set_committee(
     ctx: typer.Context,
     oracles: Annotated[
@@ -716,7 +445,7 @@ def propose_set_committee(
 
 
 @propose_app.command("set-window")
-@reports_chain_errors
+@reports_errors
 def propose_set_window(
     ctx: typer.Context,
     program: Annotated[int, typer.Argument(metavar="PROGRAM", help="the program id")],
@@ -795,40 +524,34 @@ def _program_check(action: str, program: int) -> Callable[[Council, Sequence[Any
     return check
 
 
-@propose_app.command("close-program")
-@reports_chain_errors
-def propose_close_program(
-    ctx: typer.Context,
-    program: ProgramArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Close a program (no more funding or milestones), also when its manager was revoked."""
-    common = _Common(description, expires_in, dry_run, force)
-    check = _program_check("close-program", program)
-    _propose(ctx, "close-program", [program], common, check=check)
+def _propose_program(action: str, help_text: str) -> None:
+    """Registers `propose ACTION PROGRAM`: an action on one program."""
+
+    def command(
+        ctx: typer.Context,
+        program: ProgramArg,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        _propose(ctx, action, [program], common, check=_program_check(action, program))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("withdraw-remainder")
-@reports_chain_errors
-def propose_withdraw_remainder(
-    ctx: typer.Context,
-    program: ProgramArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Pay a closed program's uncommitted remainder to its treasury."""
-    common = _Common(description, expires_in, dry_run, force)
-    check = _program_check("withdraw-remainder", program)
-    _propose(ctx, "withdraw-remainder", [program], common, check=check)
+_propose_program(
+    "close-program",
+    "Close a program (no more funding or milestones), also when its manager was revoked.",
+)
+_propose_program(
+    "withdraw-remainder", "Pay a closed program's uncommitted remainder to its treasury."
+)
 
 
 @propose_app.command("set-program-manager")
-@reports_chain_errors
+@reports_errors
 def propose_set_program_manager(
     ctx: typer.Context,
     program: ProgramArg,
@@ -845,7 +568,7 @@ def propose_set_program_manager(
 
 
 @propose_app.command("set-program-treasury")
-@reports_chain_errors
+@reports_errors
 def propose_set_program_treasury(
     ctx: typer.Context,
     program: ProgramArg,
@@ -874,34 +597,31 @@ def _role_check(grant: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
     return check
 
 
-@propose_app.command("grant-manager")
-@reports_chain_errors
-def propose_grant_manager(
-    ctx: typer.Context,
-    account: AddressArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Let an account create programs and register their milestones."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "grant-manager", [_address(account)], common, check=_role_check(True))
+def _propose_role(action: str, help_text: str, *, grant: bool) -> None:
+    """Registers `propose ACTION ADDRESS`: the program manager role granted or revoked."""
+
+    def command(
+        ctx: typer.Context,
+        account: AddressArg,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        _propose(ctx, action, [_address(account)], common, check=_role_check(grant))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("revoke-manager")
-@reports_chain_errors
-def propose_revoke_manager(
-    ctx: typer.Context,
-    account: AddressArg,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Cut a program manager off: no new programs, and no changes to its programs."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "revoke-manager", [_address(account)], common, check=_role_check(False))
+_propose_role(
+    "grant-manager", "Let an account create programs and register their milestones.", grant=True
+)
+_propose_role(
+    "revoke-manager",
+    "Cut a program manager off: no new programs, and no changes to its programs.",
+    grant=False,
+)
 
 
 def _pause_check(pause: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
@@ -920,32 +640,32 @@ def _pause_check(pause: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
     return check
 
 
-@propose_app.command("pause")
-@reports_chain_errors
-def propose_pause(
-    ctx: typer.Context,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Stop the escrow by council decision (the emergency brake is `council pause`)."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "pause", [], common, check=_pause_check(True))
+def _propose_pause(action: str, help_text: str, *, pause: bool) -> None:
+    """Registers `propose pause` / `propose unpause`: no arguments."""
+
+    def command(
+        ctx: typer.Context,
+        description: Description,
+        expires_in: ExpiresIn = "7d",
+        dry_run: DryRun = False,
+        force: Force = False,
+    ) -> None:
+        common = _Common(description, expires_in, dry_run, force)
+        _propose(ctx, action, [], common, check=_pause_check(pause))
+
+    _register(action, help_text, command)
 
 
-@propose_app.command("unpause")
-@reports_chain_errors
-def propose_unpause(
-    ctx: typer.Context,
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Lift a pause (this needs the council's threshold, unlike the emergency brake)."""
-    common = _Common(description, expires_in, dry_run, force)
-    _propose(ctx, "unpause", [], common, check=_pause_check(False))
+_propose_pause(
+    "pause",
+    "Stop the escrow by council decision (the emergency brake is `council pause`).",
+    pause=True,
+)
+_propose_pause(
+    "unpause",
+    "Lift a pause (this needs the council's threshold, unlike the emergency brake).",
+    pause=False,
+)
 
 
 def _with_threshold(who: str, given: int | None) -> Callable[[Council], Sequence[Any]]:
@@ -967,7 +687,7 @@ def _check_threshold(threshold: int, members_after: int, *, given: bool) -> None
 
 
 @propose_app.command("add-member")
-@reports_chain_errors
+@reports_errors
 def propose_add_member(
     ctx: typer.Context,
     member: AddressArg,
@@ -992,7 +712,7 @@ def propose_add_member(
 
 
 @propose_app.command("remove-member")
-@reports_chain_errors
+@reports_errors
 def propose_remove_member(
     ctx: typer.Context,
     member: AddressArg,
@@ -1019,7 +739,7 @@ def propose_remove_member(
 
 
 @propose_app.command("change-threshold")
-@reports_chain_errors
+@reports_errors
 def propose_change_threshold(
     ctx: typer.Context,
     threshold: Annotated[int, typer.Argument(metavar="THRESHOLD", help="approvals needed")],
@@ -1048,7 +768,7 @@ ProposalId = Annotated[int, typer.Argument(metavar="ID", help="the proposal id")
 
 
 @app.command("approve")
-@reports_chain_errors
+@reports_errors
 def approve(
     ctx: typer.Context,
     proposal_id: ProposalId,
@@ -1095,7 +815,7 @@ def approve(
 
 
 @app.command("revoke")
-@reports_chain_errors
+@reports_errors
 def revoke(ctx: typer.Context, proposal_id: ProposalId) -> None:
     """Withdraw your approval of a proposal before it is executed."""
     c = Council.open(ctx)
@@ -1113,7 +833,7 @@ def revoke(ctx: typer.Context, proposal_id: ProposalId) -> None:
 
 
 @app.command("execute")
-@reports_chain_errors
+@reports_errors
 def execute(ctx: typer.Context, proposal_id: ProposalId) -> None:
     """Execute a proposal whose approvals reached the threshold (its calldata is read from the
     chain: nobody types hex)."""
@@ -1137,7 +857,7 @@ def execute(ctx: typer.Context, proposal_id: ProposalId) -> None:
 
 
 @app.command("pause")
-@reports_chain_errors
+@reports_errors
 def pause(ctx: typer.Context) -> None:
     """The emergency brake: any single member pauses the escrow at once. Lifting the pause needs
     a proposal (`council propose unpause`)."""
@@ -1156,27 +876,8 @@ def pause(ctx: typer.Context) -> None:
 # ---------------------------------------------------------------------- reading
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table; a cell may hold several lines. Nothing is cut or wrapped."""
-    cells = [[cell.splitlines() or [""] for cell in row] for row in rows]
-    widths = [
-        max([len(h), *(len(line) for row in cells for line in row[i])])
-        for i, h in enumerate(headers)
-    ]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in cells:
-        for k in range(max(len(cell) for cell in row)):
-            out.append(
-                "  ".join(
-                    (cell[k] if k < len(cell) else "").ljust(w)
-                    for cell, w in zip(row, widths, strict=True)
-                ).rstrip()
-            )
-    return "\n".join(out)
-
-
 @app.command("list")
-@reports_chain_errors
+@reports_errors
 def list_(
     ctx: typer.Context,
     all_: Annotated[
@@ -1185,11 +886,11 @@ def list_(
 ) -> None:
     """Proposals in plain words: open and executable ones (all with --all)."""
     c = Council.open(ctx)
-    now, threshold, members = c.now(), c.threshold(), c.members()
+    threshold, members = c.threshold(), c.members()
     typer.echo(f"council {c.council.address}: {len(members)} members, {threshold} approvals needed")
     rows = []
     for p in c.proposals():
-        state = c.state(p.stored, now=now, threshold=threshold)
+        state = c.state(p.stored.proposal_id)
         if not all_ and state in ("executed", "expired"):
             continue
         by = "\n".join(
@@ -1215,11 +916,11 @@ def list_(
         typer.echo("no proposals" if all_ else "no open proposals (--all shows every proposal)")
         return
     headers = ["ID", "STATE", "APPROVALS", "EXPIRES (UTC)", "CALL", "DESCRIPTION"]
-    typer.echo(_table(headers, rows))
+    typer.echo(table(headers, rows))
 
 
 @app.command("show")
-@reports_chain_errors
+@reports_errors
 def show(ctx: typer.Context, proposal_id: ProposalId) -> None:
     """One proposal in full: its call in plain words, approvals by member and its history."""
     c = Council.open(ctx)
@@ -1230,8 +931,8 @@ def show(ctx: typer.Context, proposal_id: ProposalId) -> None:
             f"the events of proposal {proposal_id} are not in the chain from block {c.since_block}"
         )
     p = found[0]
-    now, threshold = c.now(), c.threshold()
-    state = c.state(stored, now=now, threshold=threshold)
+    threshold = c.threshold()
+    state = c.state(proposal_id)
     where = (
         "the escrow"
         if stored.target == c.escrow.address
@@ -1269,4 +970,4 @@ def show(ctx: typer.Context, proposal_id: ProposalId) -> None:
     typer.echo("\n".join(lines))
 
 
-__all__ = ["ACTIONS", "Council", "ProposalError", "app", "reports_chain_errors", "when"]
+__all__ = ["Council", "app", "reports_chain_errors", "when"]

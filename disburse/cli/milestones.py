@@ -21,6 +21,8 @@ from eth_account.signers.local import LocalAccount
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from disburse._format import ref_text, short
+from disburse._format import when as format_time
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.errors import DisburseError
 from disburse.chain.escrow import MilestoneState, milestone_statuses
@@ -45,12 +47,9 @@ from disburse.plans import (
     batches,
     compare,
     deadline_issues,
-    format_time,
     read_rows,
-    ref_text,
     validate_rows,
 )
-from disburse.proposals import short
 
 app = typer.Typer(
     help="Milestones: register a plan file, list them, show one.", no_args_is_help=True
@@ -288,8 +287,7 @@ def _status(text: str | None) -> str | None:
 
 
 def _ref_of(raw: bytes) -> str:
-    text = ref_text(raw)
-    return text if text is not None else short(bytes(raw))
+    return ref_text(raw)
 
 
 @app.command("list")

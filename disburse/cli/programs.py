@@ -10,7 +10,6 @@ with `disburse milestones`.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -27,18 +26,16 @@ from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from disburse import plans
+from disburse._format import duration_compact as show_duration
+from disburse._format import duration_seconds, format_amount, parse_amount
 from disburse.chain.errors import ChainError, DisburseError
 from disburse.chain.escrow import Escrow, milestone_statuses
 from disburse.cli._session import Session, reports_errors, session
-from disburse.plans import format_amount, parse_amount
-from disburse.proposals import PROGRAM_MANAGER_ROLE
+from disburse.council import PROGRAM_MANAGER_ROLE
 
 app = typer.Typer(
     help="Programs: create, fund, close, withdraw the remainder, show.", no_args_is_help=True
 )
-
-_DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
 class RefusedError(DisburseError):
@@ -202,29 +199,13 @@ def parse_address(text: str, what: str) -> ChecksumAddress:
 
 def parse_duration(text: str) -> int:
     """Seconds of a duration written as 3600, 90m, 36h, 2d, 1w or combined (1d12h)."""
-    value = text.strip().lower().replace(" ", "")
-    if value.isascii() and value.isdigit():
-        return int(value)
-    parts = _DURATION_PART.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
+    seconds = duration_seconds(text)
+    if seconds is None:
         raise RefusedError(
             f"challenge window {text!r} is not a duration: write seconds (3600) or a number with "
             "a unit s, m, h, d or w (90m, 36h, 2d, 1d12h)"
         )
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
-
-
-def show_duration(seconds: int) -> str:
-    """2d 3h (183,600 s)."""
-    if seconds == 0:
-        return "none (0 s)"
-    parts = []
-    rest = seconds
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, rest = divmod(rest, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return f"{' '.join(parts)} ({seconds:,} s)"
+    return seconds
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -30,7 +30,8 @@ import pytest
 from brownie import web3
 
 from disburse import plans
-from disburse.plans import parse_amount, read_rows, validate_rows
+from disburse._format import parse_amount
+from disburse.plans import read_rows, validate_rows
 from tests.cli.conftest import PASSWORD, PASSWORD_ENV, iso_in, nonce, write_yaml_plan
 
 DISBURSE = Path(sys.executable).with_name("disburse")

@@ -32,18 +32,13 @@ import pytest
 from brownie import chain
 from eth_utils import keccak
 
+from disburse._format import format_amount, parse_amount
+from disburse._format import reference as ref_text
+from disburse._format import when as format_time
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.client import ChainClient
 from disburse.chain.errors import ChainUnavailableError
-from disburse.plans import (
-    format_amount,
-    format_time,
-    parse_amount,
-    parse_deadline,
-    read_rows,
-    ref_text,
-    validate_rows,
-)
+from disburse.plans import parse_deadline, read_rows, validate_rows
 from tests.cli.conftest import (
     DEAD_RPC,
     iso_in,

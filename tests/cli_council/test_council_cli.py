@@ -45,7 +45,7 @@ import re
 from brownie import accounts, chain, web3
 from eth_utils import keccak
 
-from disburse.proposals import short
+from disburse._format import short
 from tests.cli_council.conftest import (
     AMOUNT,
     CANCELLED,

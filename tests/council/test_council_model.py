@@ -1,4 +1,4 @@
-"""disburse.proposals without a chain: every action encodes to the call it names, every call is
+"""disburse.council without a chain: every action encodes to the call it names, every call is
 described in words, and bad arguments are refused with a message that names them.
 
 encode(action, args)
@@ -21,9 +21,11 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 
+from disburse._format import duration_words as show_duration
+from disburse._format import ref_text, short
 from disburse.chain.contracts import load_abi
 from disburse.chain.errors import DisburseError
-from disburse.proposals import (
+from disburse.council import (
     ACTIONS,
     PROGRAM_MANAGER_ROLE,
     MilestoneFacts,
@@ -33,9 +35,6 @@ from disburse.proposals import (
     encode,
     parse_duration,
     reason_hash,
-    ref_text,
-    short,
-    show_duration,
 )
 
 W3 = Web3()
