@@ -74,6 +74,21 @@ def duration_words(seconds: int) -> str:
     )
 
 
+def duration_hours(seconds: int) -> str:
+    """A duration in the audit's form: whole days ("3 days"), hours ("36 h", "1.5 h"), minutes
+    and seconds ("2 min 5 s") or seconds ("45 s")."""
+    if seconds % 86_400 == 0 and seconds:
+        days = seconds // 86_400
+        return f"{days} day" + ("s" if days != 1 else "")
+    if seconds % 3600 == 0 and seconds:
+        return f"{seconds // 3600} h"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds} s"
+
+
 def duration_compact(seconds: int) -> str:
     """A duration with its exact seconds: "2d 3h (183,600 s)" (program commands)."""
     if seconds == 0:
@@ -109,6 +124,12 @@ def ref_text(raw: bytes, *, full_hex: bool = False) -> str:
     if text is not None:
         return text
     return "0x" + bytes(raw).hex() if full_hex else short(bytes(raw))
+
+
+def ref_full(raw: bytes) -> str:
+    """A milestone's reference as text when it is text, else all its bytes in hex (the audit's
+    records and exports, where nothing may be shortened)."""
+    return ref_text(raw, full_hex=True)
 
 
 # ---------------------------------------------------------------------- amounts

@@ -9,6 +9,10 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from disburse._format import duration_hours as duration
+from disburse._format import ref_full as ref_text
+from disburse._format import short
+from disburse._format import when_iso as when
 from disburse.audit.model import (
     CANCELLED,
     EXPIRED,
@@ -25,15 +29,12 @@ from disburse.audit.model import (
     WindowChange,
     WindowPolicy,
     _hex,
-    duration,
-    ref_text,
     released_time,
     status_at,
-    when,
 )
 from disburse.audit.rebuild import _batch, _Rebuild, _selector, _word, _words
 from disburse.chain.escrow import milestone_statuses
-from disburse.proposals import Money, short
+from disburse.council import Money
 
 # ---------------------------------------------------------------------------------------- flags
 

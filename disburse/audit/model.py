@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from eth_utils.crypto import keccak
 
+from disburse._format import short
 from disburse.chain.errors import (
     DisburseError,
 )
-from disburse.proposals import Money, short
+from disburse.council import Money
 
 NONE, REGISTERED, VERIFIED, DISPUTED, FROZEN, RELEASED, CANCELLED, EXPIRED = range(8)
 
@@ -263,35 +263,6 @@ class Ledger:
 
 
 # ---------------------------------------------------------------------------------------- display
-
-
-def when(timestamp: int | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def duration(seconds: int) -> str:
-    if seconds % 86_400 == 0 and seconds:
-        days = seconds // 86_400
-        return f"{days} day" + ("s" if days != 1 else "")
-    if seconds % 3600 == 0 and seconds:
-        return f"{seconds // 3600} h"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds} s"
-
-
-def ref_text(ref: bytes) -> str:
-    """A manager's external reference as text when it is text, else in hex."""
-    stripped = ref.rstrip(b"\0")
-    try:
-        text = stripped.decode("utf-8")
-    except UnicodeDecodeError:
-        return "0x" + ref.hex()
-    return text if text and text.isprintable() else "0x" + ref.hex()
 
 
 def _hex(value: bytes | None) -> str | None:

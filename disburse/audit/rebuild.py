@@ -17,6 +17,9 @@ from web3.contract import Contract
 from web3.exceptions import Web3Exception, Web3RPCError
 from web3.types import RPCEndpoint
 
+from disburse._format import duration_hours as duration
+from disburse._format import ref_full as ref_text
+from disburse._format import short
 from disburse.audit.model import (
     _ROLE_NAMES,
     APPLY_BATCH,
@@ -38,8 +41,6 @@ from disburse.audit.model import (
     ProposalRecord,
     TokenInfo,
     WindowChange,
-    duration,
-    ref_text,
 )
 from disburse.chain.client import ChainClient, rpc_error_of
 from disburse.chain.contracts import load_abi
@@ -51,7 +52,7 @@ from disburse.chain.errors import (
     ContractRevertError,
     LogRangeTooLargeError,
 )
-from disburse.proposals import MilestoneFacts, Money, describe, short
+from disburse.council import MilestoneFacts, Money, describe
 
 # ---------------------------------------------------------------------------------------- decoding
 

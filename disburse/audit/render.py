@@ -8,6 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from disburse._format import duration_hours as duration
+from disburse._format import ref_full as ref_text
+from disburse._format import short
+from disburse._format import when_iso as when
 from disburse.audit.analysis import Schedule, _label
 from disburse.audit.model import (
     _ENTRY_FIELDS,
@@ -19,13 +23,10 @@ from disburse.audit.model import (
     ProposalRecord,
     Reconciliation,
     _hex,
-    duration,
-    ref_text,
     status_at,
-    when,
 )
 from disburse.chain.escrow import milestone_statuses
-from disburse.proposals import Money, short
+from disburse.council import Money
 
 # ---------------------------------------------------------------------------------------- report
 

@@ -17,8 +17,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from disburse._format import duration_words as show_duration
-from disburse._format import short, table
-from disburse._format import when as when
+from disburse._format import short, table, when
 from disburse._format import when_minute as when_short
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.errors import ContractRevertError
@@ -52,7 +51,6 @@ propose_app = typer.Typer(
 app.add_typer(propose_app, name="propose")
 
 
-reports_chain_errors = reports_errors
 """The council commands' error decorator is `disburse.cli._session.reports_errors` (this name
 stays until disburse.cli.watch imports that one)."""
 
@@ -970,4 +968,4 @@ def show(ctx: typer.Context, proposal_id: ProposalId) -> None:
     typer.echo("\n".join(lines))
 
 
-__all__ = ["Council", "app", "reports_chain_errors", "when"]
+__all__ = ["Council", "app"]

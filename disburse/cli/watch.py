@@ -18,9 +18,12 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import EventData, LogReceipt
 
+from disburse._format import duration_words as show_duration
+from disburse._format import ref_text, short, when
 from disburse.chain.events import EventDecoder
-from disburse.cli.council import Council, reports_chain_errors, when
-from disburse.proposals import ROLE_NAMES, ChainWords, Money, ref_text, short, show_duration
+from disburse.cli._session import reports_errors
+from disburse.cli.council import Council
+from disburse.council import ROLE_NAMES, ChainWords, Money
 
 
 class EventWords:
@@ -294,7 +297,7 @@ def watch(
 ) -> None:
     """Print every escrow and council event in plain words as it happens (times in UTC).
     Ctrl-C stops."""
-    reports_chain_errors(_watch)(ctx, from_block, follow, poll)
+    reports_errors(_watch)(ctx, from_block, follow, poll)
 
 
 def _watch(ctx: typer.Context, from_block: int | None, follow: bool, poll: float) -> None:

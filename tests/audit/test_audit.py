@@ -29,9 +29,9 @@ import pytest
 from brownie import web3
 from eth_utils import keccak
 
+from disburse._format import short
 from disburse.audit import _result_items
 from disburse.chain.errors import ChainError, LogRangeTooLargeError
-from disburse.proposals import short
 from tests.audit.conftest import FORCE_REASON, units
 
 STATUS = (

@@ -19,9 +19,9 @@ import re
 from brownie import accounts, chain, web3
 
 import disburse.cli.watch as watch_module
+from disburse._format import short
 from disburse.chain.contracts import load_abi
 from disburse.cli.watch import EventWords
-from disburse.proposals import short
 from tests.cli_council.conftest import DAY, DEAD_RPC, attest, evidence, one_error_line
 
 PREFIX = re.compile(r"^block (\d+) (\d\d:\d\d:\d\d)  (.*)$")
