@@ -19,7 +19,6 @@ SCHEDULE_TOLERANCE: Final = 0.25
 LOGS_PER_READ: Final = 20_000
 APPLY_BATCH: Final = 2_000
 FIRST_SPAN: Final = 16
-STREAM_CHUNK: Final = 256 * 1024
 
 # Flags, in the order the report lists them.
 FLAG_KINDS: Final = (

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import codecs
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import requests
 from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.contract import Contract
-from web3.exceptions import Web3Exception, Web3RPCError
+from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
 from disburse._format import duration_hours as duration
@@ -31,7 +28,6 @@ from disburse.audit.model import (
     LOGS_PER_READ,
     REGISTERED,
     RELEASED,
-    STREAM_CHUNK,
     VERIFIED,
     AuditError,
     GovernanceEntry,
@@ -42,16 +38,14 @@ from disburse.audit.model import (
     TokenInfo,
     WindowChange,
 )
-from disburse.chain.client import ChainClient, rpc_error_of
+from disburse.chain.client import ChainClient
 from disburse.chain.contracts import load_abi
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import (
     ArtifactError,
-    ChainError,
-    ChainUnavailableError,
     ContractRevertError,
-    LogRangeTooLargeError,
 )
+from disburse.chain.logs import LogStream, read_ranged
 from disburse.council import MilestoneFacts, Money, describe
 
 # ---------------------------------------------------------------------------------------- decoding
@@ -259,116 +253,6 @@ def _words(result: Any) -> list[bytes]:
     return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
 
-class _LogStream:
-    """eth_getLogs for a set of contracts, its response parsed one log at a time as it arrives.
-
-    Not `ChainClient.contract_logs`: web3's result formatters cost about 90 µs a log (HexBytes,
-    checksums, AttributeDicts), which alone would hold the audit near 10,000 events/s, and a
-    whole response in memory is as large as the window is dense. The request still goes through
-    the client's `rpc` (retries of an unreachable node) and its JSON-RPC error mapping (a range
-    the node refuses raises LogRangeTooLargeError)."""
-
-    def __init__(self, client: ChainClient, addresses: Sequence[str]) -> None:
-        self.client = client
-        self.addresses = list(addresses)
-        self.session = requests.Session()
-        self.session.headers["Content-Type"] = "application/json"
-
-    def close(self) -> None:
-        self.session.close()
-
-    def logs(self, start: int, end: int) -> Iterator[dict[str, Any]]:
-        query = {"address": self.addresses, "fromBlock": hex(start), "toBlock": hex(end)}
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]})
-        url, timeout = self.client.profile.rpc_url, self.client.profile.request_timeout_s
-        response = self.client.rpc(
-            lambda: self.session.post(url, data=body, stream=True, timeout=timeout),
-            what="eth_getLogs",
-        )
-        try:
-            if response.status_code != 200:
-                raise ChainError(
-                    f"eth_getLogs: {url} answered HTTP {response.status_code}: "
-                    f"{response.text[:200]}"
-                )
-            yield from _result_items(response.iter_content(STREAM_CHUNK))
-        except requests.RequestException as exc:
-            raise ChainUnavailableError(
-                f"eth_getLogs: {url} stopped answering in the middle of a response ({exc})"
-            ) from None
-        finally:
-            response.close()
-
-
-def _result_items(chunks: Iterator[bytes]) -> Iterator[dict[str, Any]]:
-    """The items of a JSON-RPC response's `result` array, decoded as the bytes arrive; an error
-    reply is mapped to the client's exceptions."""
-    decode = json.JSONDecoder().raw_decode
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    buf, pos = "", 0
-
-    def fill(*, keep: bool = False) -> bool:
-        nonlocal buf, pos
-        for chunk in chunks:
-            if chunk:
-                if keep:
-                    buf += utf8.decode(chunk)
-                else:
-                    buf, pos = buf[pos:] + utf8.decode(chunk), 0
-                return True
-        return False
-
-    # Until the array's start is found the whole (small) document is kept: it may be an error.
-    while True:
-        found = _RESULT_ARRAY.search(buf)
-        if found is not None:
-            pos = found.end()
-            break
-        if not fill(keep=True):
-            _check_reply(buf)
-            return
-    while True:
-        while pos < len(buf) and buf[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(buf):
-            if not fill():
-                raise ChainError("eth_getLogs: the response ended in the middle of the logs")
-            continue
-        if buf[pos] == "]":
-            return
-        try:
-            item, pos = decode(buf, pos)
-        except json.JSONDecodeError:
-            if not fill():
-                raise ChainError("eth_getLogs: the response ended in the middle of a log") from None
-            continue
-        yield item
-
-
-_RESULT_ARRAY = re.compile(r'"result"\s*:\s*\[')
-
-
-def _check_reply(text: str) -> None:
-    """A reply without a result array: an empty result passes; the node's error is mapped as
-    the client maps it (a range too large becomes LogRangeTooLargeError)."""
-    try:
-        reply = json.loads(text)
-    except json.JSONDecodeError:
-        raise ChainError(f"eth_getLogs: the node's answer is not JSON: {text[:200]!r}") from None
-    if not isinstance(reply, dict):
-        raise ChainError(f"eth_getLogs: unexpected answer {text[:200]!r}")
-    error = reply.get("error")
-    if error is None:
-        if reply.get("result") is None:
-            return
-        raise ChainError(f"eth_getLogs: unexpected answer {text[:200]!r}")
-    mapped = rpc_error_of(Web3RPCError(str(error), rpc_response=reply))  # type: ignore[arg-type]
-    if mapped is not None:
-        raise mapped
-    message = error.get("message", error) if isinstance(error, dict) else error
-    raise ChainError(f"eth_getLogs: the node refused: {message}")
-
-
 # ---------------------------------------------------------------------------------------- rebuild
 
 
@@ -452,31 +336,19 @@ class _Rebuild:
         never more blocks than the profile's cap, and is halved while the node refuses it; its
         response is parsed as it arrives and applied APPLY_BATCH logs at a time, so a window
         denser than planned costs time, not memory."""
-        cap = self.client.profile.log_range_cap
-        span = min(cap, FIRST_SPAN)
-        start = from_block
-        stream = _LogStream(self.client, [self.escrow_address, self.council_address])
-        try:
-            while start <= self.to_block:
-                end = min(start + span - 1, self.to_block)
-                try:
-                    count = self._read_window(stream, start, end)
-                except LogRangeTooLargeError:
-                    if span == 1:
-                        raise
-                    span = max(1, span // 2)
-                    continue
-                if progress is not None:
-                    progress(end, self.events)
-                start = end + 1
-                if count > LOGS_PER_READ:
-                    span = max(1, span * LOGS_PER_READ // count)
-                elif count < LOGS_PER_READ // 2:
-                    span = min(cap, span * 2)
-        finally:
-            stream.close()
+        stream = LogStream(self.client, [self.escrow_address, self.council_address])
+        with stream:
+            read_ranged(
+                lambda start, end: self._read_window(stream, start, end),
+                from_block,
+                self.to_block,
+                cap=self.client.profile.log_range_cap,
+                first_span=FIRST_SPAN,
+                target=LOGS_PER_READ,
+                progress=None if progress is None else (lambda end: progress(end, self.events)),
+            )
 
-    def _read_window(self, stream: _LogStream, start: int, end: int) -> int:
+    def _read_window(self, stream: LogStream, start: int, end: int) -> int:
         pending: list[dict[str, Any]] = []
         count = 0
         for log in stream.logs(start, end):

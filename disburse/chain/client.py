@@ -59,6 +59,7 @@ from disburse.chain.errors import (
     SenderNotAuthorisedError,
     TransactionTimeoutError,
 )
+from disburse.chain.logs import LogStream, read_ranged
 from disburse.chain.profile import ChainProfile
 
 T = TypeVar("T")
@@ -459,26 +460,12 @@ class ChainClient:
     ) -> list[EventData]:
         """Logs of one event in [from_block, to_block], in ranges of at most the profile's cap;
         a range the node still refuses is halved."""
-        found: list[EventData] = []
-        span = self.profile.log_range_cap
-        start = from_block
-        while start <= to_block:
-            end = min(start + span - 1, to_block)
-            try:
-                chunk = self.rpc(
-                    lambda s=start, e=end: event.get_logs(  # type: ignore[misc]
-                        from_block=s, to_block=e, argument_filters=dict(argument_filters or {})
-                    ),
-                    what="eth_getLogs",
-                )
-            except LogRangeTooLargeError:
-                if span == 1:
-                    raise
-                span = max(1, span // 2)
-                continue
-            found.extend(chunk)
-            start = end + 1
-        return found
+        filters = dict(argument_filters or {})
+        return self._ranged(
+            lambda s, e: event.get_logs(from_block=s, to_block=e, argument_filters=filters),
+            from_block,
+            to_block,
+        )
 
     def contract_logs(self, address: str, *, from_block: int, to_block: int) -> list[LogReceipt]:
         """Every log of one contract in [from_block, to_block], in ranges the node accepts."""
@@ -490,35 +477,22 @@ class ChainClient:
         )
 
     def raw_logs(self, address: str, *, from_block: int, to_block: int) -> list[dict[str, Any]]:
-        """As `contract_logs`, but as the node sent them (hex strings): web3's formatting of a
-        log costs more than decoding it (see `EventDecoder.decode_raw`)."""
-
-        def fetch(start: int, end: int) -> list[dict[str, Any]]:
-            query = {"address": address, "fromBlock": hex(start), "toBlock": hex(end)}
-            response = self.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [query])
-            error = response.get("error")
-            if error is not None:
-                raise Web3RPCError(str(error), rpc_response=response)
-            return list(response["result"])
-
-        return self._ranged(fetch, from_block, to_block)
+        """As `contract_logs`, but as the node sent them (hex strings), streamed: web3's
+        formatting of a log costs more than decoding it (see `EventDecoder.decode_raw`)."""
+        with LogStream(self, [address]) as stream:
+            return stream.collect(from_block, to_block)
 
     def _ranged(self, fetch: Callable[[int, int], Sequence[T]], start: int, end: int) -> list[T]:
-        """Reads [start, end] in ranges of at most the profile's cap; a range the node still
-        refuses is halved."""
+        """Reads [start, end] in windows the node accepts (`logs.read_ranged`), each fetched
+        through `rpc` (its retries)."""
         found: list[T] = []
-        span = self.profile.log_range_cap
-        while start <= end:
-            last = min(start + span - 1, end)
-            try:
-                chunk = self.rpc(lambda s=start, e=last: fetch(s, e), what="eth_getLogs")  # type: ignore[misc]
-            except LogRangeTooLargeError:
-                if span == 1:
-                    raise
-                span = max(1, span // 2)
-                continue
+
+        def window(first: int, last: int) -> int:
+            chunk = self.rpc(lambda: fetch(first, last), what="eth_getLogs")
             found.extend(chunk)
-            start = last + 1
+            return len(chunk)
+
+        read_ranged(window, start, end, cap=self.profile.log_range_cap)
         return found
 
     # ------------------------------------------------------------------ nonces

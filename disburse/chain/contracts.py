@@ -20,9 +20,7 @@ def build_dir() -> Path:
     return Path(os.environ.get("DISBURSE_BUILD_DIR", PROJECT_ROOT / "build" / "contracts"))
 
 
-@cache
-def load_abi(name: str) -> list[dict[str, Any]]:
-    """The ABI of a compiled contract."""
+def _artifact(name: str) -> dict[str, Any]:
     path = build_dir() / f"{name}.json"
     try:
         artifact = json.loads(path.read_text())
@@ -31,9 +29,17 @@ def load_abi(name: str) -> list[dict[str, Any]]:
             f"no build artifact for {name} at {path}: compile the contracts "
             "(`make setup` then `.venv/bin/brownie compile`)"
         ) from None
-    abi = artifact.get("abi")
+    if not isinstance(artifact, dict):
+        raise ArtifactError(f"{path} is not a build artifact")
+    return artifact
+
+
+@cache
+def load_abi(name: str) -> list[dict[str, Any]]:
+    """The ABI of a compiled contract."""
+    abi = _artifact(name).get("abi")
     if not isinstance(abi, list):
-        raise ArtifactError(f"{path} has no ABI")
+        raise ArtifactError(f"{build_dir() / f'{name}.json'} has no ABI")
     return abi
 
 
@@ -49,14 +55,7 @@ def enum_labels(name: str) -> tuple[str, ...]:
     the artifacts were compiled from. Never a hand-kept copy."""
     sources: set[str] = set()
     for contract in CONTRACTS:
-        path = build_dir() / f"{contract}.json"
-        try:
-            artifact = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ArtifactError(
-                f"no build artifact for {contract} at {path}: compile the contracts "
-                "(`make setup` then `.venv/bin/brownie compile`)"
-            ) from None
+        artifact = _artifact(contract)
         found = _ast_enum(artifact.get("ast"), name)
         if found:
             return found

@@ -30,8 +30,8 @@ from brownie import web3
 from eth_utils import keccak
 
 from disburse._format import short
-from disburse.audit import _result_items
 from disburse.chain.errors import ChainError, LogRangeTooLargeError
+from disburse.chain.logs import result_items
 from tests.audit.conftest import FORCE_REASON, units
 
 STATUS = (
@@ -367,11 +367,11 @@ def test_logs_are_parsed_across_any_chunk_boundary(size):
     items = [{"n": i, "text": "é€" * i} for i in range(20)]
     raw = _reply(items)
     chunks = (raw[i : i + size] for i in range(0, len(raw), size))
-    assert list(_result_items(chunks)) == items
+    assert list(result_items(chunks)) == items
 
 
 def test_an_empty_result_has_no_logs():
-    assert list(_result_items(iter([_reply([])]))) == []
+    assert list(result_items(iter([_reply([])]))) == []
 
 
 def test_a_range_the_node_refuses_raises_the_clients_error():
@@ -379,10 +379,10 @@ def test_a_range_the_node_refuses_raises_the_clients_error():
         {"jsonrpc": "2.0", "id": 1, "error": {"code": -32005, "message": "range too large"}}
     ).encode()
     with pytest.raises(LogRangeTooLargeError, match="range too large"):
-        list(_result_items(iter([refused[:10], refused[10:]])))
+        list(result_items(iter([refused[:10], refused[10:]])))
 
 
 def test_a_response_cut_short_is_an_error():
     raw = _reply([{"n": 1}, {"n": 2}])
     with pytest.raises(ChainError, match="ended in the middle"):
-        list(_result_items(iter([raw[:-8]])))
+        list(result_items(iter([raw[:-8]])))

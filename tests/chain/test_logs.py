@@ -1,0 +1,78 @@
+"""The one ranged log reader (`disburse.chain.logs.read_ranged`): windows capped by the profile,
+halved while the node refuses them, steered toward a target density, and every block read once."""
+
+from __future__ import annotations
+
+import pytest
+
+from disburse.chain.errors import LogRangeTooLargeError
+from disburse.chain.logs import read_ranged
+
+
+class Node:
+    """A node that refuses windows wider than `limit` blocks and holds `density` logs a block."""
+
+    def __init__(self, limit: int, density: int = 1) -> None:
+        self.limit = limit
+        self.density = density
+        self.asked: list[tuple[int, int]] = []
+        self.served: list[tuple[int, int]] = []
+
+    def read(self, first: int, last: int) -> int:
+        self.asked.append((first, last))
+        if last - first + 1 > self.limit:
+            raise LogRangeTooLargeError(f"range {first}-{last} too large")
+        self.served.append((first, last))
+        return (last - first + 1) * self.density
+
+
+def _blocks(windows: list[tuple[int, int]]) -> list[int]:
+    return [b for first, last in windows for b in range(first, last + 1)]
+
+
+def test_windows_never_exceed_the_cap_and_cover_every_block_once() -> None:
+    node = Node(limit=10_000)
+    read_ranged(node.read, 5, 1_234, cap=100)
+    assert max(last - first + 1 for first, last in node.asked) == 100
+    assert _blocks(node.served) == list(range(5, 1_235))
+
+
+def test_a_refused_window_is_halved_until_the_node_accepts_it() -> None:
+    node = Node(limit=30)
+    read_ranged(node.read, 0, 199, cap=128)
+    assert node.asked[:3] == [(0, 127), (0, 63), (0, 31)]
+    assert all(last - first + 1 <= 30 for first, last in node.served)
+    assert _blocks(node.served) == list(range(200))
+
+
+def test_a_node_that_refuses_even_one_block_raises() -> None:
+    node = Node(limit=0)
+    with pytest.raises(LogRangeTooLargeError):
+        read_ranged(node.read, 0, 10, cap=8)
+    assert node.asked[-1][1] - node.asked[-1][0] == 0
+
+
+def test_target_density_shrinks_dense_windows_and_grows_sparse_ones() -> None:
+    dense = Node(limit=10_000, density=1_000)
+    read_ranged(dense.read, 0, 999, cap=1_000, first_span=100, target=10_000)
+    assert dense.served[0] == (0, 99)
+    assert dense.served[1] == (100, 109)  # 100,000 logs in 100 blocks -> 10 blocks for 10,000
+
+    sparse = Node(limit=10_000, density=1)
+    read_ranged(sparse.read, 0, 999, cap=64, first_span=4, target=10_000)
+    spans = [last - first + 1 for first, last in sparse.served]
+    assert spans[:5] == [4, 8, 16, 32, 64]
+    assert max(spans) == 64
+    assert _blocks(sparse.served) == list(range(1_000))
+
+
+def test_progress_reports_the_last_block_of_each_window() -> None:
+    seen: list[int] = []
+    read_ranged(Node(limit=100).read, 0, 249, cap=100, progress=seen.append)
+    assert seen == [99, 199, 249]
+
+
+def test_an_empty_range_reads_nothing() -> None:
+    node = Node(limit=10)
+    read_ranged(node.read, 10, 9, cap=5)
+    assert node.asked == []
