@@ -91,7 +91,7 @@ from disburse.audit.model import (
     released_time,
     status_at,
 )
-from disburse.audit.rebuild import _event_specs, _Rebuild, _snake
+from disburse.audit.rebuild import _Rebuild, _snake
 from disburse.audit.render import AuditReport
 from disburse.chain.client import ChainClient
 from disburse.chain.deployment import Deployment
@@ -123,7 +123,6 @@ __all__ = [
     "WindowChange",
     "WindowPolicy",
     "_Rebuild",
-    "_event_specs",
     "_snake",
     "released_time",
     "run_audit",

@@ -32,7 +32,9 @@ from disburse.audit.model import (
     released_time,
     status_at,
 )
-from disburse.audit.rebuild import _batch, _Rebuild, _selector, _word, _words
+from disburse.audit.rebuild import _batch, _Rebuild
+from disburse.chain.client import FunctionCodec
+from disburse.chain.contracts import load_abi
 from disburse.chain.escrow import milestone_statuses
 from disburse.council import Money
 
@@ -242,25 +244,32 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
     def differ(subject: str, what: str, rebuilt: str, on_chain: str, message: str) -> None:
         differences.append(Difference(subject, what, rebuilt, on_chain, message))
 
-    def call(to: str, data: str) -> tuple[str, list[Any]]:
-        return ("eth_call", [{"to": to, "data": data}, at])
+    escrow_codec = FunctionCodec(escrow, load_abi("MilestoneEscrow"))
+    council_codec = FunctionCodec(council, load_abi("OversightCouncil"))
+    token_abi = load_abi("SettlementToken")
+
+    def call(codec: FunctionCodec, name: str, *args: Any) -> tuple[str, list[Any]]:
+        encoded = codec.call(name, *args)
+        return ("eth_call", [{"to": encoded.to, "data": "0x" + encoded.data.hex()}, at])
 
     programs = sorted(state.programs.values(), key=lambda p: p.program_id)
     tokens = sorted({p.token for p in programs})
+    token_codecs = {t: FunctionCodec(t, token_abi) for t in tokens}
     proposals = sorted(state.proposals.values(), key=lambda p: p.proposal_id)
     calls = [
-        call(escrow, _selector("programCount()")),
-        call(council, _selector("proposalCount()")),
-        *(call(escrow, _selector("program(uint256)") + _word(p.program_id)) for p in programs),
-        *(call(t, _selector("balanceOf(address)") + _word(escrow)) for t in tokens),
-        *(call(council, _selector("proposal(uint256)") + _word(p.proposal_id)) for p in proposals),
+        call(escrow_codec, "programCount"),
+        call(council_codec, "proposalCount"),
+        *(call(escrow_codec, "program", p.program_id) for p in programs),
+        *(call(token_codecs[t], "balanceOf", escrow) for t in tokens),
+        *(call(council_codec, "proposal", p.proposal_id) for p in proposals),
     ]
     results = iter(_batch(client, calls, what="reconciliation eth_call"))
 
-    def number(result: Any) -> int:
-        return int.from_bytes(_words(result)[0], "big") if result and result != "0x" else 0
+    def number(codec: FunctionCodec, name: str, result: Any) -> int:
+        value = codec.decode(name, result)
+        return 0 if value is None else int(value)
 
-    count = number(next(results))
+    count = number(escrow_codec, "programCount", next(results))
     if count != len(programs):
         differ(
             "escrow",
@@ -269,7 +278,7 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
             str(count),
             f"the escrow counts {count} programs; the events created {len(programs)}",
         )
-    proposal_count = number(next(results))
+    proposal_count = number(council_codec, "proposalCount", next(results))
     if proposal_count != len(proposals):
         differ(
             "council",
@@ -279,14 +288,15 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
             f"the council counts {proposal_count} proposals; the events created {len(proposals)}",
         )
     for p in programs:
-        words = _words(next(results))
-        if len(words) < 7:
+        found_view = escrow_codec.decode("program", next(results))
+        if found_view is None:
             differ(f"program {p.program_id}", "program", "exists", "none", "no such program")
             continue
+        view = escrow_codec.named("program", found_view)
         money = state.money(p.program_id)
-        chain_token = state.addresses.of_word(words[2])
-        chain_balance = int.from_bytes(words[5], "big")
-        chain_committed = int.from_bytes(words[6], "big")
+        chain_token = state.addresses.of_text(view["token"])
+        chain_balance = int(view["balance"])
+        chain_committed = int(view["committed"])
         for what, rebuilt, found in (
             ("balance", p.balance, chain_balance),
             (
@@ -313,11 +323,11 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
                 chain_token,
                 f"program {p.program_id} pays in {chain_token}; the events say {p.token}",
             )
-        for what, rebuilt_address, index in (
-            ("manager", p.manager, 0),
-            ("treasury", p.treasury, 4),
+        for what, rebuilt_address, field_name in (
+            ("manager", p.manager, "manager"),
+            ("treasury", p.treasury, "treasury"),
         ):
-            chain_address = state.addresses.of_word(words[index])
+            chain_address = state.addresses.of_text(view[field_name])
             if chain_address != rebuilt_address:
                 differ(
                     f"program {p.program_id}",
@@ -327,7 +337,7 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
                     f"program {p.program_id}'s {what} is {chain_address} on chain; the events "
                     f"say {rebuilt_address}",
                 )
-        chain_closed = words[1][-1] != 0
+        chain_closed = bool(view["closed"])
         if chain_closed != p.closed:
             differ(
                 f"program {p.program_id}",
@@ -337,7 +347,7 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
                 f"program {p.program_id} is {'closed' if chain_closed else 'open'} on chain; "
                 f"the events say {'closed' if p.closed else 'open'}",
             )
-        chain_window = int.from_bytes(words[3], "big")
+        chain_window = int(view["challengeWindow"])
         if chain_window != p.challenge_window:
             differ(
                 f"program {p.program_id}",
@@ -348,7 +358,7 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
                 f"chain; the events say {duration(p.challenge_window)}",
             )
     for t in tokens:
-        held = number(next(results))
+        held = number(token_codecs[t], "balanceOf", next(results))
         owed = sum(p.balance for p in programs if p.token == t)
         if held != owed:
             info = state.token(t)
@@ -363,13 +373,14 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
                 f"{'more' if held > owed else 'less'} than the ledger accounts for",
             )
     for proposal in proposals:
-        words = _words(next(results))
-        if len(words) < 5:
+        found_proposal = council_codec.decode("proposal", next(results))
+        if found_proposal is None:
             differ(
                 f"proposal {proposal.proposal_id}", "proposal", "exists", "none", "no such proposal"
             )
             continue
-        executed = words[2][-1] != 0
+        stored = council_codec.named("proposal", found_proposal)
+        executed = bool(stored["executed"])
         if executed != (proposal.executed is not None):
             differ(
                 f"proposal {proposal.proposal_id}",
@@ -379,26 +390,25 @@ def _reconcile(state: _Rebuild, now: int) -> Reconciliation:
                 f"proposal {proposal.proposal_id} is {_executed(executed)} on chain; the events "
                 f"say {_executed(proposal.executed is not None)}",
             )
-        if bytes(words[3]) != keccak(proposal.data):
+        if bytes(stored["dataHash"]) != keccak(proposal.data):
             differ(
                 f"proposal {proposal.proposal_id}",
                 "dataHash",
                 _hex(keccak(proposal.data)) or "",
-                _hex(bytes(words[3])) or "",
+                _hex(bytes(stored["dataHash"])) or "",
                 f"proposal {proposal.proposal_id}: the calldata in its event does not hash to the "
                 "stored hash",
             )
     # Milestones a batch at a time, so that the calls never outgrow one batch.
-    status_of = _selector("statusOf(bytes32)")
     milestones = iter(state.milestones.values())
     while chunk := list(itertools.islice(milestones, state.client.profile.rpc_batch_cap)):
         found_statuses = _batch(
             client,
-            [call(escrow, status_of + _word(m.milestone_id)) for m in chunk],
+            [call(escrow_codec, "statusOf", m.milestone_id) for m in chunk],
             what="reconciliation eth_call",
         )
         for m, result in zip(chunk, found_statuses, strict=True):
-            found = number(result)
+            found = number(escrow_codec, "statusOf", result)
             expected = status_at(m, now)
             if found != expected:
                 labels = milestone_statuses()

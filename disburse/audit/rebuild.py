@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eth_abi.abi import decode as abi_decode
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
-from web3.types import RPCEndpoint
 
 from disburse._format import duration_hours as duration
 from disburse._format import ref_full as ref_text
@@ -43,8 +38,10 @@ from disburse.chain.contracts import load_abi
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import (
     ArtifactError,
+    ChainError,
     ContractRevertError,
 )
+from disburse.chain.events import AddressBook, EventLayout, event_layouts
 from disburse.chain.logs import LogStream, read_ranged
 from disburse.council import MilestoneFacts, Money, describe
 
@@ -55,202 +52,17 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _is_word(kind: str) -> bool:
-    """Static ABI types that occupy exactly one 32-byte word."""
-    if "[" in kind or kind.startswith("tuple"):
-        return False
-    return (
-        kind in ("address", "bool")
-        or kind.startswith(("uint", "int"))
-        or (kind.startswith("bytes") and kind != "bytes")
-    )
-
-
-class _Addresses:
-    """Checksummed addresses, computed once per address (checksumming costs a keccak)."""
-
-    def __init__(self) -> None:
-        self._by_raw: dict[bytes, str] = {}
-        self._by_topic: dict[str, str] = {}
-
-    def of20(self, raw: bytes) -> str:
-        found = self._by_raw.get(raw)
-        if found is None:
-            found = to_checksum_address(raw)
-            self._by_raw[raw] = found
-        return found
-
-    def of_word(self, word: bytes) -> str:
-        return self.of20(bytes(word[12:]))
-
-    def of_text(self, text: str) -> str:
-        return self.of20(bytes.fromhex(text[2:])[-20:])
-
-    def of_topic(self, topic: str) -> str:
-        found = self._by_topic.get(topic)
-        if found is None:
-            found = self.of_text(topic)
-            self._by_topic[topic] = found
-        return found
-
-
-def _word_converter(kind: str, addresses: _Addresses) -> Callable[[bytes], Any]:
-    """Decodes one 32-byte word of log data."""
-    if kind == "address":
-        return addresses.of_word
-    if kind == "bool":
-        return lambda w: w[-1] != 0
-    if kind.startswith("uint"):
-        return lambda w: int.from_bytes(w, "big")
-    if kind.startswith("int"):
-        return lambda w: int.from_bytes(w, "big", signed=True)
-    size = int(kind[5:])
-    return lambda w: bytes(w[:size])
-
-
-def _topic_converter(kind: str, addresses: _Addresses) -> Callable[[str], Any]:
-    """Decodes one topic, as the node sends it (0x and 64 hex digits)."""
-    if kind == "address":
-        return addresses.of_topic
-    if kind == "bool":
-        return lambda t: int(t, 16) != 0
-    if kind.startswith("uint"):
-        return lambda t: int(t, 16)
-    if kind.startswith("int"):
-        return lambda t: int.from_bytes(bytes.fromhex(t[2:]), "big", signed=True)
-    if _is_word(kind):
-        size = int(kind[5:])
-        return lambda t: bytes.fromhex(t[2 : 2 + 2 * size])
-    # An indexed dynamic value (string, bytes, array) is only its hash in the topic.
-    return lambda t: bytes.fromhex(t[2:])
-
-
-@dataclass(frozen=True)
-class _EventSpec:
-    """One event of an ABI, with a decoder that slices words when every data field is static
-    (every event the audit reads but two) and uses eth_abi otherwise."""
-
-    name: str
-    names: tuple[str, ...]
-    indexed: tuple[Callable[[str], Any] | None, ...]
-    words: tuple[Callable[[bytes], Any] | None, ...]
-    data_types: tuple[str, ...]
-    post: tuple[Callable[[Any], Any], ...]
-    fast: bool
-
-    def decode(self, topics: Sequence[str], data: bytes) -> tuple[Any, ...]:
-        out: list[Any] = []
-        t = 1
-        if self.fast:
-            d = 0
-            for topic_conv, word_conv in zip(self.indexed, self.words, strict=True):
-                if topic_conv is not None:
-                    out.append(topic_conv(topics[t]))
-                    t += 1
-                elif word_conv is not None:
-                    out.append(word_conv(data[d : d + 32]))
-                    d += 32
-            return tuple(out)
-        values = iter(abi_decode(list(self.data_types), data))
-        posts = iter(self.post)
-        for topic_conv in self.indexed:
-            if topic_conv is not None:
-                out.append(topic_conv(topics[t]))
-                t += 1
-            else:
-                out.append(next(posts)(next(values)))
-        return tuple(out)
-
-
-def _event_specs(
-    abi: Sequence[Mapping[str, Any]], addresses: _Addresses
-) -> dict[bytes, _EventSpec]:
-    specs: dict[bytes, _EventSpec] = {}
-    for item in abi:
-        if item.get("type") != "event" or item.get("anonymous"):
-            continue
-        inputs = item.get("inputs", [])
-        types = [str(p["type"]) for p in inputs]
-        signature = f"{item['name']}({','.join(types)})"
-        indexed: list[Callable[[str], Any] | None] = []
-        words: list[Callable[[bytes], Any] | None] = []
-        data_types: list[str] = []
-        post: list[Callable[[Any], Any]] = []
-        for p, kind in zip(inputs, types, strict=True):
-            if p.get("indexed"):
-                indexed.append(_topic_converter(kind, addresses))
-                words.append(None)
-            else:
-                indexed.append(None)
-                words.append(_word_converter(kind, addresses) if _is_word(kind) else None)
-                data_types.append(kind)
-                post.append(_post_converter(kind, addresses))
-        specs[keccak(text=signature)] = _EventSpec(
-            name=str(item["name"]),
-            names=tuple(str(p.get("name", "")) for p in inputs),
-            indexed=tuple(indexed),
-            words=tuple(words),
-            data_types=tuple(data_types),
-            post=tuple(post),
-            fast=all(_is_word(k) for k in data_types),
-        )
-    return specs
-
-
-def _post_converter(kind: str, addresses: _Addresses) -> Callable[[Any], Any]:
-    """Converts what eth_abi returns into the audit's types (checksummed addresses, bytes)."""
-    if kind == "address":
-        return addresses.of_text
-    if kind == "address[]":
-        return lambda values: tuple(addresses.of_text(v) for v in values)
-    if kind == "string":
-        return str
-    if kind.startswith("bytes") and "[" not in kind:
-        return bytes
-    return lambda v: v
-
-
 # ------------------------------------------------------------------------------------ raw requests
 
 
 def _batch(client: ChainClient, calls: Sequence[tuple[str, list[Any]]], *, what: str) -> list[Any]:
-    """Results of JSON-RPC requests sent in batches (one HTTP round trip per batch of at most the
-    profile's `rpc_batch_cap`); a node that refuses batches gets them one by one."""
-    results: list[Any] = []
-    provider: Any = client.w3.provider
-    cap = client.profile.rpc_batch_cap
-    for start in range(0, len(calls), cap):
-        chunk = [(RPCEndpoint(m), p) for m, p in calls[start : start + cap]]
-        replies: Any = client.rpc(lambda c=chunk: provider.make_batch_request(c), what=what)  # type: ignore[misc]
-        if not isinstance(replies, list):
-            replies = [
-                client.rpc(lambda m=m, p=p: provider.make_request(m, p), what=what)  # type: ignore[misc]
-                for m, p in chunk
-            ]
-        for reply in replies:
-            if "error" in reply:
-                error = reply["error"]
-                message = error.get("message", error) if isinstance(error, Mapping) else error
-                raise AuditError(f"{what}: the node refused: {message}")
-            results.append(reply.get("result"))
-    return results
-
-
-def _selector(signature: str) -> str:
-    return "0x" + keccak(text=signature)[:4].hex()
-
-
-def _word(value: int | bytes | str) -> str:
-    if isinstance(value, int):
-        return value.to_bytes(32, "big").hex()
-    if isinstance(value, str):
-        return bytes.fromhex(value[2:]).rjust(32, b"\0").hex()
-    return bytes(value).rjust(32, b"\0").hex()
-
-
-def _words(result: Any) -> list[bytes]:
-    raw = bytes.fromhex(str(result)[2:]) if result else b""
-    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+    """Results of JSON-RPC requests through the client's batches; a refusal is the audit's."""
+    try:
+        return client.batch(calls, what=what)
+    except ChainError as exc:
+        if type(exc) is not ChainError:  # unreachable node, wrong chain...: as the client says
+            raise
+        raise AuditError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------- rebuild
@@ -281,7 +93,7 @@ class _Rebuild:
         self.deployment = deployment
         self.to_block = to_block
         self.partial = partial
-        self.addresses = _Addresses()
+        self.addresses = AddressBook()
         self.escrow_address = self.addresses.of_text(deployment.escrow)
         self.council_address = self.addresses.of_text(deployment.council)
         self.escrow_contract: Contract = client.contract("MilestoneEscrow", self.escrow_address)
@@ -303,14 +115,14 @@ class _Rebuild:
         self._last_block_hex = ""
         self._last_time = 0
         self._escrow_key = self.escrow_address.lower()
-        self._by_address: dict[str, dict[str, tuple[_EventSpec, Callable[..., None]]]] = {}
+        self._by_address: dict[str, dict[str, tuple[EventLayout, Callable[..., None]]]] = {}
         self._by_name: dict[str, dict[str, Callable[..., None]]] = {}
         for address, contract in (
             (self.escrow_address, "MilestoneEscrow"),
             (self.council_address, "OversightCouncil"),
         ):
-            table: dict[str, tuple[_EventSpec, Callable[..., None]]] = {}
-            for topic, spec in _event_specs(load_abi(contract), self.addresses).items():
+            table: dict[str, tuple[EventLayout, Callable[..., None]]] = {}
+            for topic, spec in event_layouts(load_abi(contract), self.addresses).items():
                 handler = getattr(self, "_on_" + _snake(spec.name), self._other)
                 expected = _EXPECTED_FIELDS.get(spec.name)
                 if expected is not None and spec.names != expected:

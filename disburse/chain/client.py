@@ -180,6 +180,7 @@ class FunctionCodec:
     def __init__(self, address: str, abi: Sequence[Mapping[str, Any]]) -> None:
         self.address = Web3.to_checksum_address(address)
         self._fns: dict[str, tuple[bytes, list[str], tuple[str, ...]]] = {}
+        self._names: dict[str, tuple[str, ...]] = {}
         overloaded: set[str] = set()
         for item in abi:
             if item.get("type") != "function":
@@ -191,6 +192,10 @@ class FunctionCodec:
             outputs = tuple(collapse_if_tuple(dict(o)) for o in item.get("outputs", []))
             selector = keccak(text=f"{name}({','.join(inputs)})")[:4]
             self._fns[name] = (selector, inputs, outputs)
+            raw_outputs = list(item.get("outputs", []))
+            if len(raw_outputs) == 1 and raw_outputs[0].get("components"):
+                raw_outputs = list(raw_outputs[0]["components"])  # one struct: its fields
+            self._names[name] = tuple(str(o.get("name", "")) for o in raw_outputs)
         for name in overloaded:
             del self._fns[name]
 
@@ -207,6 +212,26 @@ class FunctionCodec:
         except KeyError:
             raise ArtifactError(f"no (unambiguous) function {name!r} in the ABI") from None
         return Call(self.address, selector + abi_encode(inputs, list(args)), outputs, name)
+
+    def decode(self, name: str, result: str | None) -> Any:
+        """The answer of an eth_call of `name` (hex, as the node sent it) decoded as `call`
+        decodes it; None when the node answered nothing ("0x": no contract there)."""
+        if not result or result == "0x":
+            return None
+        outputs = self._fns[name][2]
+        values = abi_decode(list(outputs), bytes.fromhex(result[2:]))
+        return values[0] if len(values) == 1 else list(values)
+
+    def named(self, name: str, result: Any) -> dict[str, Any]:
+        """A decoded result of `name` (a struct, or several outputs) by the ABI's field names,
+        so a reader never depends on the position of a field."""
+        names = self._names.get(name)
+        if not names or not all(names):
+            raise ArtifactError(f"the outputs of {name!r} are not all named in the ABI")
+        values = list(result) if isinstance(result, list | tuple) else [result]
+        if len(values) != len(names):
+            raise ChainError(f"{name}: expected {len(names)} values, the node gave {len(values)}")
+        return dict(zip(names, values, strict=True))
 
 
 @dataclass(frozen=True)
@@ -424,6 +449,30 @@ class ChainClient:
             for c, response in zip(chunk, responses, strict=True):
                 found.append(self._decoded_result(c, response))
         return found
+
+    def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, what: str) -> list[Any]:
+        """The results of raw JSON-RPC requests, in order, sent in batches of at most the
+        profile's `rpc_batch_cap` (one round trip each, retried as `rpc` retries); a node that
+        refuses batching as a whole gets the requests one at a time. A request the node answers
+        with an error raises ChainError naming `what`."""
+        results: list[Any] = []
+        provider: Any = self.w3.provider
+        cap = self.profile.rpc_batch_cap
+        for start in range(0, len(requests_), cap):
+            chunk = [(RPCEndpoint(m), list(p)) for m, p in requests_[start : start + cap]]
+            replies: Any = self.rpc(lambda c=chunk: provider.make_batch_request(c), what=what)  # type: ignore[misc]
+            if not isinstance(replies, list):
+                replies = [
+                    self.rpc(lambda m=m, p=p: provider.make_request(m, p), what=what)  # type: ignore[misc]
+                    for m, p in chunk
+                ]
+            for reply in replies:
+                if "error" in reply:
+                    error = reply["error"]
+                    message = error.get("message", error) if isinstance(error, Mapping) else error
+                    raise ChainError(f"{what}: the node refused: {message}")
+                results.append(reply.get("result"))
+        return results
 
     def _batch(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse]:
         """One JSON-RPC batch, straight to the provider: web3's batching mode is per provider

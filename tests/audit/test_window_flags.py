@@ -38,7 +38,6 @@ from disburse.audit import (
     ProgramRecord,
     WindowChange,
     WindowPolicy,
-    _event_specs,
     _Rebuild,
     _snake,
     run_audit,
@@ -48,6 +47,7 @@ from disburse.audit import (
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.client import ChainClient
 from disburse.chain.deployment import load, save
+from disburse.chain.events import event_layouts
 from disburse.chain.profile import ChainProfile
 from disburse.cli.watch import EventWords
 from scripts.deploy import deploy
@@ -244,7 +244,7 @@ def _topic(value: int | str) -> str:
 def test_program_manager_and_treasury_changes_update_the_program_and_are_told(governed, roles):
     state = _Rebuild(_client(), load(governed.path), to_block=web3.eth.block_number, partial=False)
     table = state._by_address[state.escrow_address.lower()]
-    for topic, spec in _event_specs(NEW_EVENTS, state.addresses).items():
+    for topic, spec in event_layouts(NEW_EVENTS, state.addresses).items():
         table["0x" + topic.hex()] = (spec, getattr(state, "_on_" + _snake(spec.name)))
     state.read(governed.record.deployment_block, progress=None)
     new_manager, new_treasury = str(accounts[5]), str(accounts[6])

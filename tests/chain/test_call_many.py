@@ -9,7 +9,7 @@ import pytest
 from brownie import chain, web3
 
 from disburse.chain.client import ChainClient
-from disburse.chain.errors import ContractRevertError
+from disburse.chain.errors import ChainError, ContractRevertError
 from disburse.chain.escrow import Escrow
 from disburse.chain.profile import ChainProfile
 from tests.conftest import evidence
@@ -81,3 +81,57 @@ def test_the_codec_names_the_function_a_selector_calls():
     call = codec.call("releaseBatch", [b"\x01" * 32])
     assert codec.name_of(call.data[:4]) == "releaseBatch"
     assert codec.name_of(b"\x00\x00\x00\x00") is None
+
+
+def test_raw_batches_honour_the_cap_and_keep_the_order(escrow, register):
+    ids = [register(f"CM-RAW-{i}") for i in range(5)]
+    batched = client(rpc_batch_cap=2)
+    sizes: list[int] = []
+    provider: Any = batched.w3.provider
+    original = provider.make_batch_request
+
+    def counting(requests_: Any) -> Any:
+        sizes.append(len(requests_))
+        return original(requests_)
+
+    provider.make_batch_request = counting
+    requests_ = [("eth_getBlockByNumber", [hex(n), False]) for n in range(5)]
+    results = batched.batch(requests_, what="blocks")
+    assert sizes == [2, 2, 1]
+    assert [int(r["number"], 16) for r in results] == list(range(5))
+    assert ids  # the milestones exist so the chain has blocks past 4
+
+
+def test_a_raw_request_the_node_refuses_names_what_was_asked():
+    with pytest.raises(ChainError, match="sender lookup: the node refused"):
+        client().batch([("eth_getTransactionByHash", ["not a hash"])], what="sender lookup")
+
+
+def test_struct_results_are_read_by_the_abi_field_names(escrow, program_id):
+    from disburse.chain.client import FunctionCodec
+    from disburse.chain.contracts import load_abi
+
+    reader = client()
+    codec = FunctionCodec(escrow.address, load_abi("MilestoneEscrow"))
+    (raw,) = reader.batch(
+        [
+            (
+                "eth_call",
+                [
+                    {
+                        "to": escrow.address,
+                        "data": "0x" + codec.call("program", program_id).data.hex(),
+                    },
+                    "latest",
+                ],
+            )
+        ],
+        what="program",
+    )
+    view = codec.named("program", codec.decode("program", raw))
+    on_chain = escrow.program(program_id)
+    assert view["manager"] == on_chain[0]
+    assert view["balance"] == on_chain[5] and view["committed"] == on_chain[6]
+    assert codec.decode("program", "0x") is None
+    with pytest.raises(ChainError, match="expected 7 values"):
+        codec.named("program", [1, 2])

@@ -76,3 +76,42 @@ def test_an_empty_range_reads_nothing() -> None:
     node = Node(limit=10)
     read_ranged(node.read, 10, 9, cap=5)
     assert node.asked == []
+
+
+def test_the_raw_decoder_agrees_with_web3_on_real_logs(escrow, register, oracles) -> None:
+    """The one raw-log decoder (word slicing) gives what web3's typed decoding gives, for the
+    events of a registration and an attestation read back through the ranged reader."""
+    from brownie import chain, web3
+    from web3 import Web3
+
+    from disburse.chain.client import ChainClient
+    from disburse.chain.contracts import load_abi
+    from disburse.chain.events import EventDecoder
+    from disburse.chain.profile import ChainProfile
+    from tests.conftest import evidence
+
+    start = web3.eth.block_number + 1
+    milestone = register("LOGS-1")
+    escrow.attest(milestone, evidence(), 1, 0, {"from": oracles[0]})
+    client = ChainClient(
+        ChainProfile(name="anvil", rpc_url=web3.provider.endpoint_uri, chain_id=chain.id)
+    )
+    contract = client.w3.eth.contract(address=escrow.address, abi=load_abi("MilestoneEscrow"))
+    decoder = EventDecoder([contract])
+    raw = client.raw_logs(escrow.address, from_block=start, to_block=web3.eth.block_number)
+    typed = client.contract_logs(escrow.address, from_block=start, to_block=web3.eth.block_number)
+    assert len(raw) == len(typed) >= 2
+    for raw_log, typed_log in zip(raw, typed, strict=True):
+        fast, slow = decoder.decode_raw(raw_log), decoder.decode(typed_log)
+        assert fast is not None and slow is not None
+        assert fast.name == slow["event"]
+        expected = {
+            k: (v.lower() if isinstance(v, str) and Web3.is_address(v) else v)
+            for k, v in slow["args"].items()
+        }
+        assert fast.args == expected
+        assert fast.block_number == slow["blockNumber"]
+    assert {e.name for e in map(decoder.decode_raw, raw) if e} >= {
+        "MilestoneRegistered",
+        "AttestationRecorded",
+    }
