@@ -22,7 +22,7 @@ import disburse.cli.watch as watch_module
 from disburse._format import short
 from disburse.chain.contracts import load_abi
 from disburse.cli.watch import EventWords
-from tests.cli_council.conftest import DAY, DEAD_RPC, attest, evidence, one_error_line
+from tests.cli.council.conftest import DAY, DEAD_RPC, attest, evidence, one_error_line
 
 PREFIX = re.compile(r"^block (\d+) (\d\d:\d\d:\d\d)  (.*)$")
 DATE = re.compile(r"^— \d{4}-\d\d-\d\d \(UTC\) —$")

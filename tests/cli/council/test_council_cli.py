@@ -46,7 +46,7 @@ from brownie import accounts, chain, web3
 from eth_utils import keccak
 
 from disburse._format import short
-from tests.cli_council.conftest import (
+from tests.cli.council.conftest import (
     AMOUNT,
     CANCELLED,
     DAY,

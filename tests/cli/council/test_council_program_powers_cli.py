@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from brownie import accounts
 
-from tests.cli_council.conftest import FUNDS, one_error_line
+from tests.cli.council.conftest import FUNDS, one_error_line
 
 
 def _refused(cli, nonces, *args: object) -> str:
