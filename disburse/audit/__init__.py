@@ -57,6 +57,7 @@ from collections.abc import Callable
 
 from web3.exceptions import Web3RPCError
 
+from disburse.audit import model
 from disburse.audit.analysis import (
     Schedule,
     _flags,
@@ -66,16 +67,8 @@ from disburse.audit.analysis import (
     window_below_policy,
 )
 from disburse.audit.model import (
-    CANCELLED,
-    DISPUTED,
-    EXPIRED,
     FLAG_KINDS,
-    FROZEN,
-    NONE,
-    REGISTERED,
-    RELEASED,
     SCHEDULE_TOLERANCE,
-    VERIFIED,
     AuditError,
     Difference,
     Flag,
@@ -96,6 +89,16 @@ from disburse.audit.render import AuditReport
 from disburse.chain.client import ChainClient
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import ChainError
+
+
+def __getattr__(name: str) -> int:
+    """NONE .. EXPIRED (see `disburse.audit.model`): read from the build artifacts on first use,
+    so importing the package reads none."""
+    if name in model._STATUS_LABELS:
+        value: int = getattr(model, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CANCELLED",

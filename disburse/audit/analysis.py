@@ -13,13 +13,9 @@ from disburse._format import duration_hours as duration
 from disburse._format import ref_full as ref_text
 from disburse._format import short
 from disburse._format import when_iso as when
+from disburse.audit import model
 from disburse.audit.model import (
-    CANCELLED,
-    EXPIRED,
     FLAG_KINDS,
-    NONE,
-    REGISTERED,
-    RELEASED,
     Difference,
     Flag,
     Ledger,
@@ -63,11 +59,11 @@ def window_below_policy(
 ) -> int | None:
     """The challenge window that applies to `m` when it is high-value under `policy` and that
     window is shorter than the policy's minimum; else None."""
-    if m.forced or m.status in (CANCELLED, EXPIRED, NONE):
+    if m.forced or m.status in (model.CANCELLED, model.EXPIRED, model.NONE):
         return None
     if m.amount < policy.threshold(decimals):
         return None
-    window = m.release_window if m.status == RELEASED else program.challenge_window
+    window = m.release_window if m.status == model.RELEASED else program.challenge_window
     return window if window < policy.min_window else None
 
 
@@ -89,7 +85,7 @@ class Schedule:
 def _schedules(state: Ledger, now: int) -> dict[int, Schedule]:
     totals: dict[int, list[int]] = {pid: [0, 0] for pid in state.programs}
     for m in state.milestones.values():
-        if m.status == CANCELLED:
+        if m.status == model.CANCELLED:
             continue
         row = totals.setdefault(m.program_id, [0, 0])
         row[0] += m.amount
@@ -184,7 +180,7 @@ def _flags(
                         f"shorter than the policy's {duration(policy.min_window)}",
                     )
                 )
-        if m.status == REGISTERED and now > m.deadline:
+        if m.status == model.REGISTERED and now > m.deadline:
             flags.append(
                 Flag(
                     "overdue",
@@ -194,7 +190,7 @@ def _flags(
                     f"{money.show(m.amount)} stays committed until someone calls expire",
                 )
             )
-        if m.status == EXPIRED:
+        if m.status == model.EXPIRED:
             flags.append(
                 Flag(
                     "expired",

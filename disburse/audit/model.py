@@ -3,17 +3,55 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Final
 
 from eth_utils.crypto import keccak
 
 from disburse._format import short
-from disburse.chain.errors import (
-    DisburseError,
-)
+from disburse.chain.errors import ArtifactError, DisburseError
+from disburse.chain.escrow import milestone_statuses
 from disburse.council import Money
 
-NONE, REGISTERED, VERIFIED, DISPUTED, FROZEN, RELEASED, CANCELLED, EXPIRED = range(8)
+# The milestone statuses the audit's rules name, each by the MilestoneStatus label it stands for.
+# NONE .. EXPIRED are these labels' ABI values (their index in the compiled enum), read from the
+# build artifacts the first time one is used, so a reordered enum cannot misread the history
+# and a renamed or removed label stops the audit (ArtifactError) instead.
+_STATUS_LABELS: Final = {
+    "NONE": "None",
+    "REGISTERED": "Registered",
+    "VERIFIED": "Verified",
+    "DISPUTED": "Disputed",
+    "FROZEN": "Frozen",
+    "RELEASED": "Released",
+    "CANCELLED": "Cancelled",
+    "EXPIRED": "Expired",
+}
+
+
+@cache
+def status_values() -> dict[str, int]:
+    """NONE .. EXPIRED by name: the ABI value of each label in the compiled MilestoneStatus."""
+    labels = milestone_statuses()
+    missing = [label for label in _STATUS_LABELS.values() if label not in labels]
+    if missing:
+        raise ArtifactError(
+            f"the compiled MilestoneStatus enum ({', '.join(labels)}) has no "
+            f"{', '.join(missing)}, which the audit reads statuses by: recompile the contracts "
+            "or update disburse.audit.model to the new statuses"
+        )
+    return {name: labels.index(label) for name, label in _STATUS_LABELS.items()}
+
+
+def __getattr__(name: str) -> int:
+    """NONE .. EXPIRED, read from the build artifacts on first use (importing the package reads
+    no artifact), then kept as plain module attributes."""
+    if name in _STATUS_LABELS:
+        value = status_values()[name]
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 SCHEDULE_TOLERANCE: Final = 0.25
 LOGS_PER_READ: Final = 20_000
@@ -271,8 +309,9 @@ def _hex(value: bytes | None) -> str | None:
 def status_at(m: MilestoneRecord, now: int) -> int:
     """The status `statusOf` gives at time `now`: a Registered milestone past its deadline reads
     as Expired (the contract's one rule that depends on time)."""
-    if m.status == REGISTERED and now > m.deadline:
-        return EXPIRED
+    statuses = status_values()
+    if m.status == statuses["REGISTERED"] and now > m.deadline:
+        return statuses["EXPIRED"]
     return m.status
 
 

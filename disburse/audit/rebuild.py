@@ -12,18 +12,12 @@ from web3.exceptions import Web3Exception
 from disburse._format import duration_hours as duration
 from disburse._format import ref_full as ref_text
 from disburse._format import short
+from disburse.audit import model
 from disburse.audit.model import (
     _ROLE_NAMES,
     APPLY_BATCH,
-    CANCELLED,
-    DISPUTED,
-    EXPIRED,
     FIRST_SPAN,
-    FROZEN,
     LOGS_PER_READ,
-    REGISTERED,
-    RELEASED,
-    VERIFIED,
     AuditError,
     GovernanceEntry,
     Ledger,
@@ -343,7 +337,7 @@ class _Rebuild:
                 amount=int(raw[2]),
                 deadline=int(raw[3]),
                 spec_hash=bytes(raw[4]),
-                status=REGISTERED,
+                status=model.REGISTERED,
                 registered_in_range=False,
             )
             self.milestones[milestone_id] = found
@@ -457,7 +451,9 @@ class _Rebuild:
         program = self._program(program_id, block)
         program.committed += amount
         program.milestones += 1
-        m = MilestoneRecord(mid, program_id, ref, beneficiary, amount, deadline, spec, REGISTERED)
+        m = MilestoneRecord(
+            mid, program_id, ref, beneficiary, amount, deadline, spec, model.REGISTERED
+        )
         m.timeline.append(("registered", block, time, tx, program.manager, None, amount, deadline))
         self.milestones[mid] = m
 
@@ -482,7 +478,7 @@ class _Rebuild:
     def _on_milestone_verified(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         mid, evidence, count = v
         m = self.milestones.get(mid) or self._milestone(mid, block)
-        m.status = VERIFIED
+        m.status = model.VERIFIED
         m.evidence_hash = evidence
         m.verified_time = time
         m.timeline.append(("verified", block, time, tx, None, None, evidence, count))
@@ -490,14 +486,14 @@ class _Rebuild:
     def _on_milestone_disputed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         mid, oracle, evidence, conflicting = v
         m = self._milestone(mid, block)
-        m.status = DISPUTED
+        m.status = model.DISPUTED
         m.disputed = True
         m.timeline.append(("disputed", block, time, tx, oracle, None, evidence, conflicting))
 
     def _on_dispute_resolved(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         mid, evidence = v
         m = self._milestone(mid, block)
-        m.status = VERIFIED
+        m.status = model.VERIFIED
         m.evidence_hash = evidence
         m.verified_time = time
         by, proposal = self._actor(tx)
@@ -505,13 +501,13 @@ class _Rebuild:
 
     def _on_milestone_frozen(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         m = self._milestone(v[0], block)
-        m.status = FROZEN
+        m.status = model.FROZEN
         by, proposal = self._actor(tx)
         m.timeline.append(("frozen", block, time, tx, by, proposal, None, None))
 
     def _on_milestone_unfrozen(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         m = self._milestone(v[0], block)
-        m.status = VERIFIED
+        m.status = model.VERIFIED
         by, proposal = self._actor(tx)
         m.timeline.append(("unfrozen", block, time, tx, by, proposal, None, None))
 
@@ -530,7 +526,7 @@ class _Rebuild:
         program = self._program(program_id, block)
         program.paid += amount
         program.committed -= amount
-        m.status = RELEASED
+        m.status = model.RELEASED
         if m.forced:
             program.force_paid += amount
         elif m.verified_time is not None:
@@ -545,7 +541,7 @@ class _Rebuild:
         program = self._program(program_id, block)
         program.committed -= amount
         program.returned_cancelled += amount
-        m.status = CANCELLED
+        m.status = model.CANCELLED
         by, proposal = self._actor(tx)
         m.timeline.append(("cancelled", block, time, tx, by, proposal, amount, None))
 
@@ -555,7 +551,7 @@ class _Rebuild:
         program = self._program(program_id, block)
         program.committed -= amount
         program.returned_expired += amount
-        m.status = EXPIRED
+        m.status = model.EXPIRED
         by, proposal = self._actor(tx)
         m.timeline.append(("expired", block, time, tx, by, proposal, amount, None))
 

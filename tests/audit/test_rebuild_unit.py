@@ -6,6 +6,7 @@ a token's metadata (the token address here is not a contract, so it reads as uni
 
 from __future__ import annotations
 
+import pytest
 from brownie import chain, web3
 from eth_utils.address import to_checksum_address
 
@@ -17,12 +18,15 @@ from disburse.audit import (
     Ledger,
     MilestoneRecord,
     ProgramRecord,
+    model,
     status_at,
 )
 from disburse.audit.analysis import _flags, _schedules
 from disburse.audit.rebuild import DecodedEvent, _Rebuild
 from disburse.chain.client import ChainClient
 from disburse.chain.deployment import Deployment
+from disburse.chain.errors import ArtifactError
+from disburse.chain.escrow import milestone_statuses
 from disburse.chain.profile import ChainProfile
 
 ESCROW = to_checksum_address("0x" + "e5" * 20)
@@ -159,3 +163,24 @@ def test_flags_come_from_a_synthetic_ledger_alone():
     # 400 of 500 due, nothing paid: 80 points behind, beyond the 25-point tolerance.
     assert [f.kind for f in flags if f.milestone_id is None] == ["schedule-behind"]
     assert not [f for f in flags if f.milestone_id == on_time.milestone_id]
+
+
+def test_the_audit_statuses_are_the_compiled_enum_read_by_label(monkeypatch: pytest.MonkeyPatch):
+    labels = milestone_statuses()
+    assert [REGISTERED, VERIFIED, RELEASED, EXPIRED] == [
+        labels.index(label) for label in ("Registered", "Verified", "Released", "Expired")
+    ]
+    # A reordered enum moves the values with it; a missing label stops the audit by name.
+    reordered = ("None", "Verified", "Registered", *labels[3:])
+    monkeypatch.setattr(model, "milestone_statuses", lambda: reordered)
+    model.status_values.cache_clear()
+    try:
+        assert (model.status_values()["REGISTERED"], model.status_values()["VERIFIED"]) == (2, 1)
+        monkeypatch.setattr(model, "milestone_statuses", lambda: labels[:-1])
+        model.status_values.cache_clear()
+        with pytest.raises(ArtifactError, match="has no Expired"):
+            model.status_values()
+    finally:
+        monkeypatch.undo()
+        model.status_values.cache_clear()
+    assert model.status_values()["EXPIRED"] == EXPIRED
