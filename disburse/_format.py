@@ -185,21 +185,27 @@ def format_amount(units: int, decimals: int) -> str:
 # ---------------------------------------------------------------------- tables
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, align: str = "") -> str:
     """A plain-text table, left-aligned; a cell may hold several lines. Nothing is cut or
-    wrapped."""
+    wrapped. `align` sets the columns' alignment in order, one character each: "<" left, ">"
+    right (amounts; the audit's tables are "<>>…"); columns beyond it are left-aligned."""
     cells = [[cell.splitlines() or [""] for cell in row] for row in rows]
     widths = [
         max([len(h), *(len(line) for row in cells for line in row[i])])
         for i, h in enumerate(headers)
     ]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    right = [i < len(align) and align[i] == ">" for i in range(len(headers))]
+
+    def line(parts: Sequence[str]) -> str:
+        text = "  ".join(
+            part.rjust(w) if r else part.ljust(w)
+            for part, w, r in zip(parts, widths, right, strict=True)
+        )
+        # Only a left-aligned last column pads the end of the line.
+        return text if right[-1] else text.rstrip()
+
+    out = [line(headers)]
     for row in cells:
         for k in range(max(len(cell) for cell in row)):
-            out.append(
-                "  ".join(
-                    (cell[k] if k < len(cell) else "").ljust(w)
-                    for cell, w in zip(row, widths, strict=True)
-                ).rstrip()
-            )
+            out.append(line([cell[k] if k < len(cell) else "" for cell in row]))
     return "\n".join(out)

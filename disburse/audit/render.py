@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from disburse._format import duration_hours as duration
 from disburse._format import ref_full as ref_text
-from disburse._format import short
+from disburse._format import short, table
 from disburse._format import when_iso as when
 from disburse.audit.analysis import Schedule, _label
 from disburse.audit.model import (
@@ -540,20 +540,9 @@ def _percent(value: float | None) -> str:
 
 
 def _table(w: Callable[[str], Any], header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """The audit's tables: indented, the first column left-aligned and the amounts right."""
     if not rows:
         w("  none\n")
         return
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        first, *rest = cells
-        return (
-            "  "
-            + first.ljust(widths[0])
-            + "".join("  " + c.rjust(widths[i + 1]) for i, c in enumerate(rest))
-            + "\n"
-        )
-
-    w(line(header))
-    for row in rows:
-        w(line(row))
+    text = table(header, rows, align="<" + ">" * (len(header) - 1))
+    w("".join(f"  {line}\n" for line in text.split("\n")))
