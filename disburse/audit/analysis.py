@@ -33,6 +33,7 @@ from disburse.chain.client import FunctionCodec
 from disburse.chain.contracts import load_abi
 from disburse.chain.escrow import milestone_statuses
 from disburse.council import Money
+from disburse.words import milestone_name
 
 # ---------------------------------------------------------------------------------------- flags
 
@@ -221,12 +222,7 @@ def _flags(
 
 
 def _label(m: MilestoneRecord) -> str:
-    ref = ref_text(m.ref) if m.ref else None
-    return (
-        f"milestone {ref} ({short(m.milestone_id)})"
-        if ref
-        else f"milestone {short(m.milestone_id)}"
-    )
+    return milestone_name(m.milestone_id, ref_text(m.ref) if m.ref else None)
 
 
 # ---------------------------------------------------------------------------------------- reconcile

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
 
-from eth_utils.crypto import keccak
-
 from disburse._format import short
 from disburse.chain.errors import ArtifactError, DisburseError
 from disburse.chain.escrow import milestone_statuses
@@ -70,10 +68,6 @@ FLAG_KINDS: Final = (
     "schedule-ahead",
     "schedule-behind",
 )
-
-_ZERO32 = b"\x00" * 32
-_MANAGER_ROLE = keccak(text="PROGRAM_MANAGER_ROLE")
-_ROLE_NAMES = {_ZERO32: "escrow admin", _MANAGER_ROLE: "program manager"}
 
 
 class AuditError(DisburseError):

@@ -14,7 +14,6 @@ from disburse._format import ref_full as ref_text
 from disburse._format import short
 from disburse.audit import model
 from disburse.audit.model import (
-    _ROLE_NAMES,
     APPLY_BATCH,
     FIRST_SPAN,
     LOGS_PER_READ,
@@ -38,6 +37,15 @@ from disburse.chain.errors import (
 from disburse.chain.events import AddressBook, EventLayout, event_layouts
 from disburse.chain.logs import LogStream, read_ranged
 from disburse.council import MilestoneFacts, Money, describe
+from disburse.words import (
+    member_added,
+    member_removed,
+    paused,
+    role_granted,
+    role_revoked,
+    threshold_changed,
+    unpaused,
+)
 
 # ---------------------------------------------------------------------------------------- decoding
 
@@ -574,24 +582,18 @@ class _Rebuild:
         self._governance("committee-updated", block, time, tx, text)
 
     def _on_paused(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
-        self._governance("paused", block, time, tx, f"escrow paused by {v[0]}")
+        self._governance("paused", block, time, tx, paused(v[0]))
 
     def _on_unpaused(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
-        self._governance("unpaused", block, time, tx, f"escrow unpaused by {v[0]}")
+        self._governance("unpaused", block, time, tx, unpaused(v[0]))
 
     def _on_role_granted(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         role, account, sender = v
-        name = _ROLE_NAMES.get(role, f"role {short(role)}")
-        self._governance(
-            "role-granted", block, time, tx, f"{name} role granted to {account}", by=sender
-        )
+        self._governance("role-granted", block, time, tx, role_granted(role, account), by=sender)
 
     def _on_role_revoked(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         role, account, sender = v
-        name = _ROLE_NAMES.get(role, f"role {short(role)}")
-        self._governance(
-            "role-revoked", block, time, tx, f"{name} role revoked from {account}", by=sender
-        )
+        self._governance("role-revoked", block, time, tx, role_revoked(role, account), by=sender)
 
     # ------------------------------------------------------------------ council
 
@@ -645,19 +647,15 @@ class _Rebuild:
             found.executed = (executor, time, block, tx)
 
     def _on_member_added(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
-        self._governance("member-added", block, time, tx, f"council member {v[0]} added")
+        self._governance("member-added", block, time, tx, member_added(v[0]))
 
     def _on_member_removed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
-        self._governance("member-removed", block, time, tx, f"council member {v[0]} removed")
+        self._governance("member-removed", block, time, tx, member_removed(v[0]))
 
     def _on_threshold_changed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
         previous, threshold = v
         self._governance(
-            "threshold-changed",
-            block,
-            time,
-            tx,
-            f"council threshold changed from {previous} to {threshold}",
+            "threshold-changed", block, time, tx, threshold_changed(previous, threshold)
         )
 
     def _on_emergency_pause(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:

@@ -27,6 +27,7 @@ from disburse.audit.model import (
 )
 from disburse.chain.escrow import milestone_statuses
 from disburse.council import Money
+from disburse.words import attested, disputed, frozen, unfrozen
 
 # ---------------------------------------------------------------------------------------- report
 
@@ -513,15 +514,17 @@ def _entry_text(entry: Entry, money: Money) -> str:
             f"{beneficiary}"
         )
     if kind == "attested":
-        return f"attested by oracle {by}: evidence {short(a)} (epoch {b})"
+        return attested(str(by), a, b)
     if kind == "verified":
         return f"verified: {b} matching attestations on evidence {short(a)}"
     if kind == "disputed":
-        return f"disputed: oracle {by} attested {short(b)} against {short(a)}"
+        return disputed(str(by), a, b)
     if kind == "dispute-resolved":
         return f"dispute resolved for evidence {short(a)}{who}"
-    if kind in ("frozen", "unfrozen"):
-        return f"{kind}{who}"
+    if kind == "frozen":
+        return frozen(by=who)
+    if kind == "unfrozen":
+        return unfrozen(by=who)
     if kind == "released":
         return f"released {money.show(b)} to {a}{who}"
     if kind == "force-released":

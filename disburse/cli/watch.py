@@ -18,12 +18,13 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import EventData, LogReceipt
 
+from disburse import words as event_words
 from disburse._format import duration_words as show_duration
 from disburse._format import ref_text, short, when
 from disburse.chain.events import EventDecoder
 from disburse.cli._session import reports_errors
 from disburse.cli.council import Council
-from disburse.council import ROLE_NAMES, ChainWords, Money
+from disburse.council import ChainWords, Money
 
 
 class EventWords:
@@ -57,9 +58,7 @@ class EventWords:
         return checked
 
     def milestone(self, milestone_id: bytes) -> str:
-        ref = self.words.ref(bytes(milestone_id))
-        mid = short(bytes(milestone_id))
-        return f"milestone {ref} ({mid})" if ref else f"milestone {mid}"
+        return event_words.milestone_name(bytes(milestone_id), self.words.ref(bytes(milestone_id)))
 
     def money_of_program(self, program_id: int) -> Money:
         return self.words.money(int(program_id))
@@ -131,8 +130,9 @@ class EventWords:
         mid = bytes(a["milestoneId"])
         self.words.learn(mid, bytes(a["externalRef"]), int(a["programId"]))
         money = self.money_of_program(a["programId"])
+        name = event_words.milestone_name(mid, ref_text(bytes(a["externalRef"])))
         return (
-            f"milestone {ref_text(bytes(a['externalRef']))} ({short(mid)}) registered in program "
+            f"{name} registered in program "
             f"{a['programId']}: {money.show(a['amount'])} to {a['beneficiary']}, due "
             f"{when(int(a['deadline']))}, evidence specification "
             f"{short(bytes(a['evidenceSpecHash']))}"
@@ -148,9 +148,12 @@ class EventWords:
         )
 
     def _AttestationRecorded(self, a: Any) -> str:  # noqa: N802
-        return (
-            f"{self.milestone(a['milestoneId'])} attested by oracle {a['oracle']}: evidence "
-            f"{short(bytes(a['evidenceHash']))} (committee epoch {a['epoch']})"
+        return event_words.attested(
+            a["oracle"],
+            a["evidenceHash"],
+            a["epoch"],
+            subject=f"{self.milestone(a['milestoneId'])} ",
+            explain=True,
         )
 
     def _MilestoneVerified(self, a: Any) -> str:  # noqa: N802
@@ -161,10 +164,12 @@ class EventWords:
         )
 
     def _MilestoneDisputed(self, a: Any) -> str:  # noqa: N802
-        return (
-            f"{self.milestone(a['milestoneId'])} disputed: oracle {a['oracle']} attested "
-            f"{short(bytes(a['conflictingHash']))} against {short(bytes(a['evidenceHash']))}; "
-            "the council decides"
+        return event_words.disputed(
+            a["oracle"],
+            a["evidenceHash"],
+            a["conflictingHash"],
+            subject=f"{self.milestone(a['milestoneId'])} ",
+            explain=True,
         )
 
     def _MilestoneReleased(self, a: Any) -> str:  # noqa: N802
@@ -182,10 +187,12 @@ class EventWords:
         )
 
     def _MilestoneFrozen(self, a: Any) -> str:  # noqa: N802
-        return f"{self.milestone(a['milestoneId'])} frozen by the council: nobody can release it"
+        subject = f"{self.milestone(a['milestoneId'])} "
+        return event_words.frozen(subject=subject, by=" by the council", explain=True)
 
     def _MilestoneUnfrozen(self, a: Any) -> str:  # noqa: N802
-        return f"{self.milestone(a['milestoneId'])} unfrozen by the council: Verified again"
+        subject = f"{self.milestone(a['milestoneId'])} "
+        return event_words.unfrozen(subject=subject, by=" by the council", explain=True)
 
     def _MilestoneCancelled(self, a: Any) -> str:  # noqa: N802
         money = self.money_of_program(a["programId"])
@@ -221,26 +228,19 @@ class EventWords:
             "attestations of earlier epochs stop counting"
         )
 
-    def _role(self, role: bytes) -> str:
-        return ROLE_NAMES.get(bytes(role), f"role {short(bytes(role))}")
-
     def _RoleGranted(self, a: Any) -> str:  # noqa: N802
-        return (
-            f"{self._role(a['role'])} role granted to {self.who(a['account'])} "
-            f"by {self.who(a['sender'])}"
-        )
+        by = f" by {self.who(a['sender'])}"
+        return event_words.role_granted(a["role"], self.who(a["account"]), by=by)
 
     def _RoleRevoked(self, a: Any) -> str:  # noqa: N802
-        return (
-            f"{self._role(a['role'])} role revoked from {self.who(a['account'])} "
-            f"by {self.who(a['sender'])}"
-        )
+        by = f" by {self.who(a['sender'])}"
+        return event_words.role_revoked(a["role"], self.who(a["account"]), by=by)
 
     def _Paused(self, a: Any) -> str:  # noqa: N802
-        return f"escrow paused by {self.who(a['account'])}"
+        return event_words.paused(self.who(a["account"]))
 
     def _Unpaused(self, a: Any) -> str:  # noqa: N802
-        return f"escrow unpaused by {self.who(a['account'])}"
+        return event_words.unpaused(self.who(a["account"]))
 
     # Council.
 
@@ -269,13 +269,13 @@ class EventWords:
         return f"council proposal {a['proposalId']} executed by {a['executor']}"
 
     def _MemberAdded(self, a: Any) -> str:  # noqa: N802
-        return f"council member {a['member']} added"
+        return event_words.member_added(a["member"])
 
     def _MemberRemoved(self, a: Any) -> str:  # noqa: N802
-        return f"council member {a['member']} removed; its approvals stop counting"
+        return event_words.member_removed(a["member"], explain=True)
 
     def _ThresholdChanged(self, a: Any) -> str:  # noqa: N802
-        return f"council threshold changed from {a['previous']} to {a['threshold']}"
+        return event_words.threshold_changed(a["previous"], a["threshold"])
 
     def _EmergencyPause(self, a: Any) -> str:  # noqa: N802
         return f"emergency brake pulled by council member {a['member']}: the escrow is paused"
