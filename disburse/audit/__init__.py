@@ -53,7 +53,8 @@ Flags for review, and their thresholds:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from web3.exceptions import Web3RPCError
 
@@ -84,7 +85,7 @@ from disburse.audit.model import (
     released_time,
     status_at,
 )
-from disburse.audit.rebuild import _Rebuild, _snake
+from disburse.audit.rebuild import DecodedEvent, _Rebuild, _snake
 from disburse.audit.render import AuditReport
 from disburse.chain.client import ChainClient
 from disburse.chain.deployment import Deployment
@@ -113,9 +114,11 @@ __all__ = [
     "VERIFIED",
     "AuditError",
     "AuditReport",
+    "DecodedEvent",
     "Difference",
     "Flag",
     "GovernanceEntry",
+    "History",
     "Ledger",
     "MilestoneRecord",
     "ProgramRecord",
@@ -137,6 +140,16 @@ __all__ = [
 # ---------------------------------------------------------------------------------------- entry
 
 
+class History(Protocol):
+    """A stored history of the deployment's events (the ledger index): the block it ends at,
+    and its events decoded, in chain order, from the deployment block."""
+
+    @property
+    def to_block(self) -> int: ...
+
+    def events(self) -> Iterable[DecodedEvent]: ...
+
+
 def run_audit(
     client: ChainClient,
     deployment: Deployment,
@@ -145,17 +158,33 @@ def run_audit(
     schedule_tolerance: float = SCHEDULE_TOLERANCE,
     window_policy: WindowPolicy | None = None,
     progress: Callable[[int, int], None] | None = None,
+    history: History | None = None,
 ) -> AuditReport:
     """Rebuilds the history from `from_block` (default: the deployment block) to the current head,
-    flags what deserves review and reconciles the ledger against the chain's state at the head."""
+    flags what deserves review and reconciles the ledger against the chain's state at the head.
+    With `history` (the ledger index), the events come from it instead of the chain, and the
+    ledger is reconciled against the chain's state at the block the history ends at."""
     try:
-        to_block = client.block_number()
+        if history is not None:
+            if from_block is not None:
+                raise AuditError("--from-block reads the chain: it does not apply to an index")
+            to_block = history.to_block
+            if to_block > client.block_number():
+                raise AuditError(
+                    f"the index ends at block {to_block}, beyond the chain's head "
+                    f"(block {client.block_number()}): update it with `disburse index`"
+                )
+        else:
+            to_block = client.block_number()
         start = deployment.deployment_block if from_block is None else from_block
         if start > to_block:
             raise AuditError(f"--from-block {start} is beyond the chain's head (block {to_block})")
         partial = start > deployment.deployment_block
         state = _Rebuild(client, deployment, to_block=to_block, partial=partial)
-        state.read(max(start, 0), progress=progress)
+        if history is not None:
+            state.apply_events(history.events())
+        else:
+            state.read(max(start, 0), progress=progress)
         now = client.timestamp(to_block)
         ledger = state.ledger()
         schedules = _schedules(ledger, now)

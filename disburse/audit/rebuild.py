@@ -139,7 +139,7 @@ class _Rebuild:
         self._needs_sender = {
             topic
             for topic, (spec, _h) in self._by_address[self.escrow_address.lower()].items()
-            if spec.name in _SENDER_EVENTS
+            if spec.name in SENDER_EVENTS
         }
 
     # ------------------------------------------------------------------ reading
@@ -713,7 +713,7 @@ _EXPECTED_FIELDS: dict[str, tuple[str, ...]] = {
     "EmergencyPause": ("member",),
 }
 
-_SENDER_EVENTS = frozenset(
+SENDER_EVENTS = frozenset(
     {
         "MilestoneReleased",
         "MilestoneExpired",

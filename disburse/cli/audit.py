@@ -17,6 +17,8 @@ from disburse.audit import SCHEDULE_TOLERANCE, AuditReport, WindowPolicy, run_au
 from disburse.chain.deployment import DeploymentFileError
 from disburse.cli._session import fail, reports_errors, session
 from disburse.cli.programs import parse_duration
+from disburse.index.history import IndexedHistory
+from disburse.index.store import IndexStore
 from disburse.plans import parse_amount
 
 
@@ -56,6 +58,14 @@ def audit(
         str,
         typer.Option(help="policy: the shortest challenge window of a high-value milestone"),
     ] = "7d",
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="read the history from this ledger index (see `disburse index`) and reconcile "
+            "it against the chain at the index's block; without it, the chain is read",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild the whole history from events, reconcile it against the chain, flag anomalies.
 
@@ -78,13 +88,24 @@ def audit(
     except DeploymentFileError as exc:
         fail(str(exc))
     client = s.client()
-    report = run_audit(
-        client,
-        deployment,
-        from_block=from_block,
-        schedule_tolerance=schedule_tolerance,
-        window_policy=policy,
-    )
+    if db is not None:
+        with IndexStore.open_existing(db, deployment) as store:
+            report = run_audit(
+                client,
+                deployment,
+                from_block=from_block,
+                schedule_tolerance=schedule_tolerance,
+                window_policy=policy,
+                history=IndexedHistory(store, deployment),
+            )
+    else:
+        report = run_audit(
+            client,
+            deployment,
+            from_block=from_block,
+            schedule_tolerance=schedule_tolerance,
+            window_policy=policy,
+        )
     if output is not None:
         with output.open("w", encoding="utf-8") as out:
             _write(report, out, as_json=as_json, as_csv=as_csv)

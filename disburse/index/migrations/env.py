@@ -1,0 +1,13 @@
+"""Alembic's environment for the index: always run by `disburse.index.store` on a connection it
+opened (never from an alembic.ini), inside the caller's transaction."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from disburse.index.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,247 @@
+"""The index's tables (SQLAlchemy Core, one schema for SQLite and PostgreSQL).
+
+Events are the source of truth and the rest is derived from them:
+- `events`: every log of the escrow and the council, keyed by (block, log_index), kept as the
+  node sent it (topics and data) so any reader decodes it with the ABI of the build artifacts;
+  with the columns people filter by (event name, program, milestone, proposal, the transaction's
+  sender for the events that name nobody);
+- `blocks`: the blocks that hold events, and the cursor's block, with their hashes (a changed
+  hash is how a rolled-back chain is noticed);
+- `cursor`: one row, the last block read (number and hash), written in the same transaction as
+  the events of that block;
+- `meta`: which chain and deployment the index describes (an index of another deployment is
+  refused, never mixed);
+- derived: `programs`, `milestones`, `attestations`, `payments`, `proposals`, folded from the
+  events in the same transaction (`disburse.index.fold`).
+
+Amounts are uint256 and must stay exact: NUMERIC(78, 0) in PostgreSQL; in SQLite, whose integers
+are 64-bit, text zero-padded to 78 digits, so that comparing text compares numbers (Ponder's
+encoding), summed exactly by `uint_sum` (an aggregate registered on every SQLite connection).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+UINT_DIGITS: Final = 78
+"""Decimal digits of the largest uint256 (2**256 - 1 has 78)."""
+MAX_UINT256: Final = 2**256 - 1
+
+
+class Uint256(TypeDecorator[int]):
+    """A uint256 as an exact, sortable column: NUMERIC(78,0) or 78-digit zero-padded text."""
+
+    impl = String(UINT_DIGITS)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(UINT_DIGITS, 0))
+        return dialect.type_descriptor(String(UINT_DIGITS))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not 0 <= value <= MAX_UINT256:
+            raise ValueError(f"{value} is not a uint256")
+        if dialect.name == "postgresql":
+            return Decimal(value)
+        return str(value).zfill(UINT_DIGITS)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+class uint_sum(GenericFunction[int]):  # noqa: N801 - SQL functions are lower case
+    """The exact sum of a Uint256 column (0 over no rows)."""
+
+    type = Uint256()
+    inherit_cache = True
+    name = "uint_sum"
+
+
+@compiles(uint_sum, "postgresql")
+def _uint_sum_postgresql(element: uint_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
+
+
+@compiles(uint_sum)
+def _uint_sum_sqlite(element: uint_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    zero = "0" * UINT_DIGITS
+    return f"coalesce(uint_sum({compiler.process(element.clauses, **kw)}), '{zero}')"
+
+
+class SqliteUintSum:
+    """SQLite's `uint_sum` aggregate: Python integers are exact at any size."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total += int(value)
+
+    def finalize(self) -> str:
+        return str(self.total).zfill(UINT_DIGITS)
+
+
+metadata = MetaData()
+
+HASH = 66
+"""0x and 64 hex digits."""
+ADDRESS = 42
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+cursor = Table(
+    "cursor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", BigInteger, nullable=False),
+    Column("hash", String(HASH), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("number", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(HASH), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("tx_hash", String(HASH), nullable=False),
+    Column("address", String(ADDRESS), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("topics", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("sender", String(ADDRESS)),
+    Column("program_id", BigInteger),
+    Column("milestone_id", String(HASH)),
+    Column("proposal_id", BigInteger),
+    Index("ix_events_name", "name"),
+    Index("ix_events_program", "program_id"),
+    Index("ix_events_milestone", "milestone_id"),
+    Index("ix_events_proposal", "proposal_id"),
+)
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("program_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("manager", String(ADDRESS), nullable=False),
+    Column("token", String(ADDRESS), nullable=False),
+    Column("treasury", String(ADDRESS), nullable=False),
+    Column("challenge_window", BigInteger, nullable=False),
+    Column("created_block", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("closed", Boolean, nullable=False),
+    Column("funded", Uint256, nullable=False),
+    Column("committed", Uint256, nullable=False),
+    Column("paid", Uint256, nullable=False),
+    Column("force_paid", Uint256, nullable=False),
+    Column("withdrawn", Uint256, nullable=False),
+    Column("returned_cancelled", Uint256, nullable=False),
+    Column("returned_expired", Uint256, nullable=False),
+    Column("milestones", Integer, nullable=False),
+)
+
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("milestone_id", String(HASH), primary_key=True),
+    Column("program_id", BigInteger, nullable=False),
+    Column("ref", String(HASH), nullable=False),
+    Column("beneficiary", String(ADDRESS), nullable=False),
+    Column("amount", Uint256, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("spec_hash", String(HASH), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("registered_block", BigInteger, nullable=False),
+    Column("registered_time", BigInteger, nullable=False),
+    Column("attestations", Integer, nullable=False),
+    Column("evidence_hash", String(HASH)),
+    Column("verified_time", BigInteger),
+    Column("released_time", BigInteger),
+    Column("forced", Boolean, nullable=False),
+    Index("ix_milestones_program", "program_id"),
+    Index("ix_milestones_beneficiary", "beneficiary"),
+)
+
+attestations = Table(
+    "attestations",
+    metadata,
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("milestone_id", String(HASH), nullable=False),
+    Column("oracle", String(ADDRESS), nullable=False),
+    Column("evidence_hash", String(HASH), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Index("ix_attestations_milestone", "milestone_id"),
+    Index("ix_attestations_oracle", "oracle"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("milestone_id", String(HASH), nullable=False),
+    Column("program_id", BigInteger, nullable=False),
+    Column("beneficiary", String(ADDRESS), nullable=False),
+    Column("amount", Uint256, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("forced", Boolean, nullable=False),
+    Index("ix_payments_program", "program_id"),
+    Index("ix_payments_beneficiary", "beneficiary"),
+)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("proposal_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("proposer", String(ADDRESS), nullable=False),
+    Column("target", String(ADDRESS), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("expiry", BigInteger, nullable=False),
+    Column("created_block", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("approvals", Integer, nullable=False),
+    Column("executed_block", BigInteger),
+    Column("executed_time", BigInteger),
+    Column("executor", String(ADDRESS)),
+)
+
+DERIVED: Final = (programs, milestones, attestations, payments, proposals)
+"""The tables folded from the events: emptied and refolded when the chain rolls back."""
