@@ -8,7 +8,8 @@ ProposalCreated event, from which `approve` and `execute` read it again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NoReturn
 
@@ -22,6 +23,18 @@ from disburse._format import when_minute as when_short
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.errors import ContractRevertError
 from disburse.chain.escrow import MilestoneState
+from disburse.cli._options import (
+    AddressArg,
+    Description,
+    DryRun,
+    ExpiresIn,
+    Force,
+    MilestoneArg,
+    ProgramArg,
+    ProgramOption,
+    ProposalId,
+    ThresholdOption,
+)
 from disburse.cli._session import Session, fail, reports_errors, session
 from disburse.council import (
     ACTIONS,
@@ -87,50 +100,6 @@ class Council(CouncilModel):
 
 # ---------------------------------------------------------------------- propose
 
-Description = Annotated[
-    str,
-    typer.Option(
-        "--description",
-        "-d",
-        help="what the decision is for, in words (kept on chain for the audit trail)",
-    ),
-]
-ExpiresIn = Annotated[
-    str,
-    typer.Option(
-        "--expires-in", help="how long members may approve it: 7d, 36h, 1d12h… (at most 90d)"
-    ),
-]
-ProgramOption = Annotated[
-    int | None,
-    typer.Option(
-        "--program", help="read MILESTONE as this program's reference for it (e.g. PO-1/M1)"
-    ),
-]
-DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="show and check the proposal; send nothing")
-]
-Force = Annotated[
-    bool,
-    typer.Option(
-        "--force",
-        help="propose even though the checks say the call would fail if it were executed now "
-        "(it may succeed once another proposal has run)",
-    ),
-]
-MilestoneArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="MILESTONE",
-        help="the milestone id (0x and 64 hex digits), or its reference with --program",
-    ),
-]
-AddressArg = Annotated[str, typer.Argument(metavar="ADDRESS", help="an account address (0x…)")]
-ThresholdOption = Annotated[
-    int | None,
-    typer.Option("--threshold", help="approvals needed afterwards [default: unchanged]"),
-]
-
 
 class _DoomedError(Exception):
     """A check found that the proposal's call would fail in the chain's current state."""
@@ -148,6 +117,12 @@ class _Common:
     force: bool
 
 
+Args = Sequence[Any] | Callable[[Council], Sequence[Any]]
+"""A proposal's call arguments, or how to read them from the council (the threshold now)."""
+Check = Callable[[Council, Sequence[Any]], list[str]]
+"""Refuses (`doomed`) a proposal whose call would fail now; returns notes worth showing."""
+
+
 def _milestone(text: str, program: int | None) -> bytes:
     if program is not None:
         return bytes(milestone_id(program, external_ref(text)))
@@ -162,6 +137,73 @@ def _milestone(text: str, program: int | None) -> bytes:
             "reference, give its program too: --program P REF"
         )
     return raw
+
+
+def _address(text: str) -> str:
+    try:
+        return checked_address(text)
+    except ProposalError as exc:
+        fail(str(exc))
+
+
+def _propose(
+    ctx: typer.Context,
+    action: str,
+    args: Args,
+    common: _Common,
+    *,
+    check: Check | None = None,
+    description_suffix: str = "",
+) -> None:
+    seconds = parse_duration(common.expires_in)
+    if seconds <= 0:
+        fail("--expires-in must be longer than zero")
+    if seconds > MAX_PROPOSAL_LIFETIME:
+        fail(f"--expires-in is at most {show_duration(MAX_PROPOSAL_LIFETIME)}; nothing sent")
+    description = common.description.strip()
+    if not description:
+        fail("--description must say, in words, what the decision is for")
+    description += description_suffix
+    c = Council.open(ctx)
+    account = None if common.dry_run else c.session.account()
+    if callable(args):
+        args = args(c)
+    target, data = encode(c.escrow, c.council, action, args)
+    expiry = c.now() + seconds
+    typer.echo(f"proposal:    {c.describe(target, data)}")
+    typer.echo(f"description: {description}")
+    typer.echo(f"expires:     {when(expiry)} (in {show_duration(seconds)})")
+    if account is not None:
+        c.require_member(account, "propose")
+    notes: list[str] = []
+    if not common.force:
+        try:
+            notes = check(c, args) if check is not None else []
+            c.simulate(target, data)
+        except _DoomedError as exc:
+            fail(f"{exc}; nothing sent (--force proposes it anyway)")
+        except ContractRevertError as exc:
+            fail(
+                f"this proposal would fail if executed now: {exc}; nothing sent "
+                "(--force proposes it anyway)"
+            )
+    for note in notes:
+        typer.echo(f"note:        {note}")
+    if account is None:
+        typer.echo("dry run: the proposal was checked and not sent")
+        return
+    fn = c.council.functions.propose(target, data, description, expiry)
+    receipt = c.send(account, fn)
+    created = c.council.events.ProposalCreated().process_receipt(receipt)
+    pid = int(created[0]["args"]["proposalId"])
+    threshold = c.threshold()
+    typer.echo(
+        f"proposal {pid} created by {account.address}; it needs {approvals_text(threshold)}: "
+        f"disburse council approve {pid}"
+    )
+
+
+# ---------------------------------------------------------------------- propose: the checks
 
 
 def _milestone_state(c: Council, mid: bytes) -> tuple[MilestoneState, str]:
@@ -216,265 +258,11 @@ def _past(action: str) -> str:
     }.get(action, action)
 
 
-def _propose(
-    ctx: typer.Context,
-    action: str,
-    args: Sequence[Any] | Callable[[Council], Sequence[Any]],
-    common: _Common,
-    *,
-    check: Callable[[Council, Sequence[Any]], list[str]] | None = None,
-    description_suffix: str = "",
-) -> None:
-    seconds = parse_duration(common.expires_in)
-    if seconds <= 0:
-        fail("--expires-in must be longer than zero")
-    if seconds > MAX_PROPOSAL_LIFETIME:
-        fail(f"--expires-in is at most {show_duration(MAX_PROPOSAL_LIFETIME)}; nothing sent")
-    description = common.description.strip()
-    if not description:
-        fail("--description must say, in words, what the decision is for")
-    description += description_suffix
-    c = Council.open(ctx)
-    account = None if common.dry_run else c.session.account()
-    if callable(args):
-        args = args(c)
-    target, data = encode(c.escrow, c.council, action, args)
-    expiry = c.now() + seconds
-    typer.echo(f"proposal:    {c.describe(target, data)}")
-    typer.echo(f"description: {description}")
-    typer.echo(f"expires:     {when(expiry)} (in {show_duration(seconds)})")
-    if account is not None:
-        c.require_member(account, "propose")
-    notes: list[str] = []
-    if not common.force:
-        try:
-            notes = check(c, args) if check is not None else []
-            c.simulate(target, data)
-        except _DoomedError as exc:
-            fail(f"{exc}; nothing sent (--force proposes it anyway)")
-        except ContractRevertError as exc:
-            fail(
-                f"this proposal would fail if executed now: {exc}; nothing sent "
-                "(--force proposes it anyway)"
-            )
-    for note in notes:
-        typer.echo(f"note:        {note}")
-    if account is None:
-        typer.echo("dry run: the proposal was checked and not sent")
-        return
-    fn = c.council.functions.propose(target, data, description, expiry)
-    receipt = c.send(account, fn)
-    created = c.council.events.ProposalCreated().process_receipt(receipt)
-    pid = int(created[0]["args"]["proposalId"])
-    threshold = c.threshold()
-    typer.echo(
-        f"proposal {pid} created by {account.address}; it needs {approvals_text(threshold)}: "
-        f"disburse council approve {pid}"
-    )
-
-
-def _milestone_check(action: str) -> Callable[[Council, Sequence[Any]], list[str]]:
+def _milestone_check(action: str) -> Check:
     def check(c: Council, args: Sequence[Any]) -> list[str]:
         return _check_milestone(c, action, bytes(args[0]), args[1:])
 
     return check
-
-
-def _propose_milestone(action: str, help_text: str) -> None:
-    """Registers `propose ACTION MILESTONE`: an action on one milestone, checked against its
-    status."""
-
-    def command(
-        ctx: typer.Context,
-        milestone: MilestoneArg,
-        description: Description,
-        expires_in: ExpiresIn = "7d",
-        program: ProgramOption = None,
-        dry_run: DryRun = False,
-        force: Force = False,
-    ) -> None:
-        common = _Common(description, expires_in, dry_run, force)
-        mid = _milestone(milestone, program)
-        _propose(ctx, action, [mid], common, check=_milestone_check(action))
-
-    _register(action, help_text, command)
-
-
-def _register(action: str, help_text: str, command: Callable[..., None]) -> None:
-    """Adds `propose ACTION`, an action of disburse.council.ACTIONS, with its help text."""
-    assert action in ACTIONS, action
-    command.__doc__ = help_text
-    command.__name__ = command.__qualname__ = "propose_" + action.replace("-", "_")
-    propose_app.command(action)(reports_errors(command))
-
-
-_propose_milestone(
-    "freeze",
-    "Hold a Verified milestone during its challenge window (a veto): nobody can release it.",
-)
-_propose_milestone(
-    "unfreeze", "Lift a freeze: the milestone is Verified again (its window is not restarted)."
-)
-_propose_milestone(
-    "cancel", "Cancel an unpaid milestone; its amount returns to the program's available balance."
-)
-
-
-@propose_app.command("force-release")
-@reports_errors
-def propose_force_release(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    reason: Annotated[
-        str,
-        typer.Option(
-            "--reason",
-            help="why the council pays without an oracle quorum; its keccak256 is recorded on "
-            "chain and the text is kept in the description",
-        ),
-    ],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Pay an unpaid milestone to its beneficiary without an oracle quorum."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    digest = reason_hash(reason)
-    typer.echo(f"reason hash: 0x{digest.hex()} (keccak256 of the reason, recorded on chain)")
-    _propose(
-        ctx,
-        "force-release",
-        [mid, digest],
-        common,
-        check=_milestone_check("force-release"),
-        description_suffix=f" — reason: {reason}",
-    )
-
-
-@propose_app.command("replace-beneficiary")
-@reports_errors
-def propose_replace_beneficiary(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    beneficiary: Annotated[
-        str, typer.Argument(metavar="NEW_BENEFICIARY", help="the address paid from now on")
-    ],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Pay an unpaid milestone to another address (a compromised contractor address)."""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    args = [mid, _address(beneficiary)]
-    _propose(
-        ctx, "replace-beneficiary", args, common, check=_milestone_check("replace-beneficiary")
-    )
-
-
-@propose_app.command("resolve-dispute")
-@reports_errors
-def propose_resolve_dispute(
-    ctx: typer.Context,
-    milestone: MilestoneArg,
-    evidence_hash: Annotated[
-        str, typer.Argument(metavar="EVIDENCE_HASH", help="the evidence hash that stands (0x…)")
-    ],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    program: ProgramOption = None,
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Settle a dispute for one evidence hash: Verified, and its challenge window starts again.
-    (To settle against it, propose `cancel`.)"""
-    common = _Common(description, expires_in, dry_run, force)
-    mid = _milestone(milestone, program)
-    _propose(
-        ctx,
-        "resolve-dispute",
-        [mid, evidence_hash],
-        common,
-        check=_milestone_check("resolve-dispute"),
-    )
-
-
-def _address(text: str) -> str:
-    try:
-        return checked_address(text)
-    except ProposalError as exc:
-        fail(str(exc))
-
-
-@propose_app.command("set-committee")
-@reports_errors
-def propose_set_committee(
-    ctx: typer.Context,
-    oracles: Annotated[
-        list[str], typer.Option("--oracle", help="an oracle of the new committee (repeat)")
-    ],
-    quorum: Annotated[int, typer.Option("--quorum", help="matching attestations needed")],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Replace the oracle committee and its quorum; attestations of the old epoch stop counting."""
-    common = _Common(description, expires_in, dry_run, force)
-    committee = [_address(o) for o in oracles]
-    seen: set[str] = set()
-    for oracle in committee:
-        if oracle in seen:
-            fail(f"oracle {oracle} is listed twice; nothing sent")
-        seen.add(oracle)
-    if len(committee) > MAX_COMMITTEE_SIZE:
-        fail(f"a committee has at most {MAX_COMMITTEE_SIZE} oracles, got {len(committee)}")
-    if not 1 <= quorum <= len(committee):
-        fail(
-            f"quorum {quorum} must be from 1 to the committee's {len(committee)} oracles; "
-            "nothing sent"
-        )
-    _propose(ctx, "set-committee", [committee, quorum], common)
-
-
-@propose_app.command("set-window")
-@reports_errors
-def propose_set_window(
-    ctx: typer.Context,
-    program: Annotated[int, typer.Argument(metavar="PROGRAM", help="the program id")],
-    window: Annotated[
-        str,
-        typer.Argument(metavar="WINDOW", help="the new challenge window: 2d, 36h, 0 or seconds"),
-    ],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Set a program's challenge window (time between verification and the earliest release)."""
-    common = _Common(description, expires_in, dry_run, force)
-    seconds = parse_duration(window)
-    if seconds > MAX_CHALLENGE_WINDOW:
-        fail(
-            f"a challenge window is at most {show_duration(MAX_CHALLENGE_WINDOW)}, got "
-            f"{show_duration(seconds)}; nothing sent"
-        )
-
-    def check(c: Council, _args: Sequence[Any]) -> list[str]:
-        view = c.read(c.escrow.functions.program(program))
-        if int(str(view[0]), 16) == 0:
-            doomed(f"there is no program {program}")
-        return [f"the window is {show_duration(int(view[3]))} now"]
-
-    _propose(ctx, "set-window", [program, seconds], common, check=check)
-
-
-ProgramArg = Annotated[int, typer.Argument(metavar="PROGRAM", help="the program id")]
 
 
 def _program_view(c: Council, program: int) -> dict[str, Any]:
@@ -488,7 +276,7 @@ def _program_view(c: Council, program: int) -> dict[str, Any]:
     return dict(zip(fields, view, strict=True))
 
 
-def _program_check(action: str, program: int) -> Callable[[Council, Sequence[Any]], list[str]]:
+def _program_check(action: str, program: int) -> Check:
     """The program-level refusals a person can act on, before the chain's own simulation."""
 
     def check(c: Council, args: Sequence[Any]) -> list[str]:
@@ -522,67 +310,17 @@ def _program_check(action: str, program: int) -> Callable[[Council, Sequence[Any
     return check
 
 
-def _propose_program(action: str, help_text: str) -> None:
-    """Registers `propose ACTION PROGRAM`: an action on one program."""
+def _window_check(program: int) -> Check:
+    def check(c: Council, _args: Sequence[Any]) -> list[str]:
+        view = c.read(c.escrow.functions.program(program))
+        if int(str(view[0]), 16) == 0:
+            doomed(f"there is no program {program}")
+        return [f"the window is {show_duration(int(view[3]))} now"]
 
-    def command(
-        ctx: typer.Context,
-        program: ProgramArg,
-        description: Description,
-        expires_in: ExpiresIn = "7d",
-        dry_run: DryRun = False,
-        force: Force = False,
-    ) -> None:
-        common = _Common(description, expires_in, dry_run, force)
-        _propose(ctx, action, [program], common, check=_program_check(action, program))
-
-    _register(action, help_text, command)
+    return check
 
 
-_propose_program(
-    "close-program",
-    "Close a program (no more funding or milestones), also when its manager was revoked.",
-)
-_propose_program(
-    "withdraw-remainder", "Pay a closed program's uncommitted remainder to its treasury."
-)
-
-
-@propose_app.command("set-program-manager")
-@reports_errors
-def propose_set_program_manager(
-    ctx: typer.Context,
-    program: ProgramArg,
-    manager: Annotated[str, typer.Argument(metavar="MANAGER", help="the new manager's address")],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Hand a program to another program manager (who must hold the manager role)."""
-    common = _Common(description, expires_in, dry_run, force)
-    check = _program_check("set-program-manager", program)
-    _propose(ctx, "set-program-manager", [program, _address(manager)], common, check=check)
-
-
-@propose_app.command("set-program-treasury")
-@reports_errors
-def propose_set_program_treasury(
-    ctx: typer.Context,
-    program: ProgramArg,
-    treasury: Annotated[str, typer.Argument(metavar="TREASURY", help="the new treasury")],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Change where a program's uncommitted remainder goes when it is withdrawn."""
-    common = _Common(description, expires_in, dry_run, force)
-    check = _program_check("set-program-treasury", program)
-    _propose(ctx, "set-program-treasury", [program, _address(treasury)], common, check=check)
-
-
-def _role_check(grant: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
+def _role_check(grant: bool) -> Check:
     def check(c: Council, args: Sequence[Any]) -> list[str]:
         who = str(args[0])
         has = bool(c.read(c.escrow.functions.hasRole(PROGRAM_MANAGER_ROLE, who)))
@@ -595,34 +333,7 @@ def _role_check(grant: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
     return check
 
 
-def _propose_role(action: str, help_text: str, *, grant: bool) -> None:
-    """Registers `propose ACTION ADDRESS`: the program manager role granted or revoked."""
-
-    def command(
-        ctx: typer.Context,
-        account: AddressArg,
-        description: Description,
-        expires_in: ExpiresIn = "7d",
-        dry_run: DryRun = False,
-        force: Force = False,
-    ) -> None:
-        common = _Common(description, expires_in, dry_run, force)
-        _propose(ctx, action, [_address(account)], common, check=_role_check(grant))
-
-    _register(action, help_text, command)
-
-
-_propose_role(
-    "grant-manager", "Let an account create programs and register their milestones.", grant=True
-)
-_propose_role(
-    "revoke-manager",
-    "Cut a program manager off: no new programs, and no changes to its programs.",
-    grant=False,
-)
-
-
-def _pause_check(pause: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
+def _pause_check(pause: bool) -> Check:
     def check(c: Council, _args: Sequence[Any]) -> list[str]:
         paused = c.typed_escrow().paused()
         if pause and paused:
@@ -636,34 +347,6 @@ def _pause_check(pause: bool) -> Callable[[Council, Sequence[Any]], list[str]]:
         )
 
     return check
-
-
-def _propose_pause(action: str, help_text: str, *, pause: bool) -> None:
-    """Registers `propose pause` / `propose unpause`: no arguments."""
-
-    def command(
-        ctx: typer.Context,
-        description: Description,
-        expires_in: ExpiresIn = "7d",
-        dry_run: DryRun = False,
-        force: Force = False,
-    ) -> None:
-        common = _Common(description, expires_in, dry_run, force)
-        _propose(ctx, action, [], common, check=_pause_check(pause))
-
-    _register(action, help_text, command)
-
-
-_propose_pause(
-    "pause",
-    "Stop the escrow by council decision (the emergency brake is `council pause`).",
-    pause=True,
-)
-_propose_pause(
-    "unpause",
-    "Lift a pause (this needs the council's threshold, unlike the emergency brake).",
-    pause=False,
-)
 
 
 def _with_threshold(who: str, given: int | None) -> Callable[[Council], Sequence[Any]]:
@@ -684,71 +367,26 @@ def _check_threshold(threshold: int, members_after: int, *, given: bool) -> None
         )
 
 
-@propose_app.command("add-member")
-@reports_errors
-def propose_add_member(
-    ctx: typer.Context,
-    member: AddressArg,
-    description: Description,
-    threshold: ThresholdOption = None,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Add a council member (and set the threshold)."""
-    common = _Common(description, expires_in, dry_run, force)
-    who = _address(member)
+def _member_check(*, add: bool, given: bool) -> Check:
+    """Adding someone who is no member yet, or removing a member (never the last one), with a
+    threshold the council can still reach afterwards."""
 
     def check(c: Council, args: Sequence[Any]) -> list[str]:
-        members = c.members()
-        if who in members:
+        who, members = str(args[0]), c.members()
+        if add and who in members:
             doomed(f"{who} is a council member already")
-        _check_threshold(int(args[1]), len(members) + 1, given=threshold is not None)
-        return []
-
-    _propose(ctx, "add-member", _with_threshold(who, threshold), common, check=check)
-
-
-@propose_app.command("remove-member")
-@reports_errors
-def propose_remove_member(
-    ctx: typer.Context,
-    member: AddressArg,
-    description: Description,
-    threshold: ThresholdOption = None,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Remove a council member (and set the threshold); its approvals stop counting."""
-    common = _Common(description, expires_in, dry_run, force)
-    who = _address(member)
-
-    def check(c: Council, args: Sequence[Any]) -> list[str]:
-        members = c.members()
-        if who not in members:
+        if not add and who not in members:
             doomed(f"{who} is not a council member")
-        if len(members) == 1:
+        if not add and len(members) == 1:
             doomed("the council cannot remove its last member")
-        _check_threshold(int(args[1]), len(members) - 1, given=threshold is not None)
+        after = len(members) + 1 if add else len(members) - 1
+        _check_threshold(int(args[1]), after, given=given)
         return []
 
-    _propose(ctx, "remove-member", _with_threshold(who, threshold), common, check=check)
+    return check
 
 
-@propose_app.command("change-threshold")
-@reports_errors
-def propose_change_threshold(
-    ctx: typer.Context,
-    threshold: Annotated[int, typer.Argument(metavar="THRESHOLD", help="approvals needed")],
-    description: Description,
-    expires_in: ExpiresIn = "7d",
-    dry_run: DryRun = False,
-    force: Force = False,
-) -> None:
-    """Change the number of approvals the council needs."""
-    common = _Common(description, expires_in, dry_run, force)
-
+def _threshold_check(threshold: int) -> Check:
     def check(c: Council, _args: Sequence[Any]) -> list[str]:
         count = len(c.members())
         if threshold > count:
@@ -757,12 +395,377 @@ def propose_change_threshold(
             doomed(f"the threshold is {threshold} already")
         return []
 
-    _propose(ctx, "change-threshold", [threshold], common, check=check)
+    return check
+
+
+# ---------------------------------------------------------------------- propose: the arguments
+
+
+def _committee(oracles: Sequence[str], quorum: int) -> list[Any]:
+    """The new committee and its quorum, refused before the chain is read when they cannot be
+    right."""
+    committee = [_address(o) for o in oracles]
+    seen: set[str] = set()
+    for oracle in committee:
+        if oracle in seen:
+            fail(f"oracle {oracle} is listed twice; nothing sent")
+        seen.add(oracle)
+    if len(committee) > MAX_COMMITTEE_SIZE:
+        fail(f"a committee has at most {MAX_COMMITTEE_SIZE} oracles, got {len(committee)}")
+    if not 1 <= quorum <= len(committee):
+        fail(
+            f"quorum {quorum} must be from 1 to the committee's {len(committee)} oracles; "
+            "nothing sent"
+        )
+    return [committee, quorum]
+
+
+def _window(text: str) -> int:
+    seconds = parse_duration(text)
+    if seconds > MAX_CHALLENGE_WINDOW:
+        fail(
+            f"a challenge window is at most {show_duration(MAX_CHALLENGE_WINDOW)}, got "
+            f"{show_duration(seconds)}; nothing sent"
+        )
+    return seconds
+
+
+# ---------------------------------------------------------------------- propose: the commands
+
+Given = Mapping[str, Any]
+"""What a propose command was given, by parameter name (the common options taken out)."""
+
+
+@dataclass(frozen=True)
+class _Param:
+    """One of an action's own arguments or options, as typer reads it from a signature: the
+    annotation is `Annotated[type, typer.Argument(…) or typer.Option(…)]`."""
+
+    name: str
+    annotation: Any
+    default: Any = inspect.Parameter.empty
+
+    def parameter(self) -> inspect.Parameter:
+        return inspect.Parameter(
+            self.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=self.annotation,
+            default=self.default,
+        )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One `propose ACTION` subcommand. Its parameters are, in this order: MILESTONE (for an
+    action on a milestone), `params`, --description, `after_description`, --expires-in,
+    --program (for an action on a milestone), --dry-run, --force."""
+
+    action: str
+    help: str
+    args: Callable[[Given], Args]
+    """The call's arguments from what was given; refuses what cannot be right (`fail`) before
+    anything is read from the chain."""
+    check: Callable[[Given], Check | None] = lambda _given: None
+    """The check made against the chain before proposing (none: the chain's simulation only)."""
+    params: tuple[_Param, ...] = ()
+    after_description: tuple[_Param, ...] = ()
+    on_milestone: bool = False
+    echo: Callable[[Given], str] | None = None
+    """A line shown once the arguments are made, before the proposal."""
+    suffix: Callable[[Given], str] = lambda _given: ""
+    """Appended to the description kept on chain."""
+
+
+_DESCRIPTION = _Param("description", Description)
+_EXPIRES_IN = _Param("expires_in", ExpiresIn, "7d")
+_DRY_RUN = _Param("dry_run", DryRun, False)
+_FORCE = _Param("force", Force, False)
+_MILESTONE = _Param("milestone", MilestoneArg)
+_PROGRAM = _Param("program", ProgramOption, None)
+
+
+def _signature(row: _Row) -> inspect.Signature:
+    """The command's signature, which typer reads its arguments and options from."""
+    params = [
+        _Param("ctx", typer.Context),
+        *([_MILESTONE] if row.on_milestone else []),
+        *row.params,
+        _DESCRIPTION,
+        *row.after_description,
+        _EXPIRES_IN,
+        *([_PROGRAM] if row.on_milestone else []),
+        _DRY_RUN,
+        _FORCE,
+    ]
+    return inspect.Signature([p.parameter() for p in params], return_annotation=None)
+
+
+def _command(row: _Row) -> Callable[..., None]:
+    """The typer command of a row: its signature says what it takes, its body proposes."""
+
+    def command(ctx: typer.Context, **given: Any) -> None:
+        common = _Common(
+            given.pop("description"),
+            given.pop("expires_in"),
+            given.pop("dry_run"),
+            given.pop("force"),
+        )
+        args = row.args(given)
+        if row.echo is not None:
+            typer.echo(row.echo(given))
+        _propose(
+            ctx,
+            row.action,
+            args,
+            common,
+            check=row.check(given),
+            description_suffix=row.suffix(given),
+        )
+
+    command.__doc__ = row.help
+    command.__name__ = command.__qualname__ = "propose_" + row.action.replace("-", "_")
+    # typer reads the parameters through inspect.signature, which takes __signature__ as it is
+    # (set through vars: to mypy a function has no such attribute).
+    vars(command)["__signature__"] = _signature(row)
+    return command
+
+
+def _register(row: _Row) -> None:
+    """Adds `propose ACTION`, an action of disburse.council.ACTIONS."""
+    assert row.action in ACTIONS, row.action
+    propose_app.command(row.action)(reports_errors(_command(row)))
+
+
+def _mid(given: Given) -> bytes:
+    """The milestone an action on a milestone names (by id, or by reference with --program)."""
+    return _milestone(given["milestone"], given["program"])
+
+
+def _on_milestone(
+    action: str,
+    help_text: str,
+    *params: _Param,
+    args: Callable[[Given], Args] = lambda given: [_mid(given)],
+    echo: Callable[[Given], str] | None = None,
+    suffix: Callable[[Given], str] = lambda _given: "",
+) -> _Row:
+    """`propose ACTION MILESTONE …`: an action on one milestone, checked against its status."""
+    return _Row(
+        action,
+        help_text,
+        args=args,
+        check=lambda _given: _milestone_check(action),
+        params=params,
+        on_milestone=True,
+        echo=echo,
+        suffix=suffix,
+    )
+
+
+def _on_program(action: str, help_text: str, address: _Param | None = None) -> _Row:
+    """`propose ACTION PROGRAM [ADDRESS]`: an action on one program, checked against it; the
+    call takes the program and the address, if the action has one."""
+
+    def args(given: Given) -> Args:
+        return [given["program"], *([_address(given[address.name])] if address else [])]
+
+    return _Row(
+        action,
+        help_text,
+        args=args,
+        check=lambda given: _program_check(action, given["program"]),
+        params=(_Param("program", ProgramArg), *([address] if address else [])),
+    )
+
+
+def _on_role(action: str, help_text: str, *, grant: bool) -> _Row:
+    """`propose ACTION ADDRESS`: the program manager role granted or revoked."""
+    return _Row(
+        action,
+        help_text,
+        args=lambda given: [_address(given["account"])],
+        check=lambda _given: _role_check(grant),
+        params=(_Param("account", AddressArg),),
+    )
+
+
+def _on_pause(action: str, help_text: str, *, pause: bool) -> _Row:
+    """`propose pause` / `propose unpause`: no arguments."""
+    return _Row(action, help_text, args=lambda _given: [], check=lambda _given: _pause_check(pause))
+
+
+def _on_member(action: str, help_text: str, *, add: bool) -> _Row:
+    """`propose ACTION ADDRESS [--threshold N]`: a council member added or removed."""
+    return _Row(
+        action,
+        help_text,
+        args=lambda given: _with_threshold(_address(given["member"]), given["threshold"]),
+        check=lambda given: _member_check(add=add, given=given["threshold"] is not None),
+        params=(_Param("member", AddressArg),),
+        after_description=(_Param("threshold", ThresholdOption, None),),
+    )
+
+
+_ROWS = (
+    _on_milestone(
+        "freeze",
+        "Hold a Verified milestone during its challenge window (a veto): nobody can release it.",
+    ),
+    _on_milestone(
+        "unfreeze", "Lift a freeze: the milestone is Verified again (its window is not restarted)."
+    ),
+    _on_milestone(
+        "cancel",
+        "Cancel an unpaid milestone; its amount returns to the program's available balance.",
+    ),
+    _on_milestone(
+        "force-release",
+        "Pay an unpaid milestone to its beneficiary without an oracle quorum.",
+        _Param(
+            "reason",
+            Annotated[
+                str,
+                typer.Option(
+                    "--reason",
+                    help="why the council pays without an oracle quorum; its keccak256 is "
+                    "recorded on chain and the text is kept in the description",
+                ),
+            ],
+        ),
+        args=lambda given: [_mid(given), reason_hash(given["reason"])],
+        echo=lambda given: (
+            f"reason hash: 0x{reason_hash(given['reason']).hex()} (keccak256 of the reason, "
+            "recorded on chain)"
+        ),
+        suffix=lambda given: f" — reason: {given['reason']}",
+    ),
+    _on_milestone(
+        "replace-beneficiary",
+        "Pay an unpaid milestone to another address (a compromised contractor address).",
+        _Param(
+            "beneficiary",
+            Annotated[
+                str,
+                typer.Argument(metavar="NEW_BENEFICIARY", help="the address paid from now on"),
+            ],
+        ),
+        args=lambda given: [_mid(given), _address(given["beneficiary"])],
+    ),
+    _on_milestone(
+        "resolve-dispute",
+        """Settle a dispute for one evidence hash: Verified, and its challenge window starts again.
+    (To settle against it, propose `cancel`.)""",
+        _Param(
+            "evidence_hash",
+            Annotated[
+                str,
+                typer.Argument(metavar="EVIDENCE_HASH", help="the evidence hash that stands (0x…)"),
+            ],
+        ),
+        args=lambda given: [_mid(given), given["evidence_hash"]],
+    ),
+    _Row(
+        "set-committee",
+        "Replace the oracle committee and its quorum; attestations of the old epoch stop counting.",
+        args=lambda given: _committee(given["oracles"], given["quorum"]),
+        params=(
+            _Param(
+                "oracles",
+                Annotated[
+                    list[str],
+                    typer.Option("--oracle", help="an oracle of the new committee (repeat)"),
+                ],
+            ),
+            _Param(
+                "quorum",
+                Annotated[int, typer.Option("--quorum", help="matching attestations needed")],
+            ),
+        ),
+    ),
+    _Row(
+        "set-window",
+        "Set a program's challenge window (time between verification and the earliest release).",
+        args=lambda given: [given["program"], _window(given["window"])],
+        check=lambda given: _window_check(given["program"]),
+        params=(
+            _Param("program", ProgramArg),
+            _Param(
+                "window",
+                Annotated[
+                    str,
+                    typer.Argument(
+                        metavar="WINDOW", help="the new challenge window: 2d, 36h, 0 or seconds"
+                    ),
+                ],
+            ),
+        ),
+    ),
+    _on_program(
+        "close-program",
+        "Close a program (no more funding or milestones), also when its manager was revoked.",
+    ),
+    _on_program(
+        "withdraw-remainder", "Pay a closed program's uncommitted remainder to its treasury."
+    ),
+    _on_program(
+        "set-program-manager",
+        "Hand a program to another program manager (who must hold the manager role).",
+        _Param(
+            "manager",
+            Annotated[str, typer.Argument(metavar="MANAGER", help="the new manager's address")],
+        ),
+    ),
+    _on_program(
+        "set-program-treasury",
+        "Change where a program's uncommitted remainder goes when it is withdrawn.",
+        _Param(
+            "treasury", Annotated[str, typer.Argument(metavar="TREASURY", help="the new treasury")]
+        ),
+    ),
+    _on_role(
+        "grant-manager", "Let an account create programs and register their milestones.", grant=True
+    ),
+    _on_role(
+        "revoke-manager",
+        "Cut a program manager off: no new programs, and no changes to its programs.",
+        grant=False,
+    ),
+    _on_pause(
+        "pause",
+        "Stop the escrow by council decision (the emergency brake is `council pause`).",
+        pause=True,
+    ),
+    _on_pause(
+        "unpause",
+        "Lift a pause (this needs the council's threshold, unlike the emergency brake).",
+        pause=False,
+    ),
+    _on_member("add-member", "Add a council member (and set the threshold).", add=True),
+    _on_member(
+        "remove-member",
+        "Remove a council member (and set the threshold); its approvals stop counting.",
+        add=False,
+    ),
+    _Row(
+        "change-threshold",
+        "Change the number of approvals the council needs.",
+        args=lambda given: [given["threshold"]],
+        check=lambda given: _threshold_check(given["threshold"]),
+        params=(
+            _Param(
+                "threshold",
+                Annotated[int, typer.Argument(metavar="THRESHOLD", help="approvals needed")],
+            ),
+        ),
+    ),
+)
+"""Every `propose` subcommand, in the order `propose --help` lists them."""
+
+for _row in _ROWS:
+    _register(_row)
 
 
 # ---------------------------------------------------------------------- approvals
-
-ProposalId = Annotated[int, typer.Argument(metavar="ID", help="the proposal id")]
 
 
 @app.command("approve")

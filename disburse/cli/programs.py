@@ -30,6 +30,7 @@ from disburse._format import duration_compact as show_duration
 from disburse._format import duration_seconds, format_amount, parse_amount
 from disburse.chain.errors import ChainError, DisburseError
 from disburse.chain.escrow import Escrow, milestone_statuses
+from disburse.cli._options import ProgramId
 from disburse.cli._session import Session, reports_errors, session
 from disburse.council import PROGRAM_MANAGER_ROLE
 
@@ -229,9 +230,6 @@ def status_counts(s: Session, program_id: int) -> Counter[str]:
     for event in registered_events(s, program_id=program_id):
         counts[escrow.milestone(bytes(event["args"]["milestoneId"])).status] += 1
     return counts
-
-
-ProgramId = Annotated[int, typer.Argument(help="the program's id (printed by `program create`)")]
 
 
 # ---------------------------------------------------------------------------- commands
