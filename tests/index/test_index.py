@@ -249,8 +249,15 @@ def test_an_index_of_another_deployment_is_refused_and_left_as_it_was(
 
     result = CliRunner().invoke(
         app,
-        ["--deployment", str(path), "--rpc-url", str(web3.provider.endpoint_uri), "index"]
-        + ["--db", db_url],
+        [
+            "--deployment",
+            str(path),
+            "--rpc-url",
+            str(web3.provider.endpoint_uri),
+            "index",
+            "--db",
+            db_url,
+        ],
     )
     assert result.exit_code == 2
     assert "indexes another deployment: its escrow is" in result.stderr
