@@ -45,6 +45,8 @@ balances, like brownie's own launch)."""
 
 _chain: LocalChain | None = None
 
+pytest_plugins = ["tests.databases"]
+
 
 def _development_port() -> int | None:
     """The port brownie's network connects to, when it is a development network brownie would
