@@ -18,7 +18,7 @@ STAMP_NPM := node_modules/.installed
 SHIM := .solcx/solc-v$(SOLC_VERSION)
 ANVIL := .tools/bin/anvil
 
-.PHONY: help setup test demo gas bench-audit bench-oracle lint slither clean
+.PHONY: help setup test demo gas bench-audit bench-oracle bench-index lint slither clean
 
 help:
 	@echo "make demo   run the demo scenario on a local anvil chain"
@@ -26,6 +26,7 @@ help:
 	@echo "make gas    measure gas of the hot paths, write reports/gas.json"
 	@echo "make bench-audit  audit throughput on 100,000+ events, reports/audit-bench.json"
 	@echo "make bench-oracle  oracle nodes end to end, 1,000 milestones, reports/oracle-bench.json"
+	@echo "make bench-index  the ledger index: ingest into SQLite and PostgreSQL, reports/index-bench.json"
 	@echo "make lint   ruff, mypy (strict) and slither"
 	@echo "make setup  install the toolchain (idempotent; test/demo run it)"
 
@@ -72,6 +73,9 @@ bench-audit: setup
 
 bench-oracle: setup
 	$(BENCH_CHAIN) $(BIN)/brownie run scripts/bench_oracle.py
+
+bench-index: setup
+	$(BENCH_CHAIN) $(BIN)/brownie run scripts/bench_index.py
 
 lint: setup slither
 	$(BIN)/ruff check disburse oracle scripts tests tools/slither

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import Connection, Table, delete, select
 
 from disburse.audit.model import status_values
 from disburse.index import schema
@@ -101,7 +101,9 @@ class _Rows:
         replaced = [k for k in keys if k in self.stored]
         for start in range(0, len(replaced), 500):
             conn.execute(delete(self.table).where(column.in_(replaced[start : start + 500])))
-        conn.execute(insert(self.table), [self.rows[k] for k in keys])
+        schema.bulk_insert(
+            conn, self.table, [schema.row_tuple(self.table, self.rows[k]) for k in keys]
+        )
         self.stored.update(keys)
         self.changed.clear()
 
@@ -151,8 +153,9 @@ class Fold:
         self._programs = _Rows(schema.programs, "program_id")
         self._milestones = _Rows(schema.milestones, "milestone_id")
         self._proposals = _Rows(schema.proposals, "proposal_id")
-        self._attestations: list[dict[str, Any]] = []
-        self._payments: list[dict[str, Any]] = []
+        # In the column order of their tables (schema.bulk_insert).
+        self._attestations: list[tuple[Any, ...]] = []
+        self._payments: list[tuple[Any, ...]] = []
         program_keys: set[int] = set()
         milestone_keys: set[str] = set()
         proposal_keys: set[int] = set()
@@ -176,10 +179,8 @@ class Fold:
         self._programs.flush(conn)
         self._milestones.flush(conn)
         self._proposals.flush(conn)
-        if self._attestations:
-            conn.execute(insert(schema.attestations), self._attestations)
-        if self._payments:
-            conn.execute(insert(schema.payments), self._payments)
+        schema.bulk_insert(conn, schema.attestations, self._attestations)
+        schema.bulk_insert(conn, schema.payments, self._payments)
 
     # ------------------------------------------------------------------ lookups
 
@@ -286,15 +287,7 @@ class Fold:
         if (m := self._milestone(mid, e)) is not None:
             m["attestations"] += 1
         self._attestations.append(
-            {
-                "block": e.block,
-                "log_index": e.log_index,
-                "milestone_id": _hex(mid),
-                "oracle": oracle,
-                "evidence_hash": _hex(evidence),
-                "epoch": epoch,
-                "time": e.time,
-            }
+            (e.block, e.log_index, _hex(mid), oracle, _hex(evidence), epoch, e.time)
         )
 
     def _verified(self, e: FoldEvent) -> None:
@@ -333,16 +326,7 @@ class Fold:
             if forced:
                 p["force_paid"] += amount
         self._payments.append(
-            {
-                "block": e.block,
-                "log_index": e.log_index,
-                "milestone_id": _hex(mid),
-                "program_id": program_id,
-                "beneficiary": beneficiary,
-                "amount": amount,
-                "time": e.time,
-                "forced": forced,
-            }
+            (e.block, e.log_index, _hex(mid), program_id, beneficiary, amount, e.time, forced)
         )
 
     def _returned(self, e: FoldEvent, status: int, column: str) -> None:

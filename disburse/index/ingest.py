@@ -94,17 +94,27 @@ class Decoder:
         return FoldEvent(layout.name, values, row.block, row.log_index, row.timestamp)
 
 
-def _keys(layout: EventLayout, values: tuple[Any, ...]) -> dict[str, Any]:
+_NO_KEYS: Final = (None, None, None)
+
+
+def _key_positions(layout: EventLayout) -> tuple[int | None, int | None, int | None]:
+    """Where an event carries its program, milestone and proposal ids, if it does."""
+    names = layout.names
+    return tuple(  # type: ignore[return-value]
+        names.index(n) if n in names else None for n in ("programId", "milestoneId", "proposalId")
+    )
+
+
+def _keys(
+    positions: tuple[int | None, int | None, int | None], values: tuple[Any, ...]
+) -> tuple[Any, Any, Any]:
     """The filter columns of an event: its program, milestone and proposal, when it names them."""
-    out: dict[str, Any] = {"program_id": None, "milestone_id": None, "proposal_id": None}
-    for name, value in zip(layout.names, values, strict=True):
-        if name == "programId":
-            out["program_id"] = value
-        elif name == "milestoneId":
-            out["milestone_id"] = "0x" + bytes(value).hex()
-        elif name == "proposalId":
-            out["proposal_id"] = value
-    return out
+    program, milestone, proposal = positions
+    return (
+        None if program is None else values[program],
+        None if milestone is None else "0x" + bytes(values[milestone]).hex(),
+        None if proposal is None else values[proposal],
+    )
 
 
 class Indexer:
@@ -117,6 +127,11 @@ class Indexer:
         self.decoder = Decoder(deployment)
         self.fold = Fold()
         self.addresses = [deployment.escrow, deployment.council]
+        self.positions = {
+            layout.name: _key_positions(layout)
+            for table in self.decoder.layouts.values()
+            for layout in table.values()
+        }
 
     # ------------------------------------------------------------------ the chain's blocks
 
@@ -266,8 +281,9 @@ class Indexer:
 
     def _store(self, logs: list[dict[str, Any]], extra: dict[str, Any], end: Cursor) -> None:
         senders: dict[str, str] = extra["senders"]
+        positions = self.positions
         times: dict[str, int] = extra["times"]
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         folded: list[FoldEvent] = []
         blocks: dict[int, tuple[str, int]] = {}
         for log in logs:
@@ -281,7 +297,7 @@ class Indexer:
             blocks[block] = (log["blockHash"], when)
             index = int(log["logIndex"], 16)
             layout = self.decoder.layout(address, topics[0]) if topics else None
-            keys: dict[str, Any] = {"program_id": None, "milestone_id": None, "proposal_id": None}
+            keys: tuple[Any, Any, Any] = _NO_KEYS
             name = "(unknown)"
             if layout is not None:
                 name = layout.name
@@ -290,20 +306,20 @@ class Indexer:
                 except Exception:  # a log that does not fit its ABI is stored, not folded
                     values = None
                 if values is not None:
-                    keys = _keys(layout, values)
+                    keys = _keys(positions[layout.name], values)
                     folded.append(FoldEvent(name, values, block, index, when))
-            rows.append(
-                {
-                    "block": block,
-                    "log_index": index,
-                    "tx_hash": log["transactionHash"],
-                    "address": address,
-                    "name": name,
-                    "topics": ",".join(topics),
-                    "data": log["data"],
-                    "sender": senders.get(log["transactionHash"]),
-                    **keys,
-                }
+            rows.append(  # in the events table's column order (schema.bulk_insert)
+                (
+                    block,
+                    index,
+                    log["transactionHash"],
+                    address,
+                    name,
+                    ",".join(topics),
+                    log["data"],
+                    senders.get(log["transactionHash"]),
+                    *keys,
+                )
             )
         self.store.write_batch(
             events=rows, folded=folded, blocks=blocks, cursor=end, fold=self.fold

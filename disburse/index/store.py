@@ -106,6 +106,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: index inserts stay in memory
     cur.close()
 
 
@@ -262,7 +263,7 @@ class IndexStore:
     def write_batch(
         self,
         *,
-        events: Sequence[dict[str, Any]],
+        events: Sequence[tuple[Any, ...]],
         folded: Sequence[FoldEvent],
         blocks: dict[int, tuple[str, int]],
         cursor: Cursor,
@@ -275,8 +276,7 @@ class IndexStore:
                 raise IndexStoreError(
                     f"internal: cursor would move back from {known.number} to {cursor.number}"
                 )
-            if events:
-                conn.execute(insert(schema.events), list(events))
+            schema.bulk_insert(conn, schema.events, events)
             rows = dict(blocks)
             rows[cursor.number] = (cursor.hash, cursor.timestamp)
             b = schema.blocks

@@ -1,0 +1,230 @@
+"""Benchmark of the ledger index (`make bench-index`).
+
+    brownie run scripts/bench_index.py [--network NAME]
+
+Deploys escrow, council and token on a development network and builds a history on chain with
+the audit benchmark's builder (scripts.bench_common: registrations, eight attestations each,
+verifications, disputes, releases, council proposals). Then, each in a child process timed from
+the command's start to its end:
+- `disburse index` from the chain into a new SQLite file, and into a new PostgreSQL database
+  (ingest_events_per_s);
+- after about 10,000 more events on chain, `disburse index` again on each (catch_up_s: a restart
+  reads only what is new);
+and writes reports/index-bench.json with the peak resident memory of each child.
+
+Settings from the environment:
+    BENCH_INDEX_MILESTONES  milestones on chain (default 11,200: about 112,000 events)
+    BENCH_INDEX_PROGRAMS    programs (default 8)
+    BENCH_INDEX_PG_URL      PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/test;
+                            the benchmark creates and drops a database of its own there)
+    BENCH_INDEX_DEADLINE_S  the whole benchmark's deadline (default 1,500); past it the benchmark
+                            stops (exit 3) naming what it was waiting for
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from brownie import accounts, web3
+from eth_account import Account
+from eth_utils import keccak
+from web3 import Web3
+
+from disburse.chain.deployment import save
+from scripts.bench_common import UNIT, BenchError, Builder, Chain, Deadline, check_chain
+from scripts.deploy import deploy, is_local
+
+REPORT = Path("reports/index-bench.json")
+TARGETS = {"sqlite": 50_000, "postgresql": 20_000}
+"""Ingest targets, events per second, on the 2-core reference machine (issue 12)."""
+CATCH_UP_MILESTONES = 1_000
+"""About 10,000 events: each milestone is registered, attested by eight and verified."""
+
+
+def _timed_index(
+    *, deployment_file: Path, rpc_url: str, db: str, metrics: Path, deadline: Deadline, what: str
+) -> dict[str, Any]:
+    deadline.waiting_for(what)
+    argv = [
+        sys.executable,
+        "-m",
+        "scripts.bench_common",
+        "timed",
+        str(metrics),
+        "--deployment",
+        str(deployment_file),
+        "--rpc-url",
+        rpc_url,
+        "index",
+        "--db",
+        db,
+    ]
+    try:
+        subprocess.run(argv, check=True, timeout=deadline.remaining())  # noqa: S603
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{what} did not finish within the benchmark's deadline") from None
+    found: dict[str, Any] = json.loads(metrics.read_text())
+    if found["exit_code"] != 0:
+        raise BenchError(f"{what} failed (exit {found['exit_code']})")
+    return found
+
+
+def _event_count(db: str) -> int:
+    from sqlalchemy import func, select
+
+    from disburse.index import schema
+    from disburse.index.store import open_engine
+
+    engine = open_engine(db)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(schema.events)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    if not is_local():
+        raise SystemExit("the benchmark builds a long history: run it on a development network")
+    started = time.perf_counter()
+    deadline = Deadline("bench-index", float(os.environ.get("BENCH_INDEX_DEADLINE_S", "1500")))
+    gas_limit = check_chain(web3, name="bench-index")
+    milestones = int(os.environ.get("BENCH_INDEX_MILESTONES", "11200"))
+    programs = int(os.environ.get("BENCH_INDEX_PROGRAMS", "8"))
+    pg_server = os.environ.get("BENCH_INDEX_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    pg_name = f"bench_index_{uuid.uuid4().hex[:10]}"
+    deadline.waiting_for(f"the PostgreSQL server at {pg_server}")
+    with psycopg.connect(pg_server, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{pg_name}"')
+
+    def drop_pg() -> None:
+        with psycopg.connect(pg_server, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+    deadline.on_expiry(drop_pg)
+    try:
+        result = _run(
+            deadline,
+            gas_limit=gas_limit,
+            milestones=milestones,
+            programs=programs,
+            pg_url=f"{pg_server.rsplit('/', 1)[0]}/{pg_name}",
+        )
+    finally:
+        drop_pg()
+    deadline.finish()
+    result["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(result, indent=2) + "\n")
+    ingest = result["ingest_events_per_s"]
+    print(
+        f"\nindex of {result['events']:,} events: SQLite {ingest['sqlite']:,} events/s (target "
+        f"{TARGETS['sqlite']:,}), PostgreSQL {ingest['postgresql']:,} events/s (target "
+        f"{TARGETS['postgresql']:,}); catch-up of {result['catch_up_events']:,} events: SQLite "
+        f"{result['catch_up_s']['sqlite']} s, PostgreSQL {result['catch_up_s']['postgresql']} s; "
+        f"written to {REPORT}"
+    )
+
+
+def _run(
+    deadline: Deadline, *, gas_limit: int, milestones: int, programs: int, pg_url: str
+) -> dict[str, Any]:
+    deadline.waiting_for("the deployment of escrow, council and token")
+    keys = tuple(keccak(text=f"bench-oracle-{i}") for i in range(8))
+    record, _escrow, _council, token = deploy(
+        deployer=accounts[0],
+        council_members=[str(a) for a in accounts[7:10]],
+        threshold=2,
+        oracles=[Account.from_key(k).address for k in keys],
+        quorum=5,
+        managers=[str(accounts[1])],
+        with_token=True,
+        evm_version="cancun",
+    )
+    token.mint(accounts[1], 10**12 * UNIT, {"from": accounts[0]})
+    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    deployment_file = work / "deployment.json"
+    save(record, deployment_file)
+    rpc_url = str(web3.provider.endpoint_uri)
+    chain = Chain(
+        w3=Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 120})),
+        escrow=record.escrow,
+        council=record.council,
+        token=str(token.address),
+        manager=str(accounts[1]),
+        relayer=str(accounts[2]),
+        members=tuple(str(a) for a in accounts[7:10]),
+        oracle_keys=keys,
+        beneficiaries=tuple(str(a) for a in accounts[3:7]),
+    )
+    builder = Builder(chain, programs=programs)
+    funds = (milestones // programs + CATCH_UP_MILESTONES + 1) * 50 * UNIT
+    deadline.waiting_for(lambda: f"the history on chain ({chain.sent:,} transactions sent)")
+    builder.setup(funds=funds)
+    builder.round(milestones=milestones)
+    print(f"history built: {builder.history.milestones:,} milestones", flush=True)
+    dbs = {"sqlite": f"sqlite:///{work / 'ledger.db'}", "postgresql": pg_url}
+    ingest: dict[str, dict[str, Any]] = {}
+    events = 0
+    for engine, db in dbs.items():
+        ingest[engine] = _timed_index(
+            deployment_file=deployment_file,
+            rpc_url=rpc_url,
+            db=db,
+            metrics=work / f"ingest-{engine}.json",
+            deadline=deadline,
+            what=f"disburse index into a new {engine} index",
+        )
+        events = _event_count(db)
+        ingest[engine]["events"] = events
+        print(f"{engine}: {events:,} events in {ingest[engine]['audit_s']:.2f} s", flush=True)
+    deadline.waiting_for(lambda: f"the catch-up history ({chain.sent:,} transactions sent)")
+    builder.round(milestones=CATCH_UP_MILESTONES)
+    catch_up: dict[str, dict[str, Any]] = {}
+    for engine, db in dbs.items():
+        catch_up[engine] = _timed_index(
+            deployment_file=deployment_file,
+            rpc_url=rpc_url,
+            db=db,
+            metrics=work / f"catch-up-{engine}.json",
+            deadline=deadline,
+            what=f"disburse index catching up on the {engine} index",
+        )
+        catch_up[engine]["events"] = _event_count(db) - ingest[engine]["events"]
+    added = catch_up["sqlite"]["events"]
+    if catch_up["postgresql"]["events"] != added:
+        raise BenchError("the two indexes caught up different numbers of events")
+    return {
+        "command": "disburse index --db URL",
+        "events": events,
+        "ingest_events_per_s": {e: round(events / m["audit_s"]) for e, m in ingest.items()},
+        "targets_events_per_s": TARGETS,
+        "meets_targets": all(events / ingest[e]["audit_s"] >= t for e, t in TARGETS.items()),
+        "catch_up_events": added,
+        "catch_up_s": {e: round(m["audit_s"], 3) for e, m in catch_up.items()},
+        "peak_rss_mb": {
+            e: {"ingest": round(ingest[e]["peak_rss_mb"], 1), "catch_up": round(m["peak_rss_mb"], 1)}
+            for e, m in catch_up.items()
+        },
+        "history": {
+            "milestones": builder.history.milestones,
+            "programs": len(builder.history.programs),
+            "transactions": builder.history.transactions,
+            "blocks": chain.block_number() - record.deployment_block,
+        },
+        "timing": (
+            "each figure runs from the command's start (connection, chain check, migrations) to "
+            "its end, in a child process (scripts.bench_common timed)"
+        ),
+        "memory": "peak_rss_mb is each child's peak resident set (VmHWM)",
+        "block_gas_limit": gas_limit,
+    }
