@@ -428,26 +428,23 @@ class ChainClient:
     def call_many(
         self, calls: Sequence[Call | ContractFunction], *, block: BlockIdentifier = "latest"
     ) -> list[Any]:
-        """Many reads in JSON-RPC batches of at most the profile's `rpc_batch_cap`, results in
-        the order given, each decoded as `call` decodes it; the first revert is raised decoded.
-        One round trip per batch instead of one per read: the node's hot paths read a field of
-        hundreds of milestones at once."""
+        """Many reads in JSON-RPC batches of at most the profile's `rpc_batch_cap` (the batches
+        `batch` sends), results in the order given, each decoded as `call` decodes it; the first
+        revert is raised decoded. One round trip per batch instead of one per read: the node's
+        hot paths read a field of hundreds of milestones at once."""
         tag = block if isinstance(block, str) else hex(int(block))
         payloads = [c if isinstance(c, Call) else Call.of(c) for c in calls]
+        requests_ = [
+            (RPCEndpoint("eth_call"), [{"to": c.to, "data": "0x" + c.data.hex()}, tag])
+            for c in payloads
+        ]
         found: list[Any] = []
-        cap = self.profile.rpc_batch_cap
-        for start in range(0, len(payloads), cap):
-            chunk = payloads[start : start + cap]
-            requests_ = [
-                (RPCEndpoint("eth_call"), [{"to": c.to, "data": "0x" + c.data.hex()}, tag])
-                for c in chunk
-            ]
-            responses = self.rpc(
-                lambda r=requests_: self._batch(r),  # type: ignore[misc]
-                what=f"{len(chunk)} calls of {chunk[0].name}",
-            )
-            for c, response in zip(chunk, responses, strict=True):
-                found.append(self._decoded_result(c, response))
+        replies = self._replies(
+            requests_, what=lambda first, last: f"{last - first} calls of {payloads[first].name}"
+        )
+        for first, chunk in replies:
+            for offset, reply in enumerate(chunk):
+                found.append(self._decoded_result(payloads[first + offset], reply))
         return found
 
     def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, what: str) -> list[Any]:
@@ -456,17 +453,8 @@ class ChainClient:
         refuses batching as a whole gets the requests one at a time. A request the node answers
         with an error raises ChainError naming `what`."""
         results: list[Any] = []
-        provider: Any = self.w3.provider
-        cap = self.profile.rpc_batch_cap
-        for start in range(0, len(requests_), cap):
-            chunk = [(RPCEndpoint(m), list(p)) for m, p in requests_[start : start + cap]]
-            replies: Any = self.rpc(lambda c=chunk: provider.make_batch_request(c), what=what)  # type: ignore[misc]
-            if not isinstance(replies, list):
-                replies = [
-                    self.rpc(lambda m=m, p=p: provider.make_request(m, p), what=what)  # type: ignore[misc]
-                    for m, p in chunk
-                ]
-            for reply in replies:
+        for _first, chunk in self._replies(requests_, what=lambda _first, _last: what):
+            for reply in chunk:
                 if "error" in reply:
                     error = reply["error"]
                     message = error.get("message", error) if isinstance(error, Mapping) else error
@@ -474,19 +462,35 @@ class ChainClient:
                 results.append(reply.get("result"))
         return results
 
-    def _batch(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse]:
-        """One JSON-RPC batch, straight to the provider: web3's batching mode is per provider
-        and would capture the requests other threads make meanwhile."""
-        provider = self.w3.provider
-        assert isinstance(provider, Web3.HTTPProvider)
-        responses = provider.make_batch_request(requests_)
-        if not isinstance(responses, list):  # the node refused the batch as a whole
-            raise Web3RPCError(str(responses.get("error")), rpc_response=responses)
-        if len(responses) != len(requests_):
-            raise ChainError(
-                f"the node answered {len(responses)} of a batch of {len(requests_)} requests"
-            )
-        return responses
+    def _replies(
+        self,
+        requests_: Sequence[tuple[str, Sequence[Any]]],
+        *,
+        what: Callable[[int, int], str],
+    ) -> Iterator[tuple[int, list[RPCResponse]]]:
+        """The one chunker: the node's replies to `requests_`, a batch of at most the profile's
+        `rpc_batch_cap` at a time, each batch as (index of its first request, its replies in
+        the order of the requests). `what(first, end)` names the batch [first, end) in errors.
+        Each batch is one round trip through `rpc` (its retries and error mapping), sent
+        straight to the provider: web3's batching mode is per provider and would capture the
+        requests other threads make meanwhile. A node that refuses a batch as a whole gets its
+        requests one at a time."""
+        provider: Any = self.w3.provider
+        cap = self.profile.rpc_batch_cap
+        for first in range(0, len(requests_), cap):
+            chunk = [(RPCEndpoint(m), list(p)) for m, p in requests_[first : first + cap]]
+            named = what(first, first + len(chunk))
+            replies: Any = self.rpc(lambda c=chunk: provider.make_batch_request(c), what=named)  # type: ignore[misc]
+            if not isinstance(replies, list):
+                replies = [
+                    self.rpc(lambda m=m, p=p: provider.make_request(m, p), what=named)  # type: ignore[misc]
+                    for m, p in chunk
+                ]
+            if len(replies) != len(chunk):
+                raise ChainError(
+                    f"the node answered {len(replies)} of a batch of {len(chunk)} requests"
+                )
+            yield first, replies
 
     def _decoded_result(self, call: Call, response: RPCResponse) -> Any:
         error = response.get("error")
