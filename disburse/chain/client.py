@@ -278,8 +278,30 @@ class ChainClient:
         self.last_error = ""
         self._local = threading.local()
         self._gas_limit: tuple[int, float] | None = None  # (block gas limit, monotonic time read)
+        self._http_session: requests.Session | None = None
+        self._http_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
+
+    @property
+    def http_session(self) -> requests.Session:
+        """The client's one HTTP session for the requests it sends itself (the log streams of
+        `logs.LogStream`), made on first use and kept, so that successive reads reuse its
+        connections instead of opening one each. Shared by the client's threads (its connection
+        pool is thread-safe); `close` closes it."""
+        with self._http_lock:
+            if self._http_session is None:
+                session = requests.Session()
+                session.headers["Content-Type"] = "application/json"
+                self._http_session = session
+            return self._http_session
+
+    def close(self) -> None:
+        """Closes the client's HTTP session (a later request makes a new one)."""
+        with self._http_lock:
+            session, self._http_session = self._http_session, None
+        if session is not None:
+            session.close()
 
     @contextmanager
     def prompt(self) -> Iterator[None]:

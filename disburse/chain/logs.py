@@ -70,16 +70,17 @@ def read_ranged(
 
 
 class LogStream:
-    """eth_getLogs of a set of contracts over one window, its response parsed as it arrives."""
+    """eth_getLogs of a set of contracts over one window, its response parsed as it arrives,
+    sent through the client's one HTTP session (`ChainClient.http_session`)."""
 
     def __init__(self, client: ChainClient, addresses: Sequence[str]) -> None:
         self.client = client
         self.addresses = list(addresses)
-        self.session = requests.Session()
-        self.session.headers["Content-Type"] = "application/json"
+        self.session = client.http_session  # the client's one session: its connections reused
 
     def close(self) -> None:
-        self.session.close()
+        """Nothing to release: a response is closed once read, and the session is the
+        client's (`ChainClient.close` closes it)."""
 
     def __enter__(self) -> LogStream:
         return self

@@ -3,22 +3,17 @@ in batches no larger than the profile allows; a revert inside a batch is decoded
 
 from __future__ import annotations
 
-import json
 import math
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 from brownie import chain, web3
 
 from disburse.chain.client import ChainClient
 from disburse.chain.errors import ChainError, ContractRevertError
 from disburse.chain.escrow import Escrow
 from disburse.chain.profile import ChainProfile
+from tests.chain.proxy import counting_proxy
 from tests.conftest import evidence
 
 
@@ -31,67 +26,6 @@ def client(**overrides: Any) -> ChainClient:
     }
     settings.update(overrides)
     return ChainClient(ChainProfile(**settings))
-
-
-_BATCH_REFUSED = {
-    "jsonrpc": "2.0",
-    "id": None,
-    "error": {"code": -32005, "message": "Number of requests exceeds max batch size"},
-}
-
-
-class _Counting(ThreadingHTTPServer):
-    """A small HTTP proxy in front of the node that counts the requests it forwards."""
-
-    daemon_threads = True
-
-    def __init__(self, upstream: str, *, refuse_batches: bool = False) -> None:
-        super().__init__(("127.0.0.1", 0), _Forward)
-        self.upstream = upstream
-        self.refuse_batches = refuse_batches
-        self.posts = 0
-        self.session = requests.Session()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Forward(BaseHTTPRequestHandler):
-    server: _Counting
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.posts += 1
-        if self.server.refuse_batches and body.lstrip().startswith(b"["):
-            # What Besu answers a batch larger than --rpc-http-max-batch-size.
-            status, content = 200, json.dumps(_BATCH_REFUSED).encode()
-        else:
-            answer = self.server.session.post(
-                self.server.upstream, data=body, headers={"Content-Type": "application/json"}
-            )
-            status, content = answer.status_code, answer.content
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
-@contextmanager
-def counting_proxy(*, refuse_batches: bool = False) -> Iterator[_Counting]:
-    proxy = _Counting(web3.provider.endpoint_uri, refuse_batches=refuse_batches)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-        proxy.session.close()
 
 
 def test_batched_milestones_equal_single_reads_in_order_across_several_batches(
@@ -208,7 +142,7 @@ def test_struct_results_are_read_by_the_abi_field_names(escrow, program_id):
 @pytest.mark.parametrize("n", [1, 2, 5, 8])
 def test_n_calls_at_a_cap_of_two_take_half_as_many_http_requests_rounded_up(escrow, register, n):
     ids = [register(f"CM-HTTP-{n}-{i}") for i in range(n)]
-    with counting_proxy() as proxy:
+    with counting_proxy(web3.provider.endpoint_uri) as proxy:
         reader = Escrow(client(rpc_url=proxy.url, rpc_batch_cap=2), escrow.address)
         found = reader.milestones(ids)
         assert proxy.posts == math.ceil(n / 2)
@@ -218,7 +152,7 @@ def test_n_calls_at_a_cap_of_two_take_half_as_many_http_requests_rounded_up(escr
 def test_calls_to_a_node_that_refuses_batches_are_sent_one_at_a_time(escrow, register):
     ids = [register(f"CM-ONE-{i}") for i in range(3)]
     single = Escrow(client(), escrow.address).milestones(ids)
-    with counting_proxy(refuse_batches=True) as proxy:
+    with counting_proxy(web3.provider.endpoint_uri, refuse_batches=True) as proxy:
         reader = Escrow(client(rpc_url=proxy.url, rpc_batch_cap=2), escrow.address)
         assert reader.milestones(ids) == single
         assert proxy.posts == 2 + 3  # each refused batch, then its calls one by one
@@ -226,7 +160,7 @@ def test_calls_to_a_node_that_refuses_batches_are_sent_one_at_a_time(escrow, reg
 
 def test_a_revert_from_a_node_that_refuses_batches_is_raised_decoded(escrow, register):
     known = register("CM-ONE-R")
-    with counting_proxy(refuse_batches=True) as proxy:
+    with counting_proxy(web3.provider.endpoint_uri, refuse_batches=True) as proxy:
         c = client(rpc_url=proxy.url)
         contract = c.contract("MilestoneEscrow", escrow.address)
         failing = contract.functions.attest(b"\x42" * 32, evidence(), 1, 0)
