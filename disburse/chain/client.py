@@ -137,6 +137,15 @@ def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
     return kind(f"the node refused: {message} (JSON-RPC {code}): {hint}")
 
 
+def _result_of(reply: Mapping[str, Any], *, what: str) -> Any:
+    """The result of one raw JSON-RPC reply; an error reply raises ChainError naming `what`."""
+    if "error" in reply:
+        error = reply["error"]
+        message = error.get("message", error) if isinstance(error, Mapping) else error
+        raise ChainError(f"{what}: the node refused: {message}")
+    return reply.get("result")
+
+
 def revert_data(exc: Exception) -> bytes:
     """The revert data a web3 contract error carries (empty when it carries none)."""
     return _revert_bytes(getattr(exc, "data", None))
@@ -476,13 +485,18 @@ class ChainClient:
         with an error raises ChainError naming `what`."""
         results: list[Any] = []
         for _first, chunk in self._replies(requests_, what=lambda _first, _last: what):
-            for reply in chunk:
-                if "error" in reply:
-                    error = reply["error"]
-                    message = error.get("message", error) if isinstance(error, Mapping) else error
-                    raise ChainError(f"{what}: the node refused: {message}")
-                results.append(reply.get("result"))
+            results.extend(_result_of(reply, what=what) for reply in chunk)
         return results
+
+    def request(self, method: str, params: Sequence[Any], *, what: str) -> Any:
+        """The result of one raw JSON-RPC request (retried as `rpc` retries), for what has no
+        typed method here (a development node's `evm_*` controls, an unlocked account's
+        `eth_sendTransaction`); an error answer raises ChainError naming `what`, as in `batch`."""
+        provider: Any = self.w3.provider
+        reply = self.rpc(
+            lambda: provider.make_request(RPCEndpoint(method), list(params)), what=what
+        )
+        return _result_of(reply, what=what)
 
     def _replies(
         self,
@@ -551,10 +565,18 @@ class ChainClient:
             to_block,
         )
 
-    def raw_logs(self, address: str, *, from_block: int, to_block: int) -> list[dict[str, Any]]:
+    def raw_logs(
+        self,
+        address: str,
+        *,
+        from_block: int,
+        to_block: int,
+        topics: Sequence[str | Sequence[str] | None] | None = None,
+    ) -> list[dict[str, Any]]:
         """As `contract_logs`, but as the node sent them (hex strings), streamed: web3's
-        formatting of a log costs more than decoding it (see `EventDecoder.decode_raw`)."""
-        with LogStream(self, [address]) as stream:
+        formatting of a log costs more than decoding it (see `EventDecoder.decode_raw`). With
+        `topics`, only the logs eth_getLogs's topic filter of that form matches."""
+        with LogStream(self, [address], topics=topics) as stream:
             return stream.collect(from_block, to_block)
 
     def _ranged(self, fetch: Callable[[int, int], Sequence[T]], start: int, end: int) -> list[T]:

@@ -166,3 +166,10 @@ def test_a_revert_from_a_node_that_refuses_batches_is_raised_decoded(escrow, reg
         failing = contract.functions.attest(b"\x42" * 32, evidence(), 1, 0)
         with pytest.raises(ContractRevertError, match=r"Escrow_UnknownMilestone.*0x4242"):
             c.call_many([contract.functions.milestone(known), failing])
+
+
+def test_one_raw_request_gives_its_result_and_a_refusal_names_what_was_asked():
+    c = client()
+    assert int(c.request("eth_blockNumber", [], what="head"), 16) == web3.eth.block_number
+    with pytest.raises(ChainError, match="sender lookup: the node refused"):
+        c.request("eth_getTransactionByHash", ["not a hash"], what="sender lookup")
