@@ -152,4 +152,5 @@ def run(settings: NodeSettings) -> None:
     stop.set()
     for t in threads:
         t.join(timeout=5)
+    service.node.client.close()
     log.info("node stopped", extra={"node": settings.name})

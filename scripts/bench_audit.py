@@ -28,7 +28,6 @@ from pathlib import Path
 from brownie import accounts, web3
 from eth_account import Account
 from eth_utils import keccak
-from web3 import Web3
 
 from disburse.chain.deployment import save
 from scripts.bench_common import (
@@ -37,6 +36,7 @@ from scripts.bench_common import (
     Builder,
     Chain,
     Deadline,
+    bench_client,
     check_chain,
     measure,
 )
@@ -71,7 +71,7 @@ def main() -> None:
     save(record, deployment_file)
     rpc_url = str(web3.provider.endpoint_uri)
     chain = Chain(
-        w3=Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 120})),
+        client=bench_client(rpc_url, chain_id=int(web3.eth.chain_id)),
         escrow=record.escrow,
         council=record.council,
         token=str(token.address),

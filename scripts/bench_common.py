@@ -40,8 +40,9 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from disburse.chain.attestations import external_ref, milestone_id
-from disburse.chain.contracts import load_abi
-from disburse.chain.errors import ErrorDecoder
+from disburse.chain.client import ChainClient
+from disburse.chain.errors import ChainError, ContractRevertError, TransactionTimeoutError
+from disburse.chain.profile import ChainProfile
 
 DAY = 86_400
 UNIT = 10**18
@@ -139,11 +140,28 @@ class Deadline:
         os._exit(3)
 
 
+def bench_client(rpc_url: str, *, chain_id: int, timeout_s: float = 120.0) -> ChainClient:
+    """The chain client the benchmarks send their own requests with: no retries (a development
+    chain that stops answering ends the benchmark), long requests (a phase's blocks and
+    receipts), and receipts polled as fast as anvil mines them."""
+    return ChainClient(
+        ChainProfile(
+            name="bench",
+            rpc_url=rpc_url,
+            chain_id=chain_id,
+            request_timeout_s=timeout_s,
+            receipt_timeout_s=60.0,
+            poll_interval_s=0.01,
+            retries=0,
+        )
+    )
+
+
 @dataclass
 class Chain:
     """A development chain with the deployment on it and the accounts that act."""
 
-    w3: Web3
+    client: ChainClient
     escrow: str
     council: str
     token: str
@@ -156,60 +174,39 @@ class Chain:
 
     def send(self, sender: str, to: str, data: str) -> dict[str, Any]:
         """One transaction from an unlocked account; a revert stops the benchmark."""
-        provider: Any = self.w3.provider
-        reply = provider.make_request(
-            "eth_sendTransaction",
-            [{"from": sender, "to": to, "data": data, "gas": hex(GAS), "gasPrice": "0x0"}],
-        )
-        if "error" in reply:
-            raise BenchError(f"transaction to {to} refused: {reply['error']}")
-        receipt = None
-        for _ in range(6000):
-            receipt = provider.make_request("eth_getTransactionReceipt", [reply["result"]])[
-                "result"
-            ]
-            if receipt is not None:
-                break
-            time.sleep(0.01)
-        if receipt is None or receipt["status"] != "0x1":
-            raise BenchError(
-                f"transaction {reply['result']} reverted: {self._why(sender, to, data)} "
-                f"(gas used {int(receipt['gasUsed'], 16) if receipt else '?'})"
+        tx = {"from": sender, "to": to, "data": data, "gas": hex(GAS), "gasPrice": "0x0"}
+        try:
+            tx_hash = self.client.request("eth_sendTransaction", [tx], what=f"transaction to {to}")
+        except ChainError as exc:
+            raise BenchError(str(exc)) from None
+        try:
+            receipt = self.client.wait_raw(tx_hash)
+        except ContractRevertError as exc:  # decoded by the client, replayed at its block
+            found = self.client.request(
+                "eth_getTransactionReceipt", [tx_hash], what="the receipt of a reverted transaction"
             )
+            raise BenchError(
+                f"transaction {tx_hash} reverted: {exc} "
+                f"(gas used {int(found['gasUsed'], 16) if found else '?'})"
+            ) from None
+        except TransactionTimeoutError as exc:
+            raise BenchError(f"transaction {tx_hash} was not mined: {exc}") from None
         self.sent += 1
-        return dict(receipt)
-
-    def _why(self, sender: str, to: str, data: str) -> str:
-        """The decoded revert of a call replayed on the latest state."""
-        provider: Any = self.w3.provider
-        reply = provider.make_request(
-            "eth_call", [{"from": sender, "to": to, "data": data, "gas": hex(GAS)}, "latest"]
-        )
-        error = reply.get("error") or {}
-        raw = error.get("data") if isinstance(error, dict) else None
-        if isinstance(raw, str) and raw.startswith("0x"):
-            decoded = ErrorDecoder([load_abi("MilestoneEscrow")]).decode(bytes.fromhex(raw[2:]))
-            if decoded is not None:
-                return str(decoded)
-        return str(error or "no revert on replay")
+        return receipt
 
     def call(self, to: str, data: str) -> bytes:
-        provider: Any = self.w3.provider
-        reply = provider.make_request("eth_call", [{"to": to, "data": data}, "latest"])
-        return bytes.fromhex(reply["result"][2:])
+        result = self.client.request("eth_call", [{"to": to, "data": data}, "latest"], what="call")
+        return bytes.fromhex(str(result)[2:])
 
     def now(self) -> int:
-        provider: Any = self.w3.provider
-        block = provider.make_request("eth_getBlockByNumber", ["latest", False])["result"]
-        return int(block["timestamp"], 16)
+        return self.client.timestamp()
 
     def advance(self, seconds: int) -> None:
-        provider: Any = self.w3.provider
-        provider.make_request("evm_increaseTime", [seconds])
-        provider.make_request("evm_mine", [])
+        self.client.request("evm_increaseTime", [seconds], what="evm_increaseTime")
+        self.client.request("evm_mine", [], what="evm_mine")
 
     def block_number(self) -> int:
-        return int(self.w3.eth.block_number)
+        return self.client.block_number()
 
 
 @dataclass
@@ -232,7 +229,7 @@ class Builder:
         self.programs_wanted = programs
         self.seed = seed
         self.history = History()
-        chain_id = int(chain.w3.eth.chain_id)
+        chain_id = chain.client.check_chain()
         self.domain = keccak(
             encode(
                 ["bytes32", "bytes32", "bytes32", "uint256", "address"],

@@ -33,11 +33,11 @@ report says whether it did); without it, a releasing node sends one `release` pe
 Measurement (one clock, time.perf_counter, in this process):
 - t0 is taken just before the first evidence request; a milestone's `accepted` time is when the
   first node's response accepting it arrived (for a batch, the response to the whole chunk).
-- A watcher thread polls `eth_getLogs` (raw JSON-RPC: the escrow's MilestoneReleased, counting
-  only the phase's milestones) every 20 ms; a milestone's `released` time is when
-  its event was first seen. "Release mined" is thus observed by a 20 ms log poll, an upper
-  bound, because anvil's block timestamps have a resolution of one second. The same poll notes
-  when each milestone was first seen verified (MilestoneVerified), which splits the latency:
+- A watcher thread polls `eth_getLogs` (`ChainClient.raw_logs`, topic-filtered: the escrow's
+  MilestoneReleased, counting only the phase's milestones) every 20 ms; a milestone's `released`
+  time is when its event was first seen. "Release mined" is thus observed by a 20 ms log poll,
+  an upper bound, because anvil's block timestamps have a resolution of one second. The same poll
+  notes when each milestone was first seen verified (MilestoneVerified), which splits the latency:
   `p50_accepted_to_verified_s`, `p50_verified_to_released_s`, and `last_verified_s` (from t0).
 - The phase ends when all N milestones have been seen released: `milestones_per_s` is
   N / (t_end - t0); latency is released - accepted per milestone, and p50/p95 are nearest-rank
@@ -112,14 +112,15 @@ from eth_utils import keccak
 from pydantic import ValidationError
 
 from disburse.chain.attestations import external_ref, milestone_id
-from disburse.chain.client import FunctionCodec
+from disburse.chain.client import ChainClient, FunctionCodec
 from disburse.chain.contracts import load_abi
 from disburse.chain.deployment import save
+from disburse.chain.errors import ChainError
 from disburse.chain.specs import spec_hash
 from oracle.config import NodeSettings
 from oracle.evidence import EvidenceCreate, sign_inspector_approval, subject_hash
 from oracle.localnodes import ORACLE, NodeProcess, make_node
-from scripts.bench_common import BenchError, Deadline, check_chain
+from scripts.bench_common import BenchError, Deadline, bench_client, check_chain
 from scripts.deploy import deploy, is_local
 
 REPORT = Path("reports/oracle-bench.json")
@@ -152,60 +153,25 @@ DOCUMENT = b"%PDF-1.7 benchmark delivery note, 50 units\n"
 CLAIMS = {"units_delivered": 50, "acceptance_test_passed": True}
 
 
-# --- raw JSON-RPC ----------------------------------------------------------------------------
-
-
-def _rpc(http: httpx.Client, method: str, params: list[Any]) -> Any:
-    reply = http.post("", json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    reply.raise_for_status()
-    body = reply.json()
-    if "error" in body:
-        raise RuntimeError(f"{method}: {body['error']}")
-    return body["result"]
-
-
-def _rpc_batch(http: httpx.Client, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-    payload = [
-        {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
-    ]
-    reply = http.post("", json=payload)
-    reply.raise_for_status()
-    by_id = {r["id"]: r for r in reply.json()}
-    results = []
-    for i, (method, _) in enumerate(calls):
-        found = by_id[i]
-        if "error" in found:
-            raise RuntimeError(f"{method}: {found['error']}")
-        results.append(found["result"])
-    return results
+# --- chain reads (through the client's raw requests and log streams) -------------------------
 
 
 def _released_logs(
-    http: httpx.Client, *, escrow: str, program: int, from_block: int, to_block: int
+    client: ChainClient, *, escrow: str, program: int, from_block: int, to_block: int
 ) -> list[dict[str, Any]]:
     topics = [RELEASED_TOPIC, None, "0x" + program.to_bytes(32, "big").hex()]
-    found: list[dict[str, Any]] = _rpc(
-        http,
-        "eth_getLogs",
-        [
-            {
-                "address": escrow,
-                "topics": topics,
-                "fromBlock": hex(from_block),
-                "toBlock": hex(to_block),
-            }
-        ],
-    )
-    return found
+    return client.raw_logs(escrow, from_block=from_block, to_block=to_block, topics=topics)
 
 
 class ReleaseWatch(threading.Thread):
     """Polls the escrow's MilestoneReleased and MilestoneVerified events every 20 ms, and notes
     when each of the phase's milestones was first seen verified and released."""
 
-    def __init__(self, *, rpc_url: str, escrow: str, wanted: set[str], from_block: int) -> None:
+    def __init__(
+        self, *, client: ChainClient, escrow: str, wanted: set[str], from_block: int
+    ) -> None:
         super().__init__(name="release-watch", daemon=True)
-        self.rpc_url = rpc_url
+        self.client = client
         self.escrow = escrow
         self.wanted = wanted
         self.cursor = from_block
@@ -218,27 +184,25 @@ class ReleaseWatch(threading.Thread):
 
     def run(self) -> None:
         try:
-            with httpx.Client(base_url=self.rpc_url, timeout=30) as http:
-                while not self.stop.is_set():
-                    if self._poll(http):
-                        self.done.set()
-                        return
-                    time.sleep(WATCH_INTERVAL_S)
+            while not self.stop.is_set():
+                if self._poll():
+                    self.done.set()
+                    return
+                time.sleep(WATCH_INTERVAL_S)
         except BaseException as exc:  # reported by the main thread
             self.error = exc
             self.done.set()
 
-    def _poll(self, http: httpx.Client) -> bool:
-        head = int(_rpc(http, "eth_blockNumber", []), 16)
+    def _poll(self) -> bool:
+        head = self.client.block_number()
         if head < self.cursor:
             return False
-        query = {
-            "address": self.escrow,
-            "topics": [[RELEASED_TOPIC, VERIFIED_TOPIC]],
-            "fromBlock": hex(self.cursor),
-            "toBlock": hex(head),
-        }
-        logs = _rpc(http, "eth_getLogs", [query])
+        logs = self.client.raw_logs(
+            self.escrow,
+            from_block=self.cursor,
+            to_block=head,
+            topics=[[RELEASED_TOPIC, VERIFIED_TOPIC]],
+        )
         seen = time.perf_counter()
         for entry in logs:
             mid = entry["topics"][1].lower()
@@ -254,7 +218,7 @@ class ReleaseWatch(threading.Thread):
 
 
 def _transactions(
-    rpc_url: str, *, escrow: str, first_block: int, last_block: int, end_block: int
+    client: ChainClient, *, escrow: str, first_block: int, last_block: int, end_block: int
 ) -> dict[str, Any]:
     """Every transaction to the escrow mined in [first_block, last_block], with its gas."""
     codec = FunctionCodec(escrow, load_abi("MilestoneEscrow"))
@@ -262,26 +226,29 @@ def _transactions(
     by_function: Counter[str] = Counter()
     by_sender: Counter[str] = Counter()
     target = escrow.lower()
-    with httpx.Client(base_url=rpc_url, timeout=120) as http:
-        for start in range(first_block, last_block + 1, 50):
-            numbers = range(start, min(start + 50, last_block + 1))
-            blocks = _rpc_batch(http, [("eth_getBlockByNumber", [hex(n), True]) for n in numbers])
-            receipts = _rpc_batch(http, [("eth_getBlockReceipts", [hex(n)]) for n in numbers])
-            for number, block, block_receipts in zip(numbers, blocks, receipts, strict=True):
-                by_hash = {r["transactionHash"]: r for r in block_receipts}
-                for tx in block["transactions"]:
-                    if (tx.get("to") or "").lower() != target:
-                        continue
-                    receipt = by_hash[tx["hash"]]
-                    count += 1
-                    gas += int(receipt["gasUsed"], 16)
-                    if int(receipt["status"], 16) != 1:
-                        failed += 1
-                    if number > end_block:
-                        after_end += 1
-                    selector = bytes.fromhex(tx["input"][2:10])
-                    by_function[codec.name_of(selector) or tx["input"][:10]] += 1
-                    by_sender[tx["from"]] += 1
+    for start in range(first_block, last_block + 1, 50):  # 50 blocks in memory at a time
+        numbers = range(start, min(start + 50, last_block + 1))
+        blocks = client.batch(
+            [("eth_getBlockByNumber", [hex(n), True]) for n in numbers], what="the phase's blocks"
+        )
+        receipts = client.batch(
+            [("eth_getBlockReceipts", [hex(n)]) for n in numbers], what="the phase's receipts"
+        )
+        for number, block, block_receipts in zip(numbers, blocks, receipts, strict=True):
+            by_hash = {r["transactionHash"]: r for r in block_receipts}
+            for tx in block["transactions"]:
+                if (tx.get("to") or "").lower() != target:
+                    continue
+                receipt = by_hash[tx["hash"]]
+                count += 1
+                gas += int(receipt["gasUsed"], 16)
+                if int(receipt["status"], 16) != 1:
+                    failed += 1
+                if number > end_block:
+                    after_end += 1
+                selector = bytes.fromhex(tx["input"][2:10])
+                by_function[codec.name_of(selector) or tx["input"][:10]] += 1
+                by_sender[tx["from"]] += 1
     return {
         "count": count,
         "failed": failed,
@@ -349,6 +316,7 @@ def _program(
 class Setup:
     rpc_url: str
     chain_id: int
+    client: ChainClient
     deployment_file: Path
     escrow: Any
     token: Any
@@ -559,9 +527,9 @@ def _phase(
         for node in nodes:
             _caught_up(node, start_block, timeout_s, deadline)
         if period is not None:
-            _interval_mining(period)
+            _interval_mining(setup.client, period)
         watch = ReleaseWatch(
-            rpc_url=setup.rpc_url,
+            client=setup.client,
             escrow=setup.escrow.address,
             wanted={"0x" + m.hex() for m in milestones},
             from_block=start_block + 1,
@@ -629,25 +597,24 @@ def _phase(
         for node in nodes:
             node.stop()
         if period is not None:
-            _automine()
+            _automine(setup.client)
     deadline.waiting_for(f"{phase}: the correctness checks (transactions, releases, balance)")
     last_block = web3.eth.block_number
     txs = _transactions(
-        setup.rpc_url,
+        setup.client,
         escrow=setup.escrow.address,
         first_block=start_block + 1,
         last_block=last_block,
         end_block=end_block,
     )
     # Correctness, from a fresh read once the nodes are stopped.
-    with httpx.Client(base_url=setup.rpc_url, timeout=120) as http:
-        logs = _released_logs(
-            http,
-            escrow=setup.escrow.address,
-            program=program,
-            from_block=start_block + 1,
-            to_block=last_block,
-        )
+    logs = _released_logs(
+        setup.client,
+        escrow=setup.escrow.address,
+        program=program,
+        from_block=start_block + 1,
+        to_block=last_block,
+    )
     per_id = Counter(entry["topics"][1].lower() for entry in logs)
     wanted = {"0x" + m.hex() for m in milestones}
     wrong = {m: c for m, c in per_id.items() if m not in wanted or c != 1}
@@ -730,19 +697,18 @@ def _phase(
     return figures
 
 
-def _interval_mining(period: int) -> None:
+def _interval_mining(client: ChainClient, period: int) -> None:
     """A block every `period` seconds, as a QBFT network makes them (anvil --block-time)."""
-    provider: Any = web3.provider
     for method, params in (("evm_setAutomine", [False]), ("evm_setIntervalMining", [period])):
-        reply = provider.make_request(method, params)
-        if "error" in reply:
-            raise SystemExit(f"the chain refused {method}: {reply['error']}")
+        try:
+            client.request(method, params, what=method)
+        except ChainError as exc:
+            raise SystemExit(f"the chain refused {method}: {exc}") from None
 
 
-def _automine() -> None:
-    provider: Any = web3.provider
-    provider.make_request("evm_setIntervalMining", [0])
-    provider.make_request("evm_setAutomine", [True])
+def _automine(client: ChainClient) -> None:
+    client.request("evm_setIntervalMining", [0], what="evm_setIntervalMining")
+    client.request("evm_setAutomine", [True], what="evm_setAutomine")
 
 
 def main() -> None:
@@ -789,9 +755,11 @@ def main() -> None:
     print(f"node homes and logs under {root}", flush=True)
     deployment_file = root / "deployment.json"
     save(record, deployment_file)
+    rpc_url = str(web3.provider.endpoint_uri)
     setup = Setup(
-        rpc_url=str(web3.provider.endpoint_uri),
+        rpc_url=rpc_url,
         chain_id=chain.id,
+        client=bench_client(rpc_url, chain_id=chain.id),
         deployment_file=deployment_file,
         escrow=escrow,
         token=token,

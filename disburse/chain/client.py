@@ -137,6 +137,15 @@ def rpc_error_of(exc: Web3RPCError) -> ChainError | None:
     return kind(f"the node refused: {message} (JSON-RPC {code}): {hint}")
 
 
+def _result_of(reply: Mapping[str, Any], *, what: str) -> Any:
+    """The result of one raw JSON-RPC reply; an error reply raises ChainError naming `what`."""
+    if "error" in reply:
+        error = reply["error"]
+        message = error.get("message", error) if isinstance(error, Mapping) else error
+        raise ChainError(f"{what}: the node refused: {message}")
+    return reply.get("result")
+
+
 def revert_data(exc: Exception) -> bytes:
     """The revert data a web3 contract error carries (empty when it carries none)."""
     return _revert_bytes(getattr(exc, "data", None))
@@ -278,8 +287,30 @@ class ChainClient:
         self.last_error = ""
         self._local = threading.local()
         self._gas_limit: tuple[int, float] | None = None  # (block gas limit, monotonic time read)
+        self._http_session: requests.Session | None = None
+        self._http_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
+
+    @property
+    def http_session(self) -> requests.Session:
+        """The client's one HTTP session for the requests it sends itself (the log streams of
+        `logs.LogStream`), made on first use and kept, so that successive reads reuse its
+        connections instead of opening one each. Shared by the client's threads (its connection
+        pool is thread-safe); `close` closes it."""
+        with self._http_lock:
+            if self._http_session is None:
+                session = requests.Session()
+                session.headers["Content-Type"] = "application/json"
+                self._http_session = session
+            return self._http_session
+
+    def close(self) -> None:
+        """Closes the client's HTTP session (a later request makes a new one)."""
+        with self._http_lock:
+            session, self._http_session = self._http_session, None
+        if session is not None:
+            session.close()
 
     @contextmanager
     def prompt(self) -> Iterator[None]:
@@ -428,26 +459,23 @@ class ChainClient:
     def call_many(
         self, calls: Sequence[Call | ContractFunction], *, block: BlockIdentifier = "latest"
     ) -> list[Any]:
-        """Many reads in JSON-RPC batches of at most the profile's `rpc_batch_cap`, results in
-        the order given, each decoded as `call` decodes it; the first revert is raised decoded.
-        One round trip per batch instead of one per read: the node's hot paths read a field of
-        hundreds of milestones at once."""
+        """Many reads in JSON-RPC batches of at most the profile's `rpc_batch_cap` (the batches
+        `batch` sends), results in the order given, each decoded as `call` decodes it; the first
+        revert is raised decoded. One round trip per batch instead of one per read: the node's
+        hot paths read a field of hundreds of milestones at once."""
         tag = block if isinstance(block, str) else hex(int(block))
         payloads = [c if isinstance(c, Call) else Call.of(c) for c in calls]
+        requests_ = [
+            (RPCEndpoint("eth_call"), [{"to": c.to, "data": "0x" + c.data.hex()}, tag])
+            for c in payloads
+        ]
         found: list[Any] = []
-        cap = self.profile.rpc_batch_cap
-        for start in range(0, len(payloads), cap):
-            chunk = payloads[start : start + cap]
-            requests_ = [
-                (RPCEndpoint("eth_call"), [{"to": c.to, "data": "0x" + c.data.hex()}, tag])
-                for c in chunk
-            ]
-            responses = self.rpc(
-                lambda r=requests_: self._batch(r),  # type: ignore[misc]
-                what=f"{len(chunk)} calls of {chunk[0].name}",
-            )
-            for c, response in zip(chunk, responses, strict=True):
-                found.append(self._decoded_result(c, response))
+        replies = self._replies(
+            requests_, what=lambda first, last: f"{last - first} calls of {payloads[first].name}"
+        )
+        for first, chunk in replies:
+            for offset, reply in enumerate(chunk):
+                found.append(self._decoded_result(payloads[first + offset], reply))
         return found
 
     def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, what: str) -> list[Any]:
@@ -456,37 +484,49 @@ class ChainClient:
         refuses batching as a whole gets the requests one at a time. A request the node answers
         with an error raises ChainError naming `what`."""
         results: list[Any] = []
-        provider: Any = self.w3.provider
-        cap = self.profile.rpc_batch_cap
-        for start in range(0, len(requests_), cap):
-            chunk = [(RPCEndpoint(m), list(p)) for m, p in requests_[start : start + cap]]
-            replies: Any = self.rpc(lambda c=chunk: provider.make_batch_request(c), what=what)  # type: ignore[misc]
-            if not isinstance(replies, list):
-                replies = [
-                    self.rpc(lambda m=m, p=p: provider.make_request(m, p), what=what)  # type: ignore[misc]
-                    for m, p in chunk
-                ]
-            for reply in replies:
-                if "error" in reply:
-                    error = reply["error"]
-                    message = error.get("message", error) if isinstance(error, Mapping) else error
-                    raise ChainError(f"{what}: the node refused: {message}")
-                results.append(reply.get("result"))
+        for _first, chunk in self._replies(requests_, what=lambda _first, _last: what):
+            results.extend(_result_of(reply, what=what) for reply in chunk)
         return results
 
-    def _batch(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse]:
-        """One JSON-RPC batch, straight to the provider: web3's batching mode is per provider
-        and would capture the requests other threads make meanwhile."""
-        provider = self.w3.provider
-        assert isinstance(provider, Web3.HTTPProvider)
-        responses = provider.make_batch_request(requests_)
-        if not isinstance(responses, list):  # the node refused the batch as a whole
-            raise Web3RPCError(str(responses.get("error")), rpc_response=responses)
-        if len(responses) != len(requests_):
-            raise ChainError(
-                f"the node answered {len(responses)} of a batch of {len(requests_)} requests"
-            )
-        return responses
+    def request(self, method: str, params: Sequence[Any], *, what: str) -> Any:
+        """The result of one raw JSON-RPC request (retried as `rpc` retries), for what has no
+        typed method here (a development node's `evm_*` controls, an unlocked account's
+        `eth_sendTransaction`); an error answer raises ChainError naming `what`, as in `batch`."""
+        provider: Any = self.w3.provider
+        reply = self.rpc(
+            lambda: provider.make_request(RPCEndpoint(method), list(params)), what=what
+        )
+        return _result_of(reply, what=what)
+
+    def _replies(
+        self,
+        requests_: Sequence[tuple[str, Sequence[Any]]],
+        *,
+        what: Callable[[int, int], str],
+    ) -> Iterator[tuple[int, list[RPCResponse]]]:
+        """The one chunker: the node's replies to `requests_`, a batch of at most the profile's
+        `rpc_batch_cap` at a time, each batch as (index of its first request, its replies in
+        the order of the requests). `what(first, end)` names the batch [first, end) in errors.
+        Each batch is one round trip through `rpc` (its retries and error mapping), sent
+        straight to the provider: web3's batching mode is per provider and would capture the
+        requests other threads make meanwhile. A node that refuses a batch as a whole gets its
+        requests one at a time."""
+        provider: Any = self.w3.provider
+        cap = self.profile.rpc_batch_cap
+        for first in range(0, len(requests_), cap):
+            chunk = [(RPCEndpoint(m), list(p)) for m, p in requests_[first : first + cap]]
+            named = what(first, first + len(chunk))
+            replies: Any = self.rpc(lambda c=chunk: provider.make_batch_request(c), what=named)  # type: ignore[misc]
+            if not isinstance(replies, list):
+                replies = [
+                    self.rpc(lambda m=m, p=p: provider.make_request(m, p), what=named)  # type: ignore[misc]
+                    for m, p in chunk
+                ]
+            if len(replies) != len(chunk):
+                raise ChainError(
+                    f"the node answered {len(replies)} of a batch of {len(chunk)} requests"
+                )
+            yield first, replies
 
     def _decoded_result(self, call: Call, response: RPCResponse) -> Any:
         error = response.get("error")
@@ -525,10 +565,18 @@ class ChainClient:
             to_block,
         )
 
-    def raw_logs(self, address: str, *, from_block: int, to_block: int) -> list[dict[str, Any]]:
+    def raw_logs(
+        self,
+        address: str,
+        *,
+        from_block: int,
+        to_block: int,
+        topics: Sequence[str | Sequence[str] | None] | None = None,
+    ) -> list[dict[str, Any]]:
         """As `contract_logs`, but as the node sent them (hex strings), streamed: web3's
-        formatting of a log costs more than decoding it (see `EventDecoder.decode_raw`)."""
-        with LogStream(self, [address]) as stream:
+        formatting of a log costs more than decoding it (see `EventDecoder.decode_raw`). With
+        `topics`, only the logs eth_getLogs's topic filter of that form matches."""
+        with LogStream(self, [address], topics=topics) as stream:
             return stream.collect(from_block, to_block)
 
     def _ranged(self, fetch: Callable[[int, int], Sequence[T]], start: int, end: int) -> list[T]:

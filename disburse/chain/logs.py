@@ -70,16 +70,28 @@ def read_ranged(
 
 
 class LogStream:
-    """eth_getLogs of a set of contracts over one window, its response parsed as it arrives."""
+    """eth_getLogs of a set of contracts over one window, its response parsed as it arrives,
+    sent through the client's one HTTP session (`ChainClient.http_session`)."""
 
-    def __init__(self, client: ChainClient, addresses: Sequence[str]) -> None:
+    def __init__(
+        self,
+        client: ChainClient,
+        addresses: Sequence[str],
+        *,
+        topics: Sequence[str | Sequence[str] | None] | None = None,
+    ) -> None:
         self.client = client
         self.addresses = list(addresses)
-        self.session = requests.Session()
-        self.session.headers["Content-Type"] = "application/json"
+        self.topics = (
+            None
+            if topics is None
+            else [t if t is None or isinstance(t, str) else list(t) for t in topics]
+        )
+        self.session = client.http_session  # the client's one session: its connections reused
 
     def close(self) -> None:
-        self.session.close()
+        """Nothing to release: a response is closed once read, and the session is the
+        client's (`ChainClient.close` closes it)."""
 
     def __enter__(self) -> LogStream:
         return self
@@ -89,7 +101,13 @@ class LogStream:
 
     def logs(self, start: int, end: int) -> Iterator[dict[str, Any]]:
         """The logs of [start, end], one at a time, as the node sent them."""
-        query = {"address": self.addresses, "fromBlock": hex(start), "toBlock": hex(end)}
+        query: dict[str, Any] = {
+            "address": self.addresses,
+            "fromBlock": hex(start),
+            "toBlock": hex(end),
+        }
+        if self.topics is not None:
+            query["topics"] = self.topics
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]})
         url, timeout = self.client.profile.rpc_url, self.client.profile.request_timeout_s
         response = self.client.rpc(

@@ -3,6 +3,7 @@ in batches no larger than the profile allows; a revert inside a batch is decoded
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from disburse.chain.client import ChainClient
 from disburse.chain.errors import ChainError, ContractRevertError
 from disburse.chain.escrow import Escrow
 from disburse.chain.profile import ChainProfile
+from tests.chain.proxy import counting_proxy
 from tests.conftest import evidence
 
 
@@ -135,3 +137,39 @@ def test_struct_results_are_read_by_the_abi_field_names(escrow, program_id):
     assert codec.decode("program", "0x") is None
     with pytest.raises(ChainError, match="expected 7 values"):
         codec.named("program", [1, 2])
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8])
+def test_n_calls_at_a_cap_of_two_take_half_as_many_http_requests_rounded_up(escrow, register, n):
+    ids = [register(f"CM-HTTP-{n}-{i}") for i in range(n)]
+    with counting_proxy(web3.provider.endpoint_uri) as proxy:
+        reader = Escrow(client(rpc_url=proxy.url, rpc_batch_cap=2), escrow.address)
+        found = reader.milestones(ids)
+        assert proxy.posts == math.ceil(n / 2)
+    assert [m.status for m in found] == ["Registered"] * n
+
+
+def test_calls_to_a_node_that_refuses_batches_are_sent_one_at_a_time(escrow, register):
+    ids = [register(f"CM-ONE-{i}") for i in range(3)]
+    single = Escrow(client(), escrow.address).milestones(ids)
+    with counting_proxy(web3.provider.endpoint_uri, refuse_batches=True) as proxy:
+        reader = Escrow(client(rpc_url=proxy.url, rpc_batch_cap=2), escrow.address)
+        assert reader.milestones(ids) == single
+        assert proxy.posts == 2 + 3  # each refused batch, then its calls one by one
+
+
+def test_a_revert_from_a_node_that_refuses_batches_is_raised_decoded(escrow, register):
+    known = register("CM-ONE-R")
+    with counting_proxy(web3.provider.endpoint_uri, refuse_batches=True) as proxy:
+        c = client(rpc_url=proxy.url)
+        contract = c.contract("MilestoneEscrow", escrow.address)
+        failing = contract.functions.attest(b"\x42" * 32, evidence(), 1, 0)
+        with pytest.raises(ContractRevertError, match=r"Escrow_UnknownMilestone.*0x4242"):
+            c.call_many([contract.functions.milestone(known), failing])
+
+
+def test_one_raw_request_gives_its_result_and_a_refusal_names_what_was_asked():
+    c = client()
+    assert int(c.request("eth_blockNumber", [], what="head"), 16) == web3.eth.block_number
+    with pytest.raises(ChainError, match="sender lookup: the node refused"):
+        c.request("eth_getTransactionByHash", ["not a hash"], what="sender lookup")

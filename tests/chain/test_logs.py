@@ -115,3 +115,70 @@ def test_the_raw_decoder_agrees_with_web3_on_real_logs(escrow, register, oracles
         "MilestoneRegistered",
         "AttestationRecorded",
     }
+
+
+def test_successive_raw_log_reads_reuse_the_clients_one_session_and_connection(
+    escrow, register
+) -> None:
+    """`raw_logs` (the oracle's watcher polls it) streams through the client's one HTTP
+    session: two reads are two requests on one connection, not a connection each."""
+    from brownie import chain, web3
+
+    from disburse.chain.client import ChainClient
+    from disburse.chain.logs import LogStream
+    from disburse.chain.profile import ChainProfile
+    from tests.chain.proxy import counting_proxy
+
+    start = web3.eth.block_number + 1
+    register("LOGS-SESSION")
+    end = web3.eth.block_number
+    with counting_proxy(web3.provider.endpoint_uri) as proxy:
+        client = ChainClient(ChainProfile(name="anvil", rpc_url=proxy.url, chain_id=chain.id))
+        session = client.http_session
+        first = client.raw_logs(escrow.address, from_block=start, to_block=end)
+        second = client.raw_logs(escrow.address, from_block=start, to_block=end)
+        assert first == second and first
+        assert client.http_session is session
+        assert LogStream(client, [escrow.address]).session is session
+        assert (proxy.posts, proxy.connections) == (2, 1)
+        client.close()
+        assert client.http_session is not session  # closed; a later read makes a new one
+        assert client.raw_logs(escrow.address, from_block=start, to_block=end) == first
+        client.close()
+
+
+def test_raw_logs_with_topics_give_only_the_logs_the_filter_matches(
+    escrow, register, oracles
+) -> None:
+    from brownie import chain, web3
+    from eth_utils import keccak
+
+    from disburse.chain.client import ChainClient
+    from disburse.chain.profile import ChainProfile
+    from tests.conftest import evidence
+
+    start = web3.eth.block_number + 1
+    register("LOGS-TOPIC-1")
+    second = register("LOGS-TOPIC-2")
+    escrow.attest(second, evidence(), 1, 0, {"from": oracles[0]})
+    end = web3.eth.block_number
+    client = ChainClient(
+        ChainProfile(name="anvil", rpc_url=web3.provider.endpoint_uri, chain_id=chain.id)
+    )
+    every = client.raw_logs(escrow.address, from_block=start, to_block=end)
+    registered = (
+        "0x"
+        + keccak(
+            text="MilestoneRegistered(bytes32,uint256,address,uint256,uint40,bytes32,bytes32)"
+        ).hex()
+    )
+    assert {e["topics"][0] for e in every} > {registered}  # the attestation's events too
+    only_second = client.raw_logs(
+        escrow.address,
+        from_block=start,
+        to_block=end,
+        topics=[[registered], "0x" + bytes(second).hex()],
+    )
+    assert [e["topics"][:2] for e in only_second] == [[registered, "0x" + bytes(second).hex()]]
+    assert len([e for e in every if e["topics"][0] == registered]) == 2  # first's too
+    client.close()
