@@ -21,26 +21,21 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from brownie import accounts, web3
-from eth_account import Account
-from eth_utils import keccak
+from brownie import web3
 
-from disburse.chain.deployment import save
 from scripts.bench_common import (
     TARGET_EVENTS_PER_S,
     UNIT,
     Builder,
-    Chain,
     Deadline,
-    bench_client,
     check_chain,
+    deploy_for_bench,
     measure,
 )
-from scripts.deploy import deploy, is_local
+from scripts.deploy import is_local
 
 REPORT = Path("reports/audit-bench.json")
 
@@ -54,33 +49,9 @@ def main() -> None:
     deadline.waiting_for("the deployment of escrow, council and token")
     milestones = int(os.environ.get("BENCH_AUDIT_MILESTONES", "5600"))
     programs = int(os.environ.get("BENCH_AUDIT_PROGRAMS", "4"))
-    keys = tuple(keccak(text=f"bench-oracle-{i}") for i in range(8))
-    record, _escrow, _council, token = deploy(
-        deployer=accounts[0],
-        council_members=[str(a) for a in accounts[7:10]],
-        threshold=2,
-        oracles=[Account.from_key(k).address for k in keys],
-        quorum=5,
-        managers=[str(accounts[1])],
-        with_token=True,
-        evm_version="cancun",
-    )
-    token.mint(accounts[1], 10**12 * UNIT, {"from": accounts[0]})
-    work = Path(tempfile.mkdtemp(prefix="bench-audit-"))
+    record, chain, work = deploy_for_bench("bench-audit")
     deployment_file = work / "deployment.json"
-    save(record, deployment_file)
-    rpc_url = str(web3.provider.endpoint_uri)
-    chain = Chain(
-        client=bench_client(rpc_url, chain_id=int(web3.eth.chain_id)),
-        escrow=record.escrow,
-        council=record.council,
-        token=str(token.address),
-        manager=str(accounts[1]),
-        relayer=str(accounts[2]),
-        members=tuple(str(a) for a in accounts[7:10]),
-        oracle_keys=keys,
-        beneficiaries=tuple(str(a) for a in accounts[3:7]),
-    )
+    rpc_url = chain.client.profile.rpc_url
     builder = Builder(chain, programs=programs)
     per_round_funds = (milestones // programs + 1) * 50 * UNIT
     deadline.waiting_for(

@@ -25,6 +25,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -41,6 +42,7 @@ from web3 import Web3
 
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.client import ChainClient
+from disburse.chain.deployment import Deployment
 from disburse.chain.errors import ChainError, ContractRevertError, TransactionTimeoutError
 from disburse.chain.profile import ChainProfile
 
@@ -207,6 +209,44 @@ class Chain:
 
     def block_number(self) -> int:
         return self.client.block_number()
+
+
+def deploy_for_bench(prefix: str) -> tuple[Deployment, Chain, Path]:
+    """On brownie's development network: escrow, council (2 of 3) and token deployed, eight
+    oracle keys with quorum five, a manager holding 10**12 tokens; the deployment file written to
+    a new temporary folder. Returns the deployment, the bench's Chain on it, and the folder."""
+    from brownie import accounts, web3
+    from eth_account import Account
+
+    from disburse.chain.deployment import save
+    from scripts.deploy import deploy
+
+    keys = tuple(keccak(text=f"bench-oracle-{i}") for i in range(8))
+    record, _escrow, _council, token = deploy(
+        deployer=accounts[0],
+        council_members=[str(a) for a in accounts[7:10]],
+        threshold=2,
+        oracles=[Account.from_key(k).address for k in keys],
+        quorum=5,
+        managers=[str(accounts[1])],
+        with_token=True,
+        evm_version="cancun",
+    )
+    token.mint(accounts[1], 10**12 * UNIT, {"from": accounts[0]})
+    work = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    save(record, work / "deployment.json")
+    chain = Chain(
+        client=bench_client(str(web3.provider.endpoint_uri), chain_id=int(web3.eth.chain_id)),
+        escrow=record.escrow,
+        council=record.council,
+        token=str(token.address),
+        manager=str(accounts[1]),
+        relayer=str(accounts[2]),
+        members=tuple(str(a) for a in accounts[7:10]),
+        oracle_keys=keys,
+        beneficiaries=tuple(str(a) for a in accounts[3:7]),
+    )
+    return record, chain, work
 
 
 @dataclass

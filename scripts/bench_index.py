@@ -27,21 +27,16 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from brownie import accounts, web3
-from eth_account import Account
-from eth_utils import keccak
-from web3 import Web3
+from brownie import web3
 
-from disburse.chain.deployment import save
-from scripts.bench_common import UNIT, BenchError, Builder, Chain, Deadline, check_chain
-from scripts.deploy import deploy, is_local
+from scripts.bench_common import UNIT, BenchError, Builder, Deadline, check_chain, deploy_for_bench
+from scripts.deploy import is_local
 
 REPORT = Path("reports/index-bench.json")
 TARGETS = {"sqlite": 50_000, "postgresql": 20_000}
@@ -69,7 +64,7 @@ def _timed_index(
         db,
     ]
     try:
-        subprocess.run(argv, check=True, timeout=deadline.remaining())  # noqa: S603
+        subprocess.run(argv, check=True, timeout=deadline.remaining())
     except subprocess.TimeoutExpired:
         raise BenchError(f"{what} did not finish within the benchmark's deadline") from None
     found: dict[str, Any] = json.loads(metrics.read_text())
@@ -139,33 +134,9 @@ def _run(
     deadline: Deadline, *, gas_limit: int, milestones: int, programs: int, pg_url: str
 ) -> dict[str, Any]:
     deadline.waiting_for("the deployment of escrow, council and token")
-    keys = tuple(keccak(text=f"bench-oracle-{i}") for i in range(8))
-    record, _escrow, _council, token = deploy(
-        deployer=accounts[0],
-        council_members=[str(a) for a in accounts[7:10]],
-        threshold=2,
-        oracles=[Account.from_key(k).address for k in keys],
-        quorum=5,
-        managers=[str(accounts[1])],
-        with_token=True,
-        evm_version="cancun",
-    )
-    token.mint(accounts[1], 10**12 * UNIT, {"from": accounts[0]})
-    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    record, chain, work = deploy_for_bench("bench-index")
     deployment_file = work / "deployment.json"
-    save(record, deployment_file)
-    rpc_url = str(web3.provider.endpoint_uri)
-    chain = Chain(
-        w3=Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 120})),
-        escrow=record.escrow,
-        council=record.council,
-        token=str(token.address),
-        manager=str(accounts[1]),
-        relayer=str(accounts[2]),
-        members=tuple(str(a) for a in accounts[7:10]),
-        oracle_keys=keys,
-        beneficiaries=tuple(str(a) for a in accounts[3:7]),
-    )
+    rpc_url = chain.client.profile.rpc_url
     builder = Builder(chain, programs=programs)
     funds = (milestones // programs + CATCH_UP_MILESTONES + 1) * 50 * UNIT
     deadline.waiting_for(lambda: f"the history on chain ({chain.sent:,} transactions sent)")
@@ -212,7 +183,10 @@ def _run(
         "catch_up_events": added,
         "catch_up_s": {e: round(m["audit_s"], 3) for e, m in catch_up.items()},
         "peak_rss_mb": {
-            e: {"ingest": round(ingest[e]["peak_rss_mb"], 1), "catch_up": round(m["peak_rss_mb"], 1)}
+            e: {
+                "ingest": round(ingest[e]["peak_rss_mb"], 1),
+                "catch_up": round(m["peak_rss_mb"], 1),
+            }
             for e, m in catch_up.items()
         },
         "history": {
