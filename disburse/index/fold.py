@@ -43,6 +43,8 @@ _PROGRAM_EVENTS = frozenset(
         "ProgramManagerChanged",
         "ProgramTreasuryChanged",
         "ChallengeWindowSet",
+        "ProgramDescribed",
+        "BaselineChanged",
     }
 )
 _MILESTONE_EVENTS = frozenset(
@@ -122,6 +124,8 @@ class Fold:
         self.expired = status["EXPIRED"]
         self._handlers: dict[str, Callable[[FoldEvent], None]] = {
             "ProgramCreated": self._program_created,
+            "ProgramDescribed": self._program_described,
+            "BaselineChanged": self._baseline_changed,
             "ProgramFunded": self._program_funded,
             "ProgramClosed": self._program_closed,
             "RemainderWithdrawn": self._remainder_withdrawn,
@@ -156,6 +160,7 @@ class Fold:
         # In the column order of their tables (schema.bulk_insert).
         self._attestations: list[tuple[Any, ...]] = []
         self._payments: list[tuple[Any, ...]] = []
+        self._baselines: list[tuple[Any, ...]] = []
         program_keys: set[int] = set()
         milestone_keys: set[str] = set()
         proposal_keys: set[int] = set()
@@ -181,6 +186,7 @@ class Fold:
         self._proposals.flush(conn)
         schema.bulk_insert(conn, schema.attestations, self._attestations)
         schema.bulk_insert(conn, schema.payments, self._payments)
+        schema.bulk_insert(conn, schema.baselines, self._baselines)
 
     # ------------------------------------------------------------------ lookups
 
@@ -220,8 +226,32 @@ class Fold:
                 "returned_cancelled": 0,
                 "returned_expired": 0,
                 "milestones": 0,
+                "title": None,
+                "organisation": None,
+                "category": None,
+                "fiscal_year": None,
+                "baseline_original": None,
+                "baseline_current": None,
             }
         )
+
+    def _program_described(self, e: FoldEvent) -> None:
+        program_id, title, organisation, category, fiscal_year, baseline = e.values
+        if (p := self._program(program_id, e)) is not None:
+            p.update(
+                title=title,
+                organisation=organisation,
+                category=category,
+                fiscal_year=fiscal_year,
+                baseline_original=baseline,
+                baseline_current=baseline,
+            )
+
+    def _baseline_changed(self, e: FoldEvent) -> None:
+        program_id, previous, baseline = e.values
+        if (p := self._program(program_id, e)) is not None:
+            p["baseline_current"] = baseline
+        self._baselines.append((e.block, e.log_index, program_id, previous, baseline, e.time))
 
     def _program_funded(self, e: FoldEvent) -> None:
         if (p := self._program(e.values[0], e)) is not None:
@@ -271,6 +301,9 @@ class Fold:
                 "verified_time": None,
                 "released_time": None,
                 "forced": False,
+                "original_amount": amount,
+                "original_deadline": deadline,
+                "disputed": False,
             }
         )
 
@@ -297,6 +330,7 @@ class Fold:
     def _disputed(self, e: FoldEvent) -> None:
         if (m := self._milestone(e.values[0], e)) is not None:
             m["status"] = self.disputed
+            m["disputed"] = True
 
     def _dispute_resolved(self, e: FoldEvent) -> None:
         if (m := self._milestone(e.values[0], e)) is not None:

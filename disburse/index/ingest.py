@@ -193,6 +193,8 @@ class Indexer:
         progress: Callable[[int, int], None] | None = None,
     ) -> SyncResult:
         """Reads from the cursor (or the deployment block) to `to_block` (default: the head)."""
+        if self.store.needs_refold():  # a migration added derived columns
+            self.store.refold(self.fold, self.decoder.fold_event)
         rolled_back, dropped = self.check_rollback()
         head = self.client.block_number()
         end = head if to_block is None else min(to_block, head)

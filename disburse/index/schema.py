@@ -38,6 +38,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -175,6 +176,14 @@ programs = Table(
     Column("returned_cancelled", Uint256, nullable=False),
     Column("returned_expired", Uint256, nullable=False),
     Column("milestones", Integer, nullable=False),
+    # Program facts (ProgramDescribed; the baseline then follows BaselineChanged): NULL for a
+    # program created without them.
+    Column("title", Text),
+    Column("organisation", Text),
+    Column("category", Text),
+    Column("fiscal_year", Integer),
+    Column("baseline_original", Uint256),
+    Column("baseline_current", Uint256),
 )
 
 milestones = Table(
@@ -195,6 +204,9 @@ milestones = Table(
     Column("verified_time", BigInteger),
     Column("released_time", BigInteger),
     Column("forced", Boolean, nullable=False),
+    Column("original_amount", Uint256),
+    Column("original_deadline", BigInteger),
+    Column("disputed", Boolean, nullable=False, server_default=false()),
     Index("ix_milestones_program", "program_id"),
     Index("ix_milestones_beneficiary", "beneficiary"),
 )
@@ -245,7 +257,19 @@ proposals = Table(
     Column("executor", String(ADDRESS)),
 )
 
-DERIVED: Final = (programs, milestones, attestations, payments, proposals)
+baselines = Table(
+    "baselines",
+    metadata,
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("program_id", BigInteger, nullable=False),
+    Column("previous", Uint256, nullable=False),
+    Column("baseline", Uint256, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Index("ix_baselines_program", "program_id"),
+)
+
+DERIVED: Final = (programs, milestones, attestations, payments, proposals, baselines)
 """The tables folded from the events: emptied and refolded when the chain rolls back."""
 
 

@@ -222,9 +222,16 @@ class IndexStore:
                         )
             command.upgrade(_alembic_config(conn), "head")
             if current is None:
+                conn.execute(delete(schema.meta).where(schema.meta.c.key == "refold"))
                 conn.execute(
                     insert(schema.meta), [{"key": k, "value": v} for k, v in wanted.items()]
                 )
+
+    def needs_refold(self) -> bool:
+        """True after a migration that added derived columns: the indexer refolds them."""
+        with self.engine.connect() as conn:
+            m = schema.meta
+            return conn.execute(select(m.c.value).where(m.c.key == "refold")).first() is not None
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -313,6 +320,7 @@ class IndexStore:
         """Empties the derived tables and folds every stored event again (one transaction)."""
         with self.engine.begin() as conn:
             _refold(conn, fold, decode)
+            conn.execute(delete(schema.meta).where(schema.meta.c.key == "refold"))
 
 
 Decode = Callable[[EventRow], FoldEvent | None]

@@ -56,6 +56,7 @@ def _snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
         "attestations": _rows(url, schema.attestations, "block", "log_index"),
         "payments": _rows(url, schema.payments, "block", "log_index"),
         "proposals": _rows(url, schema.proposals, "proposal_id"),
+        "baselines": _rows(url, schema.baselines, "block", "log_index"),
     }
 
 
