@@ -5,7 +5,9 @@ functions) of `disburse/` and `oracle/`:
 - the oracle node stands on `disburse.chain` alone (never the CLI, the audit, plans, the council);
 - the CLI framework (typer, click) is imported only by the command lines, `disburse.cli` and
   `oracle.cli`;
-- nothing in the package imports a script, a test or a benchmark engine.
+- nothing in the package imports a script, a test or a benchmark engine;
+- `disburse.analytics` is pure computation over dataclasses: of `disburse` it imports only
+  `disburse._format` (no chain, no index, no database).
 """
 
 from __future__ import annotations
@@ -102,6 +104,17 @@ def _scripts_rule(importer: str, module: str) -> str | None:
     return None
 
 
+def _analytics_rule(importer: str, module: str) -> str | None:
+    if not _within(importer, "disburse.analytics"):
+        return None
+    allowed = ("disburse._format", "disburse.analytics")
+    if module == "disburse" or any(_within(module, a) for a in allowed):
+        return None
+    if _within(module, "disburse") or _within(module, "oracle"):
+        return "disburse.analytics imports nothing of disburse but disburse._format"
+    return None
+
+
 RULES: dict[str, tuple[str, Callable[[str, str], str | None]]] = {
     "chain-is-the-bottom-layer": ("disburse", _chain_rule),
     "oracle-stands-on-chain": ("oracle", _oracle_rule),
@@ -109,6 +122,7 @@ RULES: dict[str, tuple[str, Callable[[str, str], str | None]]] = {
     "cli-framework-in-oracle-cli": ("oracle", _framework_rule),
     "no-scripts-in-disburse": ("disburse", _scripts_rule),
     "no-scripts-in-oracle": ("oracle", _scripts_rule),
+    "analytics-imports-only-format": ("disburse", _analytics_rule),
 }
 
 
@@ -127,6 +141,8 @@ def test_layer_rule(rule: str) -> None:
         ("cli-framework-in-disburse-cli", "disburse.audit", "typer"),
         ("cli-framework-in-oracle-cli", "oracle.node", "click.testing"),
         ("no-scripts-in-disburse", "disburse.cli.audit", "scripts.bench_common"),
+        ("analytics-imports-only-format", "disburse.analytics.evm", "disburse.index.store"),
+        ("analytics-imports-only-format", "disburse.analytics", "disburse.chain"),
     ],
 )
 def test_rules_catch_a_violation(rule: str, importer: str, module: str) -> None:
