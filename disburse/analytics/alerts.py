@@ -15,7 +15,7 @@ from typing import Literal
 
 from disburse._format import duration_words, format_amount, when
 from disburse.analytics.evm import EvmPoint, evm_at
-from disburse.analytics.model import DAY, OPEN_STATUSES, MilestoneFacts, ProgramFacts
+from disburse.analytics.model import DAY, MilestoneFacts, ProgramFacts
 from disburse.analytics.rollup import paid_by_beneficiary, ratio, year_elapsed
 
 Severity = Literal["amber", "red"]
@@ -238,7 +238,7 @@ def _milestone_alerts(
     pid = program.program_id
     out: list[Alert] = []
     for m in sorted(milestones, key=lambda m: (m.deadline, m.milestone_id)):
-        if m.status in OPEN_STATUSES and m.verified_time is None and m.deadline < now:
+        if m.unexpired_overdue(now):
             late = now - m.deadline
             out.append(
                 Alert(

@@ -135,7 +135,7 @@ def as_of(outcome: Outcome, cutoff: int) -> MilestoneFacts:
             status=status,
         )
     if outcome.expired_time is not None and outcome.expired_time <= cutoff:
-        return replace(m, status="Expired")
+        return replace(m, status="Expired", expired_time=outcome.expired_time)
     return m
 
 

@@ -133,3 +133,16 @@ class MilestoneFacts:
     verified_hash: str | None = None
     """The evidence hash the quorum verified; None lets the analytics take the hash most
     oracles attested."""
+    expired_time: int | None = None
+    """When someone called `expire` (the amount went back to the program). The escrow's view
+    reads a registered milestone past its deadline as Expired before anyone calls it: an
+    Expired milestone with no expired_time still holds its amount committed."""
+
+    def unexpired_overdue(self, now: int) -> bool:
+        """True when the milestone is past its deadline unverified and nobody expired it: still
+        open (Registered or Disputed), or read as Expired with no `expire` call."""
+        if self.verified_time is not None or self.deadline >= now:
+            return False
+        return self.status in OPEN_STATUSES or (
+            self.status == "Expired" and self.expired_time is None
+        )

@@ -139,8 +139,14 @@ def test_overdue_milestone_nobody_expired(past: int, severity: list[str]) -> Non
 def test_verified_or_expired_milestone_is_not_overdue() -> None:
     m = milestone(1)
     verified = replace(m, status="Verified", verified_time=m.deadline - DAY)
-    expired = replace(m, status="Expired")
+    expired = replace(m, status="Expired", expired_time=m.deadline + DAY)
     assert fired([verified, expired], "overdue", now=m.deadline + 40 * DAY) == []
+
+
+def test_milestone_read_as_expired_that_nobody_expired_is_overdue() -> None:
+    # The escrow's view reads it Expired past its deadline; no `expire` call returned the amount.
+    m = replace(milestone(1), status="Expired")
+    assert fired([m], "overdue", now=m.deadline + DAY) == ["amber"]
 
 
 @pytest.mark.parametrize(
