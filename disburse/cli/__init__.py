@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from disburse.cli import audit, council, index, keys, milestones, programs, specs, watch
+from disburse.cli import audit, council, index, keys, milestones, programs, report, specs, watch
 from disburse.cli._session import Session, default_password_env
 
 
@@ -108,3 +108,4 @@ app.add_typer(council.app, name="council")
 app.command("watch")(watch.watch)
 app.command("audit")(audit.audit)
 app.command("index")(index.index)
+app.command("report")(report.report)

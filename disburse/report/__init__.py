@@ -1,0 +1,66 @@
+"""The overseers' budget report from the ledger index: roll-ups by organisation, category and
+fiscal year, earned value per program (with S-curves), alerts with the numbers behind them,
+forecasts of open milestones, and the index's reconciliation against the chain; stamped with the
+chain, block and hash it describes.
+
+The package: `facts` (index -> the analytics' facts), `model` (the report, computed by
+`disburse.analytics`), `render` (text, JSON, CSV, one self-contained HTML file).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from web3.exceptions import Web3Exception
+
+from disburse.audit import run_audit
+from disburse.chain.client import ChainClient
+from disburse.chain.deployment import Deployment
+from disburse.chain.errors import ContractRevertError
+from disburse.index.history import IndexedHistory
+from disburse.index.store import IndexStore
+from disburse.report.facts import TokenFacts, load_facts
+from disburse.report.model import BudgetReport, Reconciled, build_report
+
+__all__ = ["BudgetReport", "make_report"]
+
+
+def make_report(
+    client: ChainClient,
+    deployment: Deployment,
+    store: IndexStore,
+    *,
+    reconcile: bool = True,
+) -> BudgetReport:
+    """The report of the index as it stands; with `reconcile`, the index's ledger is first
+    checked against the chain's state at the index's block (as `disburse audit --db` does)."""
+
+    @cache
+    def token(address: str) -> TokenFacts:
+        contract = client.contract("SettlementToken", address)
+        try:
+            return TokenFacts(
+                str(client.call(contract.functions.symbol())),
+                int(client.call(contract.functions.decimals())),
+            )
+        except (ContractRevertError, Web3Exception, ValueError):
+            return TokenFacts(f"units of {address[:10]}…", 0)
+
+    facts = load_facts(store, token=token)
+    reconciled = None
+    if reconcile:
+        audit = run_audit(client, deployment, history=IndexedHistory(store, deployment))
+        r = audit.reconciliation
+        reconciled = Reconciled(
+            checked=r.checked,
+            ok=r.ok,
+            note=r.note,
+            differences=tuple(d.message for d in r.differences),
+        )
+    return build_report(
+        facts,
+        chain_id=client.profile.chain_id,
+        escrow=deployment.escrow,
+        chain_head=client.block_number(),
+        reconciliation=reconciled,
+    )

@@ -1,0 +1,91 @@
+"""`disburse report` from an index of the audit's history (tests/audit/conftest.py):
+
+report
+├── text: by organisation, category and fiscal year; programs with earned value; alerts;
+│   forecasts; the reconciliation; stamped with the index's block and hash
+├── JSON: the money of each program is the audit's; the alerts the history was built to
+│   raise are there (force-release and dispute rates, an overdue milestone, concentration)
+├── CSV: one row per program
+├── HTML: one file that asks for nothing (no script, no external reference), charts inline
+└── refused: an index not built yet, --json with --csv
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from brownie import web3
+
+
+def _indexed(disburse, db_url):
+    result = disburse("index", "--db", db_url)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_the_text_report_is_stamped_and_reconciled(db_url, disburse):
+    _indexed(disburse, db_url)
+    result = disburse("report", "--db", db_url)
+    assert result.exit_code == 0, result.stderr
+    head = web3.eth.get_block("latest")
+    assert f"block {head.number:,} (0x{bytes(head.hash).hex()})" in result.stdout
+    for section in ("By organisation", "By category", "By fiscal year", "Programs", "Alerts"):
+        assert section in result.stdout
+    assert "Reconciliation: OK: the index's ledger matches the chain" in result.stdout
+
+
+def test_the_json_report_holds_the_audits_money_and_the_alerts_the_history_raises(
+    db_url, disburse, history
+):
+    _indexed(disburse, db_url)
+    report = json.loads(disburse("report", "--db", db_url, "--json").stdout)
+    audit = json.loads(disburse("audit", "--json").stdout)
+    programs = {p["facts"]["program_id"]: p for p in report["programs"]}
+    for p in audit["programs"]:
+        facts = programs[p["id"]]["facts"]
+        assert (facts["funded"], facts["paid"], facts["committed"]) == (
+            p["funded"],
+            p["paid"],
+            p["committed"],
+        )
+    kinds = {(a["kind"], a["program_id"]) for a in report["alerts"]}
+    assert ("force_release_rate", 1) in kinds  # A/M5 of nine
+    assert ("dispute_rate", 1) in kinds  # A/M3 of nine
+    overdue = [a for a in report["alerts"] if a["kind"] == "overdue"]
+    assert [a["milestone_id"] for a in overdue] == ["0x" + history.ids["A/M7"].hex()]
+    assert report["reconciliation"]["ok"] is True
+    assert report["stamp"]["block"] == web3.eth.block_number
+    open_ids = {f["milestone_id"] for f in report["forecasts"]}
+    assert "0x" + history.ids["A/M8"].hex() in open_ids  # registered, deadline ahead
+
+
+def test_the_csv_report_has_a_row_per_program(db_url, disburse):
+    _indexed(disburse, db_url)
+    result = disburse("report", "--db", db_url, "--csv", "--no-reconcile")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["program_id"] for r in rows] == ["1", "2"]
+    assert int(rows[1]["refunded"]) > 0  # program 2's remainder went back to its treasury
+
+
+def test_the_html_report_is_one_file_that_asks_for_nothing(db_url, disburse, tmp_path):
+    _indexed(disburse, db_url)
+    page = tmp_path / "report.html"
+    result = disburse("report", "--db", db_url, "--html", str(page), "--no-reconcile")
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text()
+    assert text.startswith("<!doctype html>")
+    assert "<svg" in text and "<polyline" in text
+    assert "<script" not in text
+    assert not re.search(r"""(src|href)\s*=|url\(|@import|https?://""", text), "external reference"
+
+
+def test_a_report_needs_an_index_and_one_format(disburse, tmp_path):
+    missing = disburse("report", "--db", f"sqlite:///{tmp_path / 'none.db'}")
+    assert missing.exit_code == 2
+    assert "holds no index yet" in missing.stderr
+    both = disburse("report", "--json", "--csv")
+    assert both.exit_code == 2
+    assert "--json and --csv are alternatives" in both.stderr
