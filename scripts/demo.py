@@ -212,7 +212,9 @@ def scenario(nodes: list[NodeProcess], home: Path | None = None) -> None:
     global DEMO
     DEMO = home or DEMO
     DEMO.mkdir(exist_ok=True)
-    for old in ("keys", "nodes", "evidence", "deployment.json"):
+    stale = ("keys", "nodes", "evidence", "deployment.json", "report.html")
+    index_files = tuple(f"deployment.ledger.db{end}" for end in ("", "-wal", "-shm"))
+    for old in stale + index_files:
         path = DEMO / old
         if path.is_dir():
             import shutil
@@ -358,6 +360,13 @@ def scenario(nodes: list[NodeProcess], home: Path | None = None) -> None:
 
     say("Overseers read the audit: history rebuilt from events, reconciled with the chain")
     run("disburse", "audit", env=people["mori"])
+
+    say("The ledger index: every event in a SQLite file beside the deployment, kept current")
+    run("disburse", "index", env=people["mori"])
+    say("The budget report from the index: by organisation, earned value, alerts, forecasts")
+    page = DEMO / "report.html"
+    run("disburse", "report", "--html", str(page), env=people["mori"])
+    tell(f"the same report as one self-contained HTML file (opens offline): {page}")
 
 
 def council_decides(people: dict[str, dict[str, str]], action: str, *args: str) -> None:

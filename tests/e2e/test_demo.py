@@ -34,3 +34,12 @@ def test_demo_scenario_runs_to_the_audit(tmp_path):
     assert "CR-2026/M1 hull survey: released by an oracle node" in text
     assert "CR-2026/M2 radar delivery: released by an oracle node" in text
     assert "$ disburse audit" in text
+    assert "OK:" in text
+    # The demo ends with the ledger index and the budget report built from it.
+    assert "$ disburse index" in text
+    assert "lag 0 blocks" in text
+    assert "$ disburse report --html" in text
+    assert "By organisation" in text
+    assert "Reconciliation: OK: the index's ledger matches the chain" in text
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<script" not in page
