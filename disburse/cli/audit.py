@@ -8,13 +8,13 @@ audit could not run (no deployment file, chain down, wrong chain).
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Annotated
 
 import typer
 
 from disburse.audit import SCHEDULE_TOLERANCE, AuditReport, WindowPolicy, run_audit
-from disburse.chain.deployment import DeploymentFileError
 from disburse.cli._session import fail, reports_errors, session
 from disburse.cli.programs import parse_duration
 from disburse.index.history import IndexedHistory
@@ -83,28 +83,20 @@ def audit(
             fail(f"--high-value: {exc}")
         policy = WindowPolicy(high_value=high_value.strip(), min_window=parse_duration(min_window))
     s = session(ctx)
-    try:
-        deployment = s.deployment()
-    except DeploymentFileError as exc:
-        fail(str(exc))
+    deployment = s.deployment()  # a missing or bad file: one `error:` line (reports_errors)
     client = s.client()
-    if db is not None:
-        with IndexStore.open_existing(db, deployment) as store:
-            report = run_audit(
-                client,
-                deployment,
-                from_block=from_block,
-                schedule_tolerance=schedule_tolerance,
-                window_policy=policy,
-                history=IndexedHistory(store, deployment),
-            )
-    else:
+    with ExitStack() as opened:
+        history = None
+        if db is not None:
+            store = opened.enter_context(IndexStore.open_existing(db, deployment))
+            history = IndexedHistory(store, deployment)
         report = run_audit(
             client,
             deployment,
             from_block=from_block,
             schedule_tolerance=schedule_tolerance,
             window_policy=policy,
+            history=history,
         )
     if output is not None:
         with output.open("w", encoding="utf-8") as out:

@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from disburse.chain.deployment import DeploymentFileError
-from disburse.cli._session import fail, reports_errors, session
+from disburse.cli._session import reports_errors, session
 from disburse.index.ingest import Indexer, SyncResult
 from disburse.index.store import IndexStore
 
@@ -65,10 +64,7 @@ def index(
     from an older state, reorganised) is rolled back to the common ancestor and read again.
     """
     s = session(ctx)
-    try:
-        deployment = s.deployment()
-    except DeploymentFileError as exc:
-        fail(str(exc))
+    deployment = s.deployment()  # a missing or bad file: one `error:` line (reports_errors)
     client = s.client()
     with IndexStore.open(db or default_db(s.deployment_file), deployment) as store:
         indexer = Indexer(client, deployment, store)

@@ -11,7 +11,6 @@ from typing import IO, Annotated
 
 import typer
 
-from disburse.chain.deployment import DeploymentFileError
 from disburse.cli._session import fail, reports_errors, session
 from disburse.cli.index import DbOption, default_db
 from disburse.index.store import IndexStore
@@ -49,10 +48,7 @@ def report(
     if as_json and as_csv:
         fail("--json and --csv are alternatives: choose one")
     s = session(ctx)
-    try:
-        deployment = s.deployment()
-    except DeploymentFileError as exc:
-        fail(str(exc))
+    deployment = s.deployment()  # a missing or bad file: one `error:` line (reports_errors)
     client = s.client()
     with IndexStore.open_existing(db or default_db(s.deployment_file), deployment) as store:
         found = make_report(client, deployment, store, reconcile=not no_reconcile)

@@ -260,3 +260,22 @@ def assert_each_paid_once_by_a_quorum(
         found = sorted(system.attesters(milestone))
         expected = sorted(system.oracles[i].address for i in attesting[milestone])
         assert found == expected, f"0x{milestone.hex()}: attested by {found}, not {expected}"
+
+
+def saved_state(chain: LocalChain, *, at_least: int) -> bytes:
+    """The state file once it holds block `at_least` (anvil rewrites it every second)."""
+    assert chain.state_file is not None
+    found: list[bytes] = []
+
+    def _saved() -> bool:
+        raw = chain.state_file.read_bytes() if chain.state_file.exists() else b""
+        try:
+            complete = json.loads(raw)["best_block_number"] >= at_least
+        except (ValueError, KeyError):
+            return False
+        if complete:
+            found.append(raw)
+        return complete
+
+    wait_for(_saved, timeout=10, what=f"block {at_least} in the state file")
+    return found[-1]

@@ -21,7 +21,6 @@ unverified, and each release is checked to happen exactly once.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -38,6 +37,7 @@ from tests.faults._system import (
     assert_each_paid_once_by_a_quorum,
     deploy_system,
     rpc,
+    saved_state,
     start_nodes,
     submit,
     wait_released,
@@ -102,25 +102,6 @@ def restarted(system: System) -> None:
 def health(system: System, index: int) -> tuple[int, dict[str, Any]]:
     r = httpx.get(system.nodes[index].url + "/healthz", timeout=5)
     return r.status_code, r.json()
-
-
-def saved_state(chain: LocalChain, *, at_least: int) -> bytes:
-    """The state file once it holds block `at_least` (anvil rewrites it every second)."""
-    assert chain.state_file is not None
-    found: list[bytes] = []
-
-    def _saved() -> bool:
-        raw = chain.state_file.read_bytes() if chain.state_file.exists() else b""
-        try:
-            complete = json.loads(raw)["best_block_number"] >= at_least
-        except (ValueError, KeyError):
-            return False
-        if complete:
-            found.append(raw)
-        return complete
-
-    wait_for(_saved, timeout=10, what=f"block {at_least} in the state file")
-    return found[-1]
 
 
 def logs_of(system: System) -> str:

@@ -29,7 +29,7 @@ from disburse.chain.client import ChainClient
 from disburse.chain.localchain import LocalChain
 from disburse.index import schema
 from disburse.index.store import open_engine
-from tests.faults._system import System, deploy_system, write_deployment
+from tests.faults._system import System, deploy_system, saved_state, write_deployment
 from tests.index.test_index import _snapshot
 from tests.oracle.nodes import free_port, wait_for
 
@@ -172,31 +172,13 @@ def _tables(url: str) -> dict[str, list[dict[str, Any]]]:
         return {"programs": [], "milestones": []}
 
 
-def _saved_state(chain: LocalChain, at_least: int) -> bytes:
-    assert chain.state_file is not None
-    found: list[bytes] = []
-
-    def saved() -> bool:
-        raw = chain.state_file.read_bytes() if chain.state_file.exists() else b""
-        try:
-            ok = json.loads(raw)["best_block_number"] >= at_least
-        except (ValueError, KeyError):
-            return False
-        if ok:
-            found.append(raw)
-        return bool(ok)
-
-    wait_for(saved, timeout=15, what=f"block {at_least} in the state file")
-    return found[-1]
-
-
 def test_a_chain_restarted_from_an_older_state_file_is_rolled_back_and_read_again(
     system: System,
     db_url: str,
     tmp_path: Path,
 ):
     system.register(3, "BEFORE")
-    older = _saved_state(system.chain, system.client.block_number())
+    older = saved_state(system.chain, at_least=system.client.block_number())
     system.register(4, "LOST")
     _index(system, db_url)
     lost_height = system.client.block_number()
