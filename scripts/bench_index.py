@@ -10,6 +10,7 @@ the command's start to its end:
   (ingest_events_per_s);
 - after about 10,000 more events on chain, `disburse index` again on each (catch_up_s: a restart
   reads only what is new);
+- `disburse report --html` from each (report_html_s: facts, analytics and rendering);
 and writes reports/index-bench.json with the peak resident memory of each child.
 
 Settings from the environment:
@@ -46,8 +47,16 @@ CATCH_UP_MILESTONES = 1_000
 
 
 def _timed_index(
-    *, deployment_file: Path, rpc_url: str, db: str, metrics: Path, deadline: Deadline, what: str
+    *,
+    deployment_file: Path,
+    rpc_url: str,
+    db: str,
+    metrics: Path,
+    deadline: Deadline,
+    what: str,
+    command: tuple[str, ...] = ("index",),
 ) -> dict[str, Any]:
+    """`disburse COMMAND --db DB` in a timed child process (scripts.bench_common timed)."""
     deadline.waiting_for(what)
     argv = [
         sys.executable,
@@ -59,7 +68,7 @@ def _timed_index(
         str(deployment_file),
         "--rpc-url",
         rpc_url,
-        "index",
+        *command,
         "--db",
         db,
     ]
@@ -126,7 +135,8 @@ def main() -> None:
         f"{TARGETS['sqlite']:,}), PostgreSQL {ingest['postgresql']:,} events/s (target "
         f"{TARGETS['postgresql']:,}); catch-up of {result['catch_up_events']:,} events: SQLite "
         f"{result['catch_up_s']['sqlite']} s, PostgreSQL {result['catch_up_s']['postgresql']} s; "
-        f"written to {REPORT}"
+        f"report --html: SQLite {result['report_html_s']['sqlite']} s, PostgreSQL "
+        f"{result['report_html_s']['postgresql']} s; written to {REPORT}"
     )
 
 
@@ -171,6 +181,24 @@ def _run(
             what=f"disburse index catching up on the {engine} index",
         )
         catch_up[engine]["events"] = _event_count(db) - ingest[engine]["events"]
+    report: dict[str, dict[str, Any]] = {}
+    for engine, db in dbs.items():
+        report[engine] = _timed_index(
+            deployment_file=deployment_file,
+            rpc_url=rpc_url,
+            db=db,
+            metrics=work / f"report-{engine}.json",
+            deadline=deadline,
+            what=f"disburse report --html from the {engine} index",
+            command=(
+                "report",
+                "--no-reconcile",
+                "--output",
+                str(work / "report.txt"),
+                "--html",
+                str(work / f"report-{engine}.html"),
+            ),
+        )
     added = catch_up["sqlite"]["events"]
     if catch_up["postgresql"]["events"] != added:
         raise BenchError("the two indexes caught up different numbers of events")

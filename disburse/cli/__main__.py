@@ -2,4 +2,5 @@
 
 from disburse.cli import app
 
-app(prog_name="disburse")
+if __name__ == "__main__":
+    app(prog_name="disburse")
