@@ -154,51 +154,42 @@ def _run(
     builder.round(milestones=milestones)
     print(f"history built: {builder.history.milestones:,} milestones", flush=True)
     dbs = {"sqlite": f"sqlite:///{work / 'ledger.db'}", "postgresql": pg_url}
-    ingest: dict[str, dict[str, Any]] = {}
-    events = 0
+
+    def timed(stage: str, what: str, *command: str) -> dict[str, dict[str, Any]]:
+        """`disburse COMMAND --db` on each engine's index, timed."""
+        return {
+            engine: _timed_index(
+                deployment_file=deployment_file,
+                rpc_url=rpc_url,
+                db=db,
+                metrics=work / f"{stage}-{engine}.json",
+                deadline=deadline,
+                what=what.format(engine=engine),
+                command=command or ("index",),
+            )
+            for engine, db in dbs.items()
+        }
+
+    ingest = timed("ingest", "disburse index into a new {engine} index")
     for engine, db in dbs.items():
-        ingest[engine] = _timed_index(
-            deployment_file=deployment_file,
-            rpc_url=rpc_url,
-            db=db,
-            metrics=work / f"ingest-{engine}.json",
-            deadline=deadline,
-            what=f"disburse index into a new {engine} index",
-        )
         events = _event_count(db)
         ingest[engine]["events"] = events
         print(f"{engine}: {events:,} events in {ingest[engine]['audit_s']:.2f} s", flush=True)
     deadline.waiting_for(lambda: f"the catch-up history ({chain.sent:,} transactions sent)")
     builder.round(milestones=CATCH_UP_MILESTONES)
-    catch_up: dict[str, dict[str, Any]] = {}
+    catch_up = timed("catch-up", "disburse index catching up on the {engine} index")
     for engine, db in dbs.items():
-        catch_up[engine] = _timed_index(
-            deployment_file=deployment_file,
-            rpc_url=rpc_url,
-            db=db,
-            metrics=work / f"catch-up-{engine}.json",
-            deadline=deadline,
-            what=f"disburse index catching up on the {engine} index",
-        )
         catch_up[engine]["events"] = _event_count(db) - ingest[engine]["events"]
-    report: dict[str, dict[str, Any]] = {}
-    for engine, db in dbs.items():
-        report[engine] = _timed_index(
-            deployment_file=deployment_file,
-            rpc_url=rpc_url,
-            db=db,
-            metrics=work / f"report-{engine}.json",
-            deadline=deadline,
-            what=f"disburse report --html from the {engine} index",
-            command=(
-                "report",
-                "--no-reconcile",
-                "--output",
-                str(work / "report.txt"),
-                "--html",
-                str(work / f"report-{engine}.html"),
-            ),
-        )
+    report = timed(
+        "report",
+        "disburse report --html from the {engine} index",
+        "report",
+        "--no-reconcile",
+        "--output",
+        str(work / "report.txt"),
+        "--html",
+        str(work / "report.html"),
+    )
     added = catch_up["sqlite"]["events"]
     if catch_up["postgresql"]["events"] != added:
         raise BenchError("the two indexes caught up different numbers of events")
@@ -210,12 +201,14 @@ def _run(
         "meets_targets": all(events / ingest[e]["audit_s"] >= t for e, t in TARGETS.items()),
         "catch_up_events": added,
         "catch_up_s": {e: round(m["audit_s"], 3) for e, m in catch_up.items()},
+        "report_html_s": {e: round(m["audit_s"], 3) for e, m in report.items()},
         "peak_rss_mb": {
             e: {
                 "ingest": round(ingest[e]["peak_rss_mb"], 1),
-                "catch_up": round(m["peak_rss_mb"], 1),
+                "catch_up": round(catch_up[e]["peak_rss_mb"], 1),
+                "report": round(report[e]["peak_rss_mb"], 1),
             }
-            for e, m in catch_up.items()
+            for e in dbs
         },
         "history": {
             "milestones": builder.history.milestones,

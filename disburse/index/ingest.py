@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from disburse.audit.rebuild import SENDER_EVENTS
 from disburse.chain.client import ChainClient
@@ -51,6 +51,17 @@ class SyncResult:
     events: int
     rolled_back_to: int | None
     dropped: int
+
+
+class _WindowExtras(NamedTuple):
+    """What a window needs besides its logs, read in one batch after them."""
+
+    end: Cursor | None
+    """The window's last block as the chain has it now (None: the chain no longer has it)."""
+    senders: dict[str, str]
+    """Transaction hash -> sender, for the events that name nobody."""
+    times: dict[str, int]
+    """Block number (hex) -> time, for logs the node sent without blockTimestamp."""
 
 
 class Decoder:
@@ -239,14 +250,13 @@ class Indexer:
                 raise ChainError(f"the chain has no block {last}: it went back while being read")
             logs = list(stream.logs(first, last))
             extra = self._extras(logs, last)
-            after = extra.pop("__end__")
-            if after is not None and after.hash == before.hash:
-                self._store(logs, extra, after)
+            if extra.end is not None and extra.end.hash == before.hash:
+                self._store(logs, extra, extra.end)
                 return len(logs)
             self.check_rollback()
         raise ChainError(f"the chain kept changing while blocks {first}-{last} were read")
 
-    def _extras(self, logs: list[dict[str, Any]], last: int) -> dict[str, Any]:
+    def _extras(self, logs: list[dict[str, Any]], last: int) -> _WindowExtras:
         """Senders and missing block times of a window's logs, and its last block again."""
         txs: dict[str, None] = {}
         times: dict[str, None] = {}
@@ -265,10 +275,7 @@ class Indexer:
         requests += [("eth_getBlockByNumber", [b, False]) for b in times]
         replies = iter(self.client.batch(requests, what="the index's window reads"))
         end = next(replies)
-        out: dict[str, Any] = {
-            "__end__": None if not end else Cursor(last, end["hash"], int(end["timestamp"], 16))
-        }
-        out["senders"] = {
+        senders = {
             tx: self.decoder.addresses.of_text(reply["from"])
             for tx, reply in zip(txs, replies, strict=False)
             if reply
@@ -278,13 +285,15 @@ class Indexer:
             if not reply:
                 raise ChainError(f"the node has no block {int(number, 16)}")
             block_times[number] = int(reply["timestamp"], 16)
-        out["times"] = block_times
-        return out
+        return _WindowExtras(
+            end=None if not end else Cursor(last, end["hash"], int(end["timestamp"], 16)),
+            senders=senders,
+            times=block_times,
+        )
 
-    def _store(self, logs: list[dict[str, Any]], extra: dict[str, Any], end: Cursor) -> None:
-        senders: dict[str, str] = extra["senders"]
+    def _store(self, logs: list[dict[str, Any]], extra: _WindowExtras, end: Cursor) -> None:
+        senders, times = extra.senders, extra.times
         positions = self.positions
-        times: dict[str, int] = extra["times"]
         rows: list[tuple[Any, ...]] = []
         folded: list[FoldEvent] = []
         blocks: dict[int, tuple[str, int]] = {}

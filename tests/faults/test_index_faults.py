@@ -64,9 +64,10 @@ def _disburse(system: System, *args: str) -> list[str]:
     ]
 
 
-def _index(system: System, url: str) -> subprocess.CompletedProcess[str]:
+def _run(system: System, *args: str) -> subprocess.CompletedProcess[str]:
+    """`disburse ARGS` in a process of its own; it must succeed."""
     done = subprocess.run(
-        _disburse(system, "index", "--db", url),
+        _disburse(system, *args),
         capture_output=True,
         text=True,
         timeout=300,
@@ -75,6 +76,10 @@ def _index(system: System, url: str) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, done.stderr
     return done
+
+
+def _index(system: System, url: str) -> subprocess.CompletedProcess[str]:
+    return _run(system, "index", "--db", url)
 
 
 def _chain_logs(system: System) -> int:
@@ -200,13 +205,5 @@ def test_a_chain_restarted_from_an_older_state_file_is_rolled_back_and_read_agai
     got = _snapshot(db_url)
     assert got == _snapshot(fresh)
     assert len(got["milestones"]) == 7
-    audit = subprocess.run(
-        _disburse(system, "audit", "--json", "--db", db_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
-    assert audit.returncode == 0, audit.stderr
+    audit = _run(system, "audit", "--json", "--db", db_url)
     assert json.loads(audit.stdout)["reconciliation"]["ok"] is True
