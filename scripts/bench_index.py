@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 from brownie import web3
 
+from disburse.index.store import with_database
 from scripts.bench_common import UNIT, BenchError, Builder, Deadline, check_chain, deploy_for_bench
 from scripts.deploy import is_local
 
@@ -121,7 +122,7 @@ def main() -> None:
             gas_limit=gas_limit,
             milestones=milestones,
             programs=programs,
-            pg_url=f"{pg_server.rsplit('/', 1)[0]}/{pg_name}",
+            pg_url=with_database(pg_server, pg_name),
         )
     finally:
         drop_pg()

@@ -1,7 +1,8 @@
 """Databases for the tests: a fresh one per test on each engine the index supports.
 
 PostgreSQL: the server at DISBURSE_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/
-test); each test gets a database of its own, dropped after it. When no server answers, the
+test; in a network namespace, reach it by its socket: postgresql://postgres@/test?host=/var/run/
+postgresql); each test gets a database of its own, dropped after it. When no server answers, the
 PostgreSQL tests fail under CI (CI=true: the machine provides one, so a missing server is a
 broken run, never a silent skip) and are skipped elsewhere with the reason printed.
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 import psycopg
 import pytest
+
+from disburse.index.store import with_database
 
 PG_URL = os.environ.get("DISBURSE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -50,9 +53,8 @@ def pg_url() -> Iterator[str]:
     name = f"disburse_idx_{uuid.uuid4().hex[:12]}"
     with _pg_admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_URL.rsplit("/", 1)[0]
     try:
-        yield f"{base}/{name}"
+        yield with_database(PG_URL, name)
     finally:
         with _pg_admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

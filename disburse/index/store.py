@@ -98,6 +98,12 @@ def parse_url(text: str) -> URL:
     )
 
 
+def with_database(server: str, name: str) -> str:
+    """The URL of database NAME on the server of URL SERVER (host, port, user and a socket
+    directory given as ?host=… are kept)."""
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_aggregate("uint_sum", 1, schema.SqliteUintSum)
     cur = dbapi_connection.cursor()
