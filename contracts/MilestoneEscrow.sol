@@ -16,6 +16,7 @@ import {
     MilestoneInput,
     MilestoneStatus,
     MilestoneView,
+    ProgramFacts,
     ProgramView,
     SignedAttestations
 } from "./types/EscrowTypes.sol";
@@ -43,9 +44,16 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     /// @notice A longer window is almost certainly a unit mistake (milliseconds for seconds).
     uint256 public constant MAX_CHALLENGE_WINDOW = 90 days;
 
+    /// @notice Longest program title, organisation and category, in bytes.
+    uint256 public constant MAX_TITLE_LENGTH = 120;
+    uint256 public constant MAX_LABEL_LENGTH = 32;
+
     struct Program {
         address manager;
         bool closed;
+        // netFunded > baseline (a baseline cut, or funds beyond it): only then can a commitment
+        // within the balance break the baseline, so only then do commitments read the next slot.
+        bool overFunded;
         IERC20 token;
         uint40 challengeWindow;
         // When the council last changed the window; milestones verified until then keep at least
@@ -56,6 +64,10 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         // Tokens held for the program (funded - paid - withdrawn) and the part owed to open milestones.
         uint128 balance;
         uint128 committed;
+        // The approved total the program may oblige (paid plus committed), and funded - withdrawn,
+        // so that paid = netFunded - balance needs no write on the release path.
+        uint128 baseline;
+        uint128 netFunded;
     }
 
     struct Milestone {
@@ -108,7 +120,7 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IMilestoneEscrow
-    function createProgram(IERC20 token, address treasury, uint40 challengeWindow)
+    function createProgram(IERC20 token, address treasury, uint40 challengeWindow, ProgramFacts calldata facts)
         external
         override
         whenNotPaused
@@ -121,6 +133,11 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         if (challengeWindow > MAX_CHALLENGE_WINDOW) {
             revert Escrow_ChallengeWindowTooLong(challengeWindow, MAX_CHALLENGE_WINDOW);
         }
+        _checkFactLength("title", bytes(facts.title).length, MAX_TITLE_LENGTH);
+        _checkFactLength("organisation", bytes(facts.organisation).length, MAX_LABEL_LENGTH);
+        _checkFactLength("category", bytes(facts.category).length, MAX_LABEL_LENGTH);
+        if (facts.fiscalYear < 2000 || facts.fiscalYear > 2100) revert Escrow_FiscalYearOutOfRange(facts.fiscalYear);
+        if (facts.baseline == 0) revert Escrow_ZeroAmount();
 
         // Effects
         programId = ++_programCount;
@@ -129,7 +146,11 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         p.token = token;
         p.challengeWindow = challengeWindow;
         p.treasury = treasury;
+        p.baseline = facts.baseline;
         emit ProgramCreated(programId, msg.sender, address(token), treasury, challengeWindow);
+        emit ProgramDescribed(
+            programId, facts.title, facts.organisation, facts.category, facts.fiscalYear, facts.baseline
+        );
     }
 
     /// @inheritdoc IMilestoneEscrow
@@ -148,6 +169,9 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
 
         // Effects (reentrancy is excluded by the guard; a revert above undoes the transfer)
         p.balance = (p.balance + received).toUint128();
+        uint128 netFunded = (uint256(p.netFunded) + received).toUint128();
+        p.netFunded = netFunded;
+        p.overFunded = netFunded > p.baseline;
         emit ProgramFunded(programId, msg.sender, received);
     }
 
@@ -178,6 +202,9 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
 
         // Effects
         p.balance -= uint128(amount);
+        uint128 netFunded = p.netFunded - uint128(amount);
+        p.netFunded = netFunded;
+        p.overFunded = netFunded > p.baseline;
         address treasury = p.treasury;
         emit RemainderWithdrawn(programId, treasury, amount);
 
@@ -277,14 +304,10 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
             revert Escrow_BeneficiarySetByCouncil(milestoneId, m.beneficiary);
         }
         _checkTerms(beneficiary, amount, deadline, address(p.token));
-        uint256 committed = uint256(p.committed) - m.amount + amount;
-        if (committed > p.balance) {
-            revert Escrow_InsufficientFunds(programId, committed, p.balance);
-        }
         uint8 termsVersion = _nextTermsVersion(m, milestoneId);
 
         // Effects
-        p.committed = uint128(committed);
+        _setCommitted(p, programId, uint256(p.committed) - m.amount + amount);
         m.amount = amount;
         m.deadline = deadline;
         m.termsVersion = termsVersion;
@@ -549,6 +572,22 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         emit ChallengeWindowSet(programId, challengeWindow);
     }
 
+    /// @inheritdoc IMilestoneEscrow
+    function setBaseline(uint256 programId, uint128 baseline) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        // Checks
+        Program storage p = _existingProgram(programId);
+        if (baseline == 0) revert Escrow_ZeroAmount();
+        uint128 netFunded = p.netFunded;
+        uint256 obligated = uint256(p.committed) + (netFunded - p.balance);
+        if (baseline < obligated) revert Escrow_BaselineBelowObligated(programId, baseline, obligated);
+
+        // Effects
+        uint128 previous = p.baseline;
+        p.baseline = baseline;
+        p.overFunded = netFunded > baseline;
+        emit BaselineChanged(programId, previous, baseline);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
@@ -606,7 +645,8 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
             challengeWindow: p.challengeWindow,
             treasury: p.treasury,
             balance: p.balance,
-            committed: p.committed
+            committed: p.committed,
+            baseline: p.baseline
         });
     }
 
@@ -834,12 +874,26 @@ contract MilestoneEscrow is IMilestoneEscrow, AccessControl, EIP712, Pausable, R
         );
     }
 
-    /// @dev Adds `amount` to the program's commitment, which may never exceed its balance.
+    /// @dev Adds `amount` to the program's commitment.
     function _commit(Program storage p, uint256 programId, uint256 amount) private {
-        uint256 committed = uint256(p.committed) + amount;
+        _setCommitted(p, programId, uint256(p.committed) + amount);
+    }
+
+    /// @dev Sets the program's commitment, which may never exceed its balance (invariant 2), nor
+    /// oblige it (paid plus committed) beyond its baseline. While netFunded <= baseline the first
+    /// rule implies the second: paid + committed <= paid + balance = netFunded <= baseline.
+    function _setCommitted(Program storage p, uint256 programId, uint256 committed) private {
         uint256 balance = p.balance;
         if (committed > balance) revert Escrow_InsufficientFunds(programId, committed, balance);
+        if (p.overFunded) {
+            uint256 obligated = committed + (p.netFunded - balance);
+            if (obligated > p.baseline) revert Escrow_BaselineExceeded(programId, obligated, p.baseline);
+        }
         p.committed = uint128(committed);
+    }
+
+    function _checkFactLength(string memory field, uint256 length, uint256 max) private pure {
+        if (length == 0 || length > max) revert Escrow_InvalidFactLength(field, length, max);
     }
 
     /// @dev Counts one milestone's relayed signatures. What the chain has already recorded is

@@ -98,7 +98,7 @@ def parse_duration(text: str) -> int:
 
 # ---------------------------------------------------------------------- encoding
 
-Kind = Literal["milestone", "hash", "address", "addresses", "uint8", "program", "seconds"]
+Kind = Literal["milestone", "hash", "address", "addresses", "uint8", "program", "seconds", "amount"]
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,13 @@ ACTIONS: dict[str, Action] = {
             "setChallengeWindow",
             (("program", "program"), ("challenge window", "seconds")),
             summary="set a program's challenge window",
+        ),
+        Action(
+            "set-baseline",
+            "escrow",
+            "setBaseline",
+            (("program", "program"), ("baseline", "amount")),
+            summary="set a program's baseline (the total its milestones may oblige)",
         ),
         Action(
             "grant-manager",
@@ -311,6 +318,8 @@ def _coerce(action: str, label: str, kind: Kind, value: Any) -> Any:
         return _integer(action, label, value, 1, 255)
     if kind == "program":
         return _integer(action, label, value, 1, 2**256 - 1)
+    if kind == "amount":
+        return _integer(action, label, value, 1, 2**128 - 1)
     return _integer(action, label, value, 0, 2**40 - 1)
 
 
@@ -398,6 +407,8 @@ def describe(
     if name == "setChallengeWindow":
         program, seconds = args["programId"], int(args["challengeWindow"])
         return f"set the challenge window of program {program} to {show_duration(seconds)}"
+    if name == "setBaseline":
+        return f"set the baseline of program {args['programId']} to {money.show(args['baseline'])}"
     if name in ("grantRole", "revokeRole"):
         role = args["role"]
         what = ROLE_NAMES.get(bytes(role), f"role {short(bytes(role))}")

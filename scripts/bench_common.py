@@ -44,9 +44,18 @@ from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.client import ChainClient
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import ChainError, ContractRevertError, TransactionTimeoutError
+from disburse.chain.escrow import ProgramFacts
 from disburse.chain.profile import ChainProfile
 
 DAY = 86_400
+BENCH_FACTS = ProgramFacts(
+    title="Benchmark program",
+    organisation="ATLA",
+    category="research",
+    fiscal_year=2027,
+    baseline=2**127,
+)
+"""The facts of the benchmarks' and the gas table's programs: a baseline nothing reaches."""
 UNIT = 10**18
 WINDOW = DAY
 GAS = 29_000_000
@@ -368,9 +377,9 @@ class Builder:
                 c.manager,
                 c.escrow,
                 _calldata(
-                    "createProgram(address,address,uint40)",
-                    ["address", "address", "uint40"],
-                    [c.token, c.beneficiaries[-1], WINDOW],
+                    "createProgram(address,address,uint40,(string,string,string,uint16,uint128))",
+                    ["address", "address", "uint40", "(string,string,string,uint16,uint128)"],
+                    [c.token, c.beneficiaries[-1], WINDOW, BENCH_FACTS.as_arg()],
                 ),
             )
             self.history.programs.append(len(self.history.programs) + 1)

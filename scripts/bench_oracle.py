@@ -120,7 +120,7 @@ from disburse.chain.specs import spec_hash
 from oracle.config import NodeSettings
 from oracle.evidence import EvidenceCreate, sign_inspector_approval, subject_hash
 from oracle.localnodes import ORACLE, NodeProcess, make_node
-from scripts.bench_common import BenchError, Deadline, bench_client, check_chain
+from scripts.bench_common import BENCH_FACTS, BenchError, Deadline, bench_client, check_chain
 from scripts.deploy import deploy, is_local
 
 REPORT = Path("reports/oracle-bench.json")
@@ -297,7 +297,11 @@ def _program(
     *, escrow: Any, token: Any, manager: Any, beneficiary: str, label: str, count: int
 ) -> tuple[int, list[bytes]]:
     """A funded program with a zero challenge window and `count` registered milestones."""
-    program = int(escrow.createProgram(token, manager, 0, {"from": manager}).return_value)
+    program = int(
+        escrow.createProgram(
+            token, manager, 0, BENCH_FACTS.as_arg(), {"from": manager}
+        ).return_value
+    )
     token.approve(escrow, count * AMOUNT, {"from": manager})
     escrow.fund(program, count * AMOUNT, {"from": manager})
     deadline = chain.time() + 365 * 86_400

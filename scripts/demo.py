@@ -36,6 +36,7 @@ from eth_utils import keccak
 
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.deployment import save
+from disburse.chain.escrow import ProgramFacts
 from disburse.chain.keystore import import_keystore
 from oracle.evidence import EvidenceCreate, sign_inspector_approval, subject_hash
 from oracle.localnodes import NodeProcess, make_node
@@ -243,24 +244,15 @@ def scenario(nodes: list[NodeProcess], home: Path | None = None) -> None:
         )
         for key in oracle_keys.values():
             admin.transfer(Account.from_key(key).address, 10**18)
-        token.mint(manager, 500_000_000 * 10**18, {"from": admin})
+        token.mint(manager, 1_000_000_000 * 10**18, {"from": admin})
     save(record, DEMO / "deployment.json")
     tell(f"escrow {record.escrow}, council {record.council} (2 of 3), token {record.token}")
     tell("the deployer kept no admin right; the council holds it")
     _, pm = person_key(1, "program-manager")
     people = {name: person_key(i, name)[1] for name, i in (("sato", 6), ("ito", 7), ("mori", 8))}
 
-    say("The program manager creates the program and funds it")
-    program = run(
-        "disburse",
-        "program",
-        "create",
-        "--treasury",
-        str(treasury),
-        "--challenge-window",
-        "2d",
-        env=pm,
-    )
+    say("The program manager creates the program, with its facts and baseline, and funds it")
+    program = create_program(pm, treasury, MAIN_PROGRAM)
     run("disburse", "program", "fund", program, "500,000,000", env=pm)
 
     say("The program manager registers the plan (examples/plan.yaml)")
@@ -358,6 +350,19 @@ def scenario(nodes: list[NodeProcess], home: Path | None = None) -> None:
         wait_for(f"{k} released", lambda k=k: escrow.statusOf(ids[k]) == 5)
         tell(f"{REFS[k]}: released by an oracle node")
 
+    say("Other branches' programs: research funded and idle, sustainment whose baseline grows")
+    others = [create_program(pm, treasury, facts) for facts in OTHER_PROGRAMS]
+    run("disburse", "program", "fund", others[0], "120,000,000", env=pm)
+    run("disburse", "program", "fund", others[1], "80,000,000", env=pm)
+    council_decides(
+        people,
+        "set-baseline",
+        others[1],
+        "110,000,000",
+        "-d",
+        "Raise the radio sustainment baseline: spare parts cost more than planned",
+    )
+
     say("Overseers read the audit: history rebuilt from events, reconciled with the chain")
     run("disburse", "audit", env=people["mori"])
 
@@ -367,6 +372,58 @@ def scenario(nodes: list[NodeProcess], home: Path | None = None) -> None:
     page = DEMO / "report.html"
     run("disburse", "report", "--html", str(page), env=people["mori"])
     tell(f"the same report as one self-contained HTML file (opens offline): {page}")
+
+
+TOKEN = 10**18
+"""One JPYT in its smallest unit (18 decimals)."""
+MAIN_PROGRAM = ProgramFacts(
+    title="Coastal surveillance radar refit",
+    organisation="MSDF",
+    category="maintenance",
+    fiscal_year=2026,
+    baseline=500_000_000 * TOKEN,
+)
+"""The demo's main program, paid by examples/plan.yaml."""
+OTHER_PROGRAMS = (
+    ProgramFacts(
+        title="Counter-drone sensor research",
+        organisation="ATLA",
+        category="research",
+        fiscal_year=2027,
+        baseline=300_000_000 * TOKEN,
+    ),
+    ProgramFacts(
+        title="Field radio sustainment",
+        organisation="GSDF",
+        category="maintenance",
+        fiscal_year=2025,
+        baseline=80_000_000 * TOKEN,
+    ),
+)
+
+
+def create_program(pm: dict[str, str], treasury: Any, facts: ProgramFacts) -> str:
+    """`disburse program create` with the program's facts; returns its id."""
+    return run(
+        "disburse",
+        "program",
+        "create",
+        "--title",
+        facts.title,
+        "--organisation",
+        facts.organisation,
+        "--category",
+        facts.category,
+        "--fiscal-year",
+        str(facts.fiscal_year),
+        "--baseline",
+        f"{facts.baseline // TOKEN:,}",
+        "--treasury",
+        str(treasury),
+        "--challenge-window",
+        "2d",
+        env=pm,
+    ).splitlines()[-1]
 
 
 def council_decides(people: dict[str, dict[str, str]], action: str, *args: str) -> None:

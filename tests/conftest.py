@@ -33,6 +33,7 @@ from eth_utils import keccak
 
 from disburse.chain.attestations import external_ref, milestone_id, sign_attestation
 from disburse.chain.localchain import LocalChain
+from tests.programs import FACTS
 
 TEST_CHAIN: dict[str, Any] = {
     "chain_id": 31337,
@@ -143,7 +144,9 @@ def escrow(roles: Roles, oracles: list[Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def program_id(escrow: Any, token: Any, roles: Roles) -> int:
-    tx = escrow.createProgram(token, roles.treasury, CHALLENGE_WINDOW, {"from": roles.manager})
+    tx = escrow.createProgram(
+        token, roles.treasury, CHALLENGE_WINDOW, FACTS, {"from": roles.manager}
+    )
     pid = tx.return_value
     token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
     escrow.fund(pid, PROGRAM_FUNDS, {"from": roles.manager})
@@ -153,7 +156,7 @@ def program_id(escrow: Any, token: Any, roles: Roles) -> int:
 @pytest.fixture
 def instant_program(escrow: Any, token: Any, roles: Roles) -> int:
     """A funded program with no challenge window: verified milestones are due at once."""
-    tx = escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager})
+    tx = escrow.createProgram(token, roles.treasury, 0, FACTS, {"from": roles.manager})
     pid = int(tx.return_value)
     token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
     escrow.fund(pid, PROGRAM_FUNDS, {"from": roles.manager})

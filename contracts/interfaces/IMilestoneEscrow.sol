@@ -7,6 +7,7 @@ import {
     MilestoneInput,
     MilestoneStatus,
     MilestoneView,
+    ProgramFacts,
     ProgramView,
     SignedAttestations
 } from "../types/EscrowTypes.sol";
@@ -34,6 +35,28 @@ interface IMilestoneEscrow {
         address treasury,
         uint40 challengeWindow
     );
+
+    /// @notice What a created program is (emitted right after its ProgramCreated).
+    /// @param programId The program.
+    /// @param title Its name.
+    /// @param organisation The branch or agency that spends it.
+    /// @param category What it buys.
+    /// @param fiscalYear The fiscal year it is budgeted in.
+    /// @param baseline The approved total it may commit (the original baseline).
+    event ProgramDescribed(
+        uint256 indexed programId,
+        string title,
+        string organisation,
+        string category,
+        uint16 fiscalYear,
+        uint256 baseline
+    );
+
+    /// @notice The council changed a program's baseline; the earlier value stays in the history.
+    /// @param programId The program.
+    /// @param previous The baseline replaced.
+    /// @param baseline The new baseline.
+    event BaselineChanged(uint256 indexed programId, uint256 previous, uint256 baseline);
 
     /// @notice Tokens were received for a program (the amount actually credited).
     /// @param programId The program funded.
@@ -256,6 +279,14 @@ interface IMilestoneEscrow {
     error Escrow_InvalidBeneficiary(address beneficiary);
     /// @notice The treasury would be the escrow itself.
     error Escrow_InvalidTreasury(address treasury);
+    /// @notice Milestones paid plus owed (`obligated`) would exceed the program's baseline.
+    error Escrow_BaselineExceeded(uint256 programId, uint256 obligated, uint256 baseline);
+    /// @notice A new baseline below what the program already paid plus owes.
+    error Escrow_BaselineBelowObligated(uint256 programId, uint256 baseline, uint256 obligated);
+    /// @notice A program fact's length in bytes is outside 1..max.
+    error Escrow_InvalidFactLength(string field, uint256 length, uint256 max);
+    /// @notice A fiscal year outside 2000..2100.
+    error Escrow_FiscalYearOutOfRange(uint16 fiscalYear);
 
     /*//////////////////////////////////////////////////////////////
                                PROGRAMS
@@ -267,8 +298,9 @@ interface IMilestoneEscrow {
     /// funding, payment and refund).
     /// @param treasury Where the uncommitted remainder goes when the program is closed (not the escrow).
     /// @param challengeWindow Seconds between verification and the earliest release (zero allowed).
+    /// @param facts Its title, organisation, category, fiscal year and baseline (see ProgramFacts).
     /// @return programId The new program's id.
-    function createProgram(IERC20 token, address treasury, uint40 challengeWindow)
+    function createProgram(IERC20 token, address treasury, uint40 challengeWindow, ProgramFacts calldata facts)
         external
         returns (uint256 programId);
 
@@ -432,6 +464,13 @@ interface IMilestoneEscrow {
     /// @param programId The program.
     /// @param challengeWindow Seconds, at most MAX_CHALLENGE_WINDOW.
     function setChallengeWindow(uint256 programId, uint40 challengeWindow) external;
+
+    /// @notice Sets a program's baseline (the approved total it may commit). Admin only: a
+    /// change of baseline is a council decision. Never below what the program has paid plus
+    /// what its open milestones are owed.
+    /// @param programId The program.
+    /// @param baseline The new baseline, non-zero.
+    function setBaseline(uint256 programId, uint128 baseline) external;
 
     /*//////////////////////////////////////////////////////////////
                                  VIEWS

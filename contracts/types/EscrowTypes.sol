@@ -38,6 +38,22 @@ struct MilestoneInput {
     bytes32 evidenceSpecHash;
 }
 
+/// @notice What a program says it is, given by its manager at creation and kept in the history
+/// (`ProgramDescribed`): budgets are rolled up by who spends them and on what.
+/// @param title The program's name (1 to 120 bytes of UTF-8).
+/// @param organisation The branch or agency that spends it, e.g. "ATLA" or "GSDF" (1 to 32 bytes).
+/// @param category What it buys: research, procurement, maintenance, ... (1 to 32 bytes).
+/// @param fiscalYear The fiscal year it is budgeted in (2000 to 2100).
+/// @param baseline The approved total it may commit, in the token's smallest unit (non-zero): the
+/// milestones paid plus those still owed never exceed it; only the council changes it.
+struct ProgramFacts {
+    string title;
+    string organisation;
+    string category;
+    uint16 fiscalYear;
+    uint128 baseline;
+}
+
 /// @notice An ECDSA signature in the compact form of EIP-2098 (64 bytes; `vs` holds v in its top bit).
 struct CompactSignature {
     bytes32 r;
@@ -62,6 +78,7 @@ struct ProgramView {
     address treasury;
     uint128 balance;
     uint128 committed;
+    uint128 baseline;
 }
 
 /// @notice A milestone as read by `milestone`; `status` is the computed status of `statusOf`.

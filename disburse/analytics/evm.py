@@ -15,7 +15,7 @@ nothing in between.
   last deadline.
 - BEI = milestones done (verified, not forced) by t / milestones due (deadline at or before t),
   the DCMA 14-point assessment's baseline execution index.
-- EAC = BAC / CPI, VAC = BAC - EAC, TCPI = (BAC - EV) / (BAC - AC).
+- EAC = BAC / CPI (computed as BAC * AC // EV, exact in base units), VAC = BAC - EAC, TCPI = (BAC - EV) / (BAC - AC).
 
 Every ratio whose denominator is zero is None (no PV yet, nothing paid, nothing due, no time
 elapsed, the whole budget spent), never an infinity or a zero.
@@ -61,8 +61,9 @@ class EvmPoint:
     due: int
     """Milestones whose deadline is at or before `time`."""
     bei: float | None
-    eac: float | None
-    vac: float | None
+    eac: int | None
+    """In base units, exact: BAC / CPI = BAC * AC / EV, rounded down."""
+    vac: int | None
     tcpi: float | None
 
 
@@ -79,8 +80,8 @@ def earned(m: MilestoneFacts, t: int) -> bool:
 def _earned_schedule(
     start: int, milestones: Sequence[MilestoneFacts], ev: int, t: int
 ) -> int | None:
-    if t < start:
-        return None
+    if t < start or not milestones:
+        return None  # before the start, or nothing planned: no schedule to have earned
     points = [(start, 0)]
     total = 0
     for m in sorted(milestones, key=lambda m: m.deadline):
@@ -109,7 +110,7 @@ def evm_at(program: ProgramFacts, milestones: Sequence[MilestoneFacts], t: int) 
     at = t - start
     bac = program.baseline_current
     cpi = ratio(ev, ac)
-    eac = None if cpi is None or cpi == 0 else bac / cpi
+    eac = None if cpi is None or ev == 0 else bac * ac // ev
     return EvmPoint(
         time=t,
         bac_original=program.baseline_original,

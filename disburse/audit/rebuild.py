@@ -450,6 +450,19 @@ class _Rebuild:
             f"(was {duration(was)})",
         )
 
+    def _on_baseline_changed(self, v: tuple[Any, ...], block: int, time: int, tx: bytes) -> None:
+        program_id, previous, baseline = v
+        self._program(program_id, block)
+        money = self.money(program_id)
+        self._governance(
+            "baseline-changed",
+            block,
+            time,
+            tx,
+            f"baseline of program {program_id} set to {money.show(baseline)} "
+            f"(was {money.show(previous)})",
+        )
+
     # ------------------------------------------------------------------ escrow: milestones
 
     def _on_milestone_registered(
@@ -677,6 +690,15 @@ _EXPECTED_FIELDS: dict[str, tuple[str, ...]] = {
     "ProgramManagerChanged": ("programId", "previousManager", "newManager"),
     "ProgramTreasuryChanged": ("programId", "previousTreasury", "newTreasury"),
     "ChallengeWindowSet": ("programId", "challengeWindow"),
+    "ProgramDescribed": (
+        "programId",
+        "title",
+        "organisation",
+        "category",
+        "fiscalYear",
+        "baseline",
+    ),
+    "BaselineChanged": ("programId", "previous", "baseline"),
     "MilestoneRegistered": (
         "milestoneId",
         "programId",
@@ -725,6 +747,7 @@ SENDER_EVENTS = frozenset(
         "DisputeResolved",
         "CommitteeUpdated",
         "ChallengeWindowSet",
+        "BaselineChanged",
         "ProgramClosed",
         "RemainderWithdrawn",
         "ProgramManagerChanged",

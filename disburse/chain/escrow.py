@@ -33,6 +33,49 @@ _RELAYED_SIGNATURE_BOUND = 12_000
 _RELEASE_BOUND = 60_000
 
 
+MAX_TITLE_BYTES = 120
+MAX_LABEL_BYTES = 32
+"""The escrow's MAX_TITLE_LENGTH and MAX_LABEL_LENGTH (tests/escrow asserts they agree)."""
+FISCAL_YEARS = range(2000, 2101)
+_UINT128 = 2**128
+
+
+@dataclass(frozen=True)
+class ProgramFacts:
+    """What a program says it is (the escrow's ProgramFacts): budgets roll up by organisation,
+    category and fiscal year, and milestones never oblige it beyond its baseline."""
+
+    title: str
+    organisation: str
+    category: str
+    fiscal_year: int
+    baseline: int
+    """In the token's smallest unit."""
+
+    def problems(self) -> list[str]:
+        """What the escrow would refuse, in words, so that nothing is sent to be refused."""
+        found = []
+        for field, text, limit in (
+            ("title", self.title, MAX_TITLE_BYTES),
+            ("organisation", self.organisation, MAX_LABEL_BYTES),
+            ("category", self.category, MAX_LABEL_BYTES),
+        ):
+            size = len(text.encode())
+            if not text.strip() or size > limit:
+                found.append(f"{field} must be 1 to {limit} bytes of text (given {size} bytes)")
+        if self.fiscal_year not in FISCAL_YEARS:
+            found.append(
+                f"fiscal year {self.fiscal_year} is outside {FISCAL_YEARS[0]}..{FISCAL_YEARS[-1]}"
+            )
+        if not 0 < self.baseline < _UINT128:
+            found.append(f"baseline must be above zero and below 2**128 (given {self.baseline})")
+        return found
+
+    def as_arg(self) -> tuple[str, str, str, int, int]:
+        """The struct as a call argument."""
+        return (self.title, self.organisation, self.category, self.fiscal_year, self.baseline)
+
+
 @dataclass(frozen=True)
 class MilestoneState:
     """A milestone as `MilestoneEscrow.milestone` returns it, status by name."""
@@ -131,6 +174,17 @@ class Escrow:
             (a.milestone_id, a.evidence_hash, [s.as_tuple() for s in a.signatures]) for a in batch
         ]
         return self.codec.call("attestWithSignatures", epoch, items)
+
+    def create_program(
+        self, token: str, treasury: str, challenge_window: int, facts: ProgramFacts
+    ) -> Call:
+        return self.codec.call(
+            "createProgram",
+            bytes.fromhex(token[2:]),
+            bytes.fromhex(treasury[2:]),
+            challenge_window,
+            facts.as_arg(),
+        )
 
     def release(self, milestone_id: bytes) -> Call:
         return self.codec.call("release", milestone_id)

@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from disburse._format import duration_words as show_duration
-from disburse._format import short, table, when
+from disburse._format import parse_amount, short, table, when
 from disburse._format import when_minute as when_short
 from disburse.chain.attestations import external_ref, milestone_id
 from disburse.chain.errors import ContractRevertError
@@ -272,7 +272,16 @@ def _program_view(c: Council, program: int) -> dict[str, Any]:
     view = c.read(c.escrow.functions.program(program))
     if int(str(view[0]), 16) == 0:
         doomed(f"there is no program {program}")
-    fields = ("manager", "closed", "token", "window", "treasury", "balance", "committed")
+    fields = (
+        "manager",
+        "closed",
+        "token",
+        "window",
+        "treasury",
+        "balance",
+        "committed",
+        "baseline",
+    )
     return dict(zip(fields, view, strict=True))
 
 
@@ -316,6 +325,36 @@ def _window_check(program: int) -> Check:
         if int(str(view[0]), 16) == 0:
             doomed(f"there is no program {program}")
         return [f"the window is {show_duration(int(view[3]))} now"]
+
+    return check
+
+
+def _baseline_args(program: int, text: str) -> Args:
+    """The program and the baseline in the smallest unit of the program's token."""
+
+    def args(c: Council) -> Sequence[Any]:
+        view = _program_view(c, program)
+        money = c.words.money(program)
+        try:
+            units = parse_amount(text, money.decimals)
+        except ValueError as exc:
+            fail(f"baseline: {exc}; nothing sent")
+        if units <= 0 or units >= 2**128:
+            fail(f"baseline: {text} must be above zero (and below 2**128 units); nothing sent")
+        if units == int(view["baseline"]):
+            fail(f"program {program}'s baseline is {money.show(units)} already; nothing sent")
+        return [program, units]
+
+    return args
+
+
+def _baseline_check(program: int) -> Check:
+    def check(c: Council, args: Sequence[Any]) -> list[str]:
+        view = _program_view(c, program)
+        money = c.words.money(program)
+        now, new = int(view["baseline"]), int(args[1])
+        change = (new - now) / now
+        return [f"the baseline is {money.show(now)} now; this changes it by {change:+.1%}"]
 
     return check
 
@@ -695,6 +734,25 @@ _ROWS = (
                     str,
                     typer.Argument(
                         metavar="WINDOW", help="the new challenge window: 2d, 36h, 0 or seconds"
+                    ),
+                ],
+            ),
+        ),
+    ),
+    _Row(
+        "set-baseline",
+        "Set a program's baseline: the approved total its milestones may oblige (paid plus owed).",
+        args=lambda given: _baseline_args(given["program"], given["baseline"]),
+        check=lambda given: _baseline_check(given["program"]),
+        params=(
+            _Param("program", ProgramArg),
+            _Param(
+                "baseline",
+                Annotated[
+                    str,
+                    typer.Argument(
+                        metavar="AMOUNT",
+                        help="the new baseline in the token's units, e.g. 1,200,000,000",
                     ),
                 ],
             ),

@@ -29,7 +29,7 @@ from disburse import plans
 from disburse._format import duration_compact as show_duration
 from disburse._format import duration_seconds, format_amount, parse_amount
 from disburse.chain.errors import ChainError, DisburseError
-from disburse.chain.escrow import Escrow, milestone_statuses
+from disburse.chain.escrow import Escrow, ProgramFacts, milestone_statuses
 from disburse.cli._options import ProgramId
 from disburse.cli._session import Session, reports_errors, session
 from disburse.council import PROGRAM_MANAGER_ROLE
@@ -57,11 +57,11 @@ class Token:
     def show(self, units: int) -> str:
         return f"{format_amount(units, self.decimals)} {self.symbol}"
 
-    def parse(self, text: str) -> int:
+    def parse(self, text: str, what: str = "amount") -> int:
         try:
             return parse_amount(text, self.decimals)
         except ValueError as exc:
-            raise RefusedError(f"amount: {exc}") from None
+            raise RefusedError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class Program:
     treasury: ChecksumAddress
     balance: int
     committed: int
+    baseline: int
 
     @property
     def available(self) -> int:
@@ -112,6 +113,7 @@ def read_program(s: Session, program_id: int) -> Program:
         treasury=to_checksum_address(raw[4]),
         balance=int(raw[5]),
         committed=int(raw[6]),
+        baseline=int(raw[7]),
     )
 
 
@@ -249,6 +251,21 @@ def create(
             "3600, 90m, 36h, 2d"
         ),
     ],
+    title: Annotated[str, typer.Option(help="the program's name (at most 120 bytes)")],
+    organisation: Annotated[
+        str, typer.Option(help="the branch or agency that spends it, e.g. ATLA, GSDF")
+    ],
+    category: Annotated[
+        str, typer.Option(help="what it buys: research, procurement, maintenance, ...")
+    ],
+    fiscal_year: Annotated[int, typer.Option(help="the fiscal year it is budgeted in, e.g. 2027")],
+    baseline: Annotated[
+        str,
+        typer.Option(
+            help="the approved total its milestones may oblige, in the token's units "
+            "(1,000,000); only the council changes it"
+        ),
+    ],
     token: Annotated[
         str | None,
         typer.Option(
@@ -256,7 +273,7 @@ def create(
         ),
     ] = None,
 ) -> None:
-    """Creates a program; you become its manager. Prints the new program's id."""
+    """Creates a program with its facts; you become its manager. Prints the new program's id."""
     s = session(ctx)
     given = token if token is not None else s.deployment().token
     if given is None:
@@ -280,19 +297,32 @@ def create(
             f"({show_duration(longest)})"
         )
     settlement = read_token(s, token_address)
+    facts = ProgramFacts(
+        title=title,
+        organisation=organisation,
+        category=category,
+        fiscal_year=fiscal_year,
+        baseline=settlement.parse(baseline, "baseline"),
+    )
+    if problems := facts.problems():
+        raise RefusedError("; ".join(problems) + "; nothing was sent")
     if not is_manager(s, account.address):
         raise RefusedError(
             f"you ({account.address}) do not hold the program-manager role; the oversight "
             "council grants it (`disburse council propose grant-manager`)"
         )
     check_open(s)
-    call = escrow.contract.functions.createProgram(token_address, treasury_address, window)
+    call = escrow.contract.functions.createProgram(
+        token_address, treasury_address, window, facts.as_arg()
+    )
     receipt = send(s, account, call)
     created = escrow.contract.events.ProgramCreated().process_receipt(receipt, errors=DISCARD)
     program_id = int(created[0]["args"]["programId"])
     note(
-        f"created program {program_id}: pays in {settlement.symbol} ({settlement.address}), "
-        f"challenge window {show_duration(window)}, remainder to treasury {treasury_address}"
+        f"created program {program_id}, {title!r} of {organisation} ({category}, FY "
+        f"{fiscal_year}), baseline {settlement.show(facts.baseline)} {settlement.symbol}: pays "
+        f"in {settlement.symbol} ({settlement.address}), challenge window "
+        f"{show_duration(window)}, remainder to treasury {treasury_address}"
     )
     typer.echo(program_id)
 
@@ -393,6 +423,20 @@ def show(ctx: typer.Context, program_id: ProgramId) -> None:
     table = Table(title=f"Program {program_id}", show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value")
+    client = s.client()
+    described = client.get_logs(
+        s.escrow().contract.events.ProgramDescribed,
+        from_block=s.deployment().deployment_block,
+        to_block=client.block_number(),
+        argument_filters={"programId": program_id},
+    )
+    for event in described[:1]:
+        facts = event["args"]
+        table.add_row("title", facts["title"])
+        table.add_row("organisation", facts["organisation"])
+        table.add_row("category", facts["category"])
+        table.add_row("fiscal year", str(facts["fiscalYear"]))
+        table.add_row("original baseline", settlement.show(int(facts["baseline"])))
     table.add_row("manager", program.manager)
     table.add_row("token", f"{settlement.symbol} ({settlement.address})")
     table.add_row("treasury", program.treasury)
@@ -400,6 +444,7 @@ def show(ctx: typer.Context, program_id: ProgramId) -> None:
     table.add_row("balance", settlement.show(program.balance))
     table.add_row("committed", settlement.show(program.committed))
     table.add_row("available", settlement.show(program.available))
+    table.add_row("baseline", settlement.show(program.baseline))
     table.add_row("closed", "yes" if program.closed else "no")
     total = sum(counts.values())
     table.add_row("milestones", str(total))

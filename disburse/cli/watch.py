@@ -124,6 +124,21 @@ class EventWords:
         window = show_duration(int(a["challengeWindow"]))
         return f"program {a['programId']} challenge window set to {window} by the council"
 
+    def _ProgramDescribed(self, a: Any) -> str:  # noqa: N802
+        money = self.money_of_program(a["programId"])
+        return (
+            f"program {a['programId']} is {a['title']!r} of {a['organisation']} "
+            f"({a['category']}, fiscal year {a['fiscalYear']}), baseline "
+            f"{money.show(a['baseline'])}"
+        )
+
+    def _BaselineChanged(self, a: Any) -> str:  # noqa: N802
+        money = self.money_of_program(a["programId"])
+        return (
+            f"program {a['programId']} baseline set to {money.show(a['baseline'])} (was "
+            f"{money.show(a['previous'])}) by the council"
+        )
+
     # Escrow: milestones.
 
     def _MilestoneRegistered(self, a: Any) -> str:  # noqa: N802

@@ -165,7 +165,7 @@ def write_text(report: BudgetReport, out: IO[str]) -> None:
         expected = "—" if f.expected_completion is None else when(f.expected_completion)
         w(
             f"  {f.milestone_id[:10]}… program {f.program_id}: {f.p_miss:.0%} likely to miss "
-            f"{when(f.deadline)}; expected {expected}. {' '.join(f.reasons)}\n"
+            f"{when(f.deadline)}; expected {expected}. {'; '.join(f.reasons)}\n"
         )
     if not forecasts:
         w("  none open\n")
@@ -513,7 +513,7 @@ def write_html(report: BudgetReport, out: IO[str]) -> None:
                     _e(when(f.deadline)),
                     _e(f"{f.p_miss:.0%}"),
                     _e("—" if f.expected_completion is None else when(f.expected_completion)),
-                    _e(" ".join(f.reasons)),
+                    _e("; ".join(f.reasons)),
                 ]
                 for f in forecasts
             ],

@@ -42,8 +42,7 @@ def test_force_released_milestone_costs_but_earns_nothing() -> None:
     p = evm_at(PROGRAM, ms, T0 + 70 * DAY)
     assert (p.ev, p.ac, p.done) == (100, 200, 1)
     assert p.cpi == pytest.approx(0.5)
-    assert p.eac == pytest.approx(2000)
-    assert p.vac == pytest.approx(-1000)
+    assert (p.eac, p.vac) == (2000, -1000)
     assert p.tcpi == pytest.approx(900 / 800)
 
 
@@ -52,6 +51,22 @@ def test_cancelled_milestones_leave_the_baseline() -> None:
     p = evm_at(PROGRAM, ms, T0 + 65 * DAY)
     assert (p.pv, p.due, p.done) == (100, 1, 1)
     assert p.spi == 1.0
+
+
+def test_eac_is_exact_in_base_units() -> None:
+    # CPI 1/3 as a float would give 3 * 10**27 plus rounding noise; BAC * AC // EV is exact.
+    bac = 10**27
+    ms = [done(1, amount=3 * 10**26), done(2, amount=10**26, forced=True)]
+    spent = evm_at(program(baseline_current=bac), ms, T0 + 90 * DAY)
+    assert (spent.ev, spent.ac) == (3 * 10**26, 4 * 10**26)
+    assert spent.eac == 1_333_333_333_333_333_333_333_333_333
+    assert spent.vac == bac - spent.eac
+    assert spent.eac != int(bac / (spent.ev / spent.ac))  # what a float CPI gives
+
+
+def test_a_program_without_milestones_has_no_earned_schedule() -> None:
+    p = evm_at(PROGRAM, [], T0 + 60 * DAY)
+    assert p.es is None and p.sv_t is None and p.spi_t is None
 
 
 def test_zero_denominators_are_none() -> None:

@@ -45,6 +45,7 @@ from disburse.cli import main
 from disburse.cli.audit import audit
 from scripts.deploy import deploy
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input
+from tests.programs import FACTS
 
 HOUR = 3600
 FORCE_REASON = "oracles offline: site inspected by hand on 3 March"
@@ -95,8 +96,8 @@ def history(
     token.approve(escrow, units(1_000_000), {"from": roles.funder})
 
     t0 = chain.time()
-    escrow.createProgram(token, roles.treasury, DAY, manager)
-    escrow.createProgram(token, roles.treasury, HOUR, manager)
+    escrow.createProgram(token, roles.treasury, DAY, FACTS, manager)
+    escrow.createProgram(token, roles.treasury, HOUR, FACTS, manager)
     escrow.fund(1, units(100_000), manager)
     escrow.fund(1, units(50_000), {"from": roles.funder})
     escrow.fund(2, units(10_000), manager)

@@ -52,6 +52,7 @@ from disburse.chain.profile import ChainProfile
 from disburse.cli.watch import EventWords
 from scripts.deploy import deploy
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input
+from tests.programs import FACTS
 
 HOUR = 3600
 T = 1_800_000_000
@@ -166,7 +167,7 @@ def governed(roles, oracles, tmp_path_factory):
     token.approve(escrow, 3_000_000 * TOKEN_UNIT, manager)
     ids = {}
     for pid, window, ref, amount in ((1, DAY, "A/M1", 2_000_000), (2, HOUR, "B/M1", 10)):
-        escrow.createProgram(token, roles.treasury, window, manager)
+        escrow.createProgram(token, roles.treasury, window, FACTS, manager)
         escrow.fund(pid, amount * TOKEN_UNIT, manager)
         inputs = milestone_input(ref, roles.beneficiary, amount * TOKEN_UNIT)
         escrow.registerMilestone(pid, inputs, manager)

@@ -29,6 +29,7 @@ from disburse.chain.keystore import import_keystore
 from scripts.deploy import deploy
 from tests.cli_support import Cli
 from tests.conftest import DAY, TOKEN_UNIT
+from tests.programs import FACTS
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_ENV = "DISBURSE_TEST_KEY_PASSWORD"
@@ -115,7 +116,9 @@ def program(deployed: Deployed, people: People) -> int:
     """A program of `manager`, funded with FUNDS, one-day challenge window."""
     escrow, token = deployed.escrow, deployed.token
     pid = int(
-        escrow.createProgram(token, people.treasury, DAY, {"from": people.manager}).return_value
+        escrow.createProgram(
+            token, people.treasury, DAY, FACTS, {"from": people.manager}
+        ).return_value
     )
     token.approve(escrow, FUNDS, {"from": people.manager})
     escrow.fund(pid, FUNDS, {"from": people.manager})

@@ -33,6 +33,7 @@ from disburse import plans
 from disburse._format import parse_amount
 from disburse.plans import read_rows, validate_rows
 from tests.cli.conftest import PASSWORD, PASSWORD_ENV, iso_in, nonce, write_yaml_plan
+from tests.programs import FACT_OPTIONS
 
 DISBURSE = Path(sys.executable).with_name("disburse")
 TIMEOUT = 60
@@ -230,6 +231,7 @@ def test_challenge_windows_take_ascii_digits_only(deployed, keystores, people):
             keystores,
             "program",
             "create",
+            *FACT_OPTIONS,
             "--treasury",
             str(people.treasury),
             "--challenge-window",
@@ -263,6 +265,7 @@ def test_the_escrow_as_a_treasury_is_refused_before_signing(deployed, keystores,
             keystores,
             "program",
             "create",
+            *FACT_OPTIONS,
             "--treasury",
             str(deployed.escrow.address),
             "--challenge-window",

@@ -49,6 +49,7 @@ from tests.cli.conftest import (
     write_yaml_plan,
 )
 from tests.conftest import DAY, TOKEN_UNIT, evidence
+from tests.programs import FACTS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # A real evidence specification: plan files refuse one that no oracle node could verify.
@@ -565,7 +566,7 @@ def test_show_refuses_an_unknown_reference(cli, program, registered):
 
 def test_show_refuses_a_milestone_of_another_program(cli, deployed, people, program, registered):
     other = deployed.escrow.createProgram(
-        deployed.token, people.treasury, DAY, {"from": people.manager}
+        deployed.token, people.treasury, DAY, FACTS, {"from": people.manager}
     ).return_value
     mid = "0x" + milestone_id(program, external_ref("PO-7/M1")).hex()
     out = cli("milestones", "show", mid, "--program", other, signer=None)
@@ -587,7 +588,9 @@ def test_the_example_plans_register_the_same_five_milestones(cli, deployed, peop
     budget = 500_000_000 * TOKEN_UNIT
     token.mint(people.manager, budget, {"from": people.manager})
     pid = int(
-        escrow.createProgram(token, people.treasury, 2 * DAY, {"from": people.manager}).return_value
+        escrow.createProgram(
+            token, people.treasury, 2 * DAY, FACTS, {"from": people.manager}
+        ).return_value
     )
     token.approve(escrow, budget, {"from": people.manager})
     escrow.fund(pid, budget, {"from": people.manager})

@@ -35,6 +35,7 @@ from disburse.chain.attestations import external_ref, milestone_id
 from disburse.cli.programs import RefusedError, parse_duration, show_duration
 from tests.cli.conftest import DEAD_RPC, FUNDS, MINTED, nonce, table_rows
 from tests.conftest import DAY, TOKEN_UNIT, milestone_input
+from tests.programs import FACT_OPTIONS, FACTS
 
 
 def test_create_prints_the_new_program_id_and_the_program_is_on_chain(cli, deployed, people):
@@ -42,6 +43,7 @@ def test_create_prints_the_new_program_id_and_the_program_is_on_chain(cli, deplo
     out = cli(
         "program",
         "create",
+        *FACT_OPTIONS,
         "--token",
         deployed.token.address,
         "--treasury",
@@ -51,9 +53,10 @@ def test_create_prints_the_new_program_id_and_the_program_is_on_chain(cli, deplo
     )
     assert out.exit_code == 0, out.output
     assert out.stdout.strip() == str(before + 1)
-    manager, closed, token, window, treasury, balance, committed = deployed.escrow.program(
-        before + 1
+    manager, closed, token, window, treasury, balance, committed, baseline = (
+        deployed.escrow.program(before + 1)
     )
+    assert baseline == 1_000_000_000 * TOKEN_UNIT
     assert (manager, closed, token, window, treasury) == (
         people.manager,
         False,
@@ -66,7 +69,15 @@ def test_create_prints_the_new_program_id_and_the_program_is_on_chain(cli, deplo
 
 
 def test_create_takes_the_deployment_token_when_none_is_given(cli, deployed, people):
-    out = cli("program", "create", "--treasury", str(people.treasury), "--challenge-window", "90m")
+    out = cli(
+        "program",
+        "create",
+        *FACT_OPTIONS,
+        "--treasury",
+        str(people.treasury),
+        "--challenge-window",
+        "90m",
+    )
     assert out.exit_code == 0, out.output
     program = deployed.escrow.program(int(out.stdout))
     assert program[2] == deployed.token and program[3] == 90 * 60
@@ -90,9 +101,73 @@ def test_show_duration_reads_like_the_input():
     assert show_duration(2 * DAY + 3600) == "2d 1h (176,400 s)"
 
 
+def _with(option: str, value: str) -> list[str]:
+    """FACT_OPTIONS with one option's value replaced."""
+    given = list(FACT_OPTIONS)
+    given[given.index(option) + 1] = value
+    return given
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--title", "t" * 121, "title must be 1 to 120 bytes of text (given 121 bytes)"),
+        ("--title", "  ", "title must be 1 to 120 bytes"),
+        ("--organisation", "o" * 33, "organisation must be 1 to 32 bytes"),
+        ("--category", "", "category must be 1 to 32 bytes"),
+        ("--fiscal-year", "1999", "fiscal year 1999 is outside 2000..2100"),
+        ("--baseline", "0", "baseline: the amount must be above zero"),
+        ("--baseline", "12.5.0", "baseline: "),
+    ],
+)
+def test_create_refuses_bad_facts_and_sends_nothing(cli, deployed, people, option, value, says):
+    sent, count = nonce(people.manager), deployed.escrow.programCount()
+    out = cli(
+        "program",
+        "create",
+        *_with(option, value),
+        "--treasury",
+        str(people.treasury),
+        "--challenge-window",
+        "1d",
+    )
+    assert out.exit_code == 2, out.output
+    assert says in out.stderr
+    assert nonce(people.manager) == sent
+    assert deployed.escrow.programCount() == count
+
+
+def test_show_names_the_program_by_its_facts(cli, deployed, people):
+    given = _with("--title", "Next-generation wheeled armoured vehicle")
+    given = [*given[:3], "GSDF", *given[4:]]
+    out = cli(
+        "program",
+        "create",
+        *given,
+        "--treasury",
+        str(people.treasury),
+        "--challenge-window",
+        "1d",
+    )
+    assert out.exit_code == 0, out.output
+    shown = table_rows(cli("program", "show", out.stdout.strip()).stdout)
+    assert shown["title"] == "Next-generation wheeled armoured vehicle"
+    assert (shown["organisation"], shown["category"]) == ("GSDF", "research")
+    assert shown["fiscal year"] == "2027"
+    assert shown["baseline"] == shown["original baseline"] == "1,000,000,000 JPYT"
+
+
 def test_create_refuses_a_window_above_the_escrows_maximum_and_sends_nothing(cli, people):
     sent = nonce(people.manager)
-    out = cli("program", "create", "--treasury", str(people.treasury), "--challenge-window", "91d")
+    out = cli(
+        "program",
+        "create",
+        *FACT_OPTIONS,
+        "--treasury",
+        str(people.treasury),
+        "--challenge-window",
+        "91d",
+    )
     assert out.exit_code == 2
     assert "longer than the escrow allows (90d" in out.stderr
     assert nonce(people.manager) == sent
@@ -103,6 +178,7 @@ def test_create_refuses_a_signer_without_the_manager_role_and_sends_nothing(cli,
     out = cli(
         "program",
         "create",
+        *FACT_OPTIONS,
         "--treasury",
         str(people.treasury),
         "--challenge-window",
@@ -120,6 +196,7 @@ def test_create_refuses_a_token_address_without_a_contract(cli, people):
     out = cli(
         "program",
         "create",
+        *FACT_OPTIONS,
         "--token",
         str(people.beneficiary),
         "--treasury",
@@ -138,7 +215,7 @@ def test_create_refuses_an_address_with_a_broken_checksum(cli, people):
     if broken == address:  # the last character is a digit: change a letter instead
         i = next(i for i, c in enumerate(address) if c.isalpha() and i > 1)
         broken = address[:i] + address[i].swapcase() + address[i + 1 :]
-    out = cli("program", "create", "--treasury", broken, "--challenge-window", "1d")
+    out = cli("program", "create", *FACT_OPTIONS, "--treasury", broken, "--challenge-window", "1d")
     assert out.exit_code == 2
     assert f"error: treasury: {broken} fails its checksum" in out.stderr
 
@@ -148,6 +225,7 @@ def test_create_reports_an_unreachable_chain_in_one_line(cli, people, unreachabl
     out = cli(
         "program",
         "create",
+        *FACT_OPTIONS,
         "--treasury",
         str(people.treasury),
         "--challenge-window",
@@ -164,7 +242,9 @@ def test_create_reports_an_unreachable_chain_in_one_line(cli, people, unreachabl
 def test_fund_approves_the_escrow_when_the_allowance_is_short_then_funds(cli, deployed, people):
     escrow, token = deployed.escrow, deployed.token
     pid = int(
-        escrow.createProgram(token, people.treasury, DAY, {"from": people.manager}).return_value
+        escrow.createProgram(
+            token, people.treasury, DAY, FACTS, {"from": people.manager}
+        ).return_value
     )
     sent = nonce(people.manager)
     out = cli("program", "fund", pid, "1,000,000.50")

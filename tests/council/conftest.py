@@ -29,6 +29,7 @@ from tests.conftest import (  # noqa: F401 (re-exported to the council tests)
     evidence,
     milestone_input,
 )
+from tests.programs import FACTS
 
 AMOUNT = 1_000 * TOKEN_UNIT
 PROPOSAL_LIFETIME = 7 * DAY
@@ -118,7 +119,9 @@ def token(governed: Governed) -> Any:
 @pytest.fixture(scope="module")
 def program_id(escrow: Any, token: Any, roles: Any) -> int:
     """A program created and funded by the manager, with a one-day challenge window."""
-    tx = escrow.createProgram(token, roles.treasury, CHALLENGE_WINDOW, {"from": roles.manager})
+    tx = escrow.createProgram(
+        token, roles.treasury, CHALLENGE_WINDOW, FACTS, {"from": roles.manager}
+    )
     pid = int(tx.return_value)
     token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
     escrow.fund(pid, PROGRAM_FUNDS, {"from": roles.manager})

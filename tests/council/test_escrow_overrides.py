@@ -111,6 +111,7 @@ from tests.council.conftest import (
     milestone_input,
     unauthorized,
 )
+from tests.programs import FACTS
 
 REASON = keccak(text="reason: oracle outage, see council minutes 2025-14")
 MAX_CHALLENGE_WINDOW = 90 * DAY
@@ -681,7 +682,7 @@ def test_grant_program_manager_role_through_the_council_lets_the_account_create_
         council.address,
     )
     assert escrow.hasRole(PROGRAM_MANAGER_ROLE, roles.outsider)
-    tx = escrow.createProgram(token, roles.treasury, DAY, {"from": roles.outsider})
+    tx = escrow.createProgram(token, roles.treasury, DAY, FACTS, {"from": roles.outsider})
     assert escrow.program(tx.return_value).dict()["manager"] == roles.outsider
 
 
@@ -697,7 +698,7 @@ def test_revoke_program_manager_role_through_the_council_cuts_the_manager_off(
     )
     assert not escrow.hasRole(PROGRAM_MANAGER_ROLE, roles.manager)
     with brownie.reverts(unauthorized(roles.manager, PROGRAM_MANAGER_ROLE)):
-        escrow.createProgram(token, roles.treasury, DAY, {"from": roles.manager})
+        escrow.createProgram(token, roles.treasury, DAY, FACTS, {"from": roles.manager})
     extra = milestone_input("PO-1/after-revoke", roles.beneficiary, AMOUNT)
     with brownie.reverts(f"Escrow_NotProgramManager: {program_id}, {addr(roles.manager)}"):
         escrow.registerMilestone(program_id, extra, {"from": roles.manager})

@@ -73,6 +73,7 @@ from eth_keys import keys
 
 from disburse.chain.attestations import external_ref
 from tests.conftest import DAY, PROGRAM_FUNDS, evidence
+from tests.programs import FACTS
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_N = SECP256K1_N // 2
@@ -495,7 +496,9 @@ def test_signature_for_another_escrow_contract_does_not_count(
     other = MilestoneEscrow.deploy(roles.admin, {"from": roles.admin})
     other.grantRole(other.PROGRAM_MANAGER_ROLE(), roles.manager, {"from": roles.admin})
     other.setCommittee(oracles[:3], 2, {"from": roles.admin})
-    pid = other.createProgram(token, roles.treasury, DAY, {"from": roles.manager}).return_value
+    pid = other.createProgram(
+        token, roles.treasury, DAY, FACTS, {"from": roles.manager}
+    ).return_value
     token.approve(other, PROGRAM_FUNDS, {"from": roles.manager})
     other.fund(pid, PROGRAM_FUNDS, {"from": roles.manager})
     other.registerMilestone(pid, _same_terms(escrow, mid, "PO-7/M1"), {"from": roles.manager})

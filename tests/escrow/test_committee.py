@@ -49,6 +49,7 @@ import pytest
 from brownie import ZERO_ADDRESS, accounts, chain, web3
 
 from tests.conftest import CHALLENGE_WINDOW, DAY, TOKEN_UNIT, error, evidence, milestone_input
+from tests.programs import FACTS
 
 NOT_ADMINS = ["manager", "outsider", "oracle", "beneficiary"]
 DEFAULT_ADMIN_ROLE = bytes(32)
@@ -332,7 +333,7 @@ def prepare(
         manager = {"from": roles.manager}
         epoch = escrow.committee()[2]
         if operation == "createProgram":
-            return lambda: escrow.createProgram(token, roles.treasury, 0, manager)
+            return lambda: escrow.createProgram(token, roles.treasury, 0, FACTS, manager)
         if operation == "fund":
             token.approve(escrow, TOKEN_UNIT, {"from": roles.funder})
             return lambda: escrow.fund(program_id, TOKEN_UNIT, {"from": roles.funder})
@@ -447,7 +448,7 @@ def other(escrow: Any, roles: Any) -> Any:
 
 def test_grant_manager_role_lets_account_create_programs(escrow, token, roles, newcomer):
     escrow.grantRole(escrow.PROGRAM_MANAGER_ROLE(), newcomer, {"from": roles.admin})
-    tx = escrow.createProgram(token, roles.treasury, CHALLENGE_WINDOW, {"from": newcomer})
+    tx = escrow.createProgram(token, roles.treasury, CHALLENGE_WINDOW, FACTS, {"from": newcomer})
     assert escrow.program(tx.return_value)["manager"] == newcomer
 
 
@@ -473,11 +474,11 @@ def test_revoke_manager_role_stops_program_creation(escrow, token, roles, other)
     escrow.revokeRole(role, other, {"from": roles.admin})
     assert escrow.hasRole(role, other) is False
     with brownie.reverts(error("AccessControlUnauthorizedAccount", other, role)):
-        escrow.createProgram(token, roles.treasury, 0, {"from": other})
+        escrow.createProgram(token, roles.treasury, 0, FACTS, {"from": other})
 
 
 def test_revoke_manager_role_stops_managing_own_program(escrow, token, roles, other):
-    pid = escrow.createProgram(token, roles.treasury, 0, {"from": other}).return_value
+    pid = escrow.createProgram(token, roles.treasury, 0, FACTS, {"from": other}).return_value
     escrow.revokeRole(escrow.PROGRAM_MANAGER_ROLE(), other, {"from": roles.admin})
     with brownie.reverts(error("Escrow_NotProgramManager", pid, other)):
         escrow.closeProgram(pid, {"from": other})
@@ -502,7 +503,7 @@ def test_revoke_manager_role_leaves_other_managers_untouched(escrow, roles, othe
 
 def test_grant_after_revoke_restores_management_of_old_programs(escrow, token, roles, other):
     role = escrow.PROGRAM_MANAGER_ROLE()
-    pid = escrow.createProgram(token, roles.treasury, 0, {"from": other}).return_value
+    pid = escrow.createProgram(token, roles.treasury, 0, FACTS, {"from": other}).return_value
     escrow.revokeRole(role, other, {"from": roles.admin})
     escrow.grantRole(role, other, {"from": roles.admin})
     escrow.closeProgram(pid, {"from": other})

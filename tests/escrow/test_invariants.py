@@ -122,6 +122,7 @@ from disburse.chain.attestations import (
     sign_attestation,
 )
 from tests.conftest import DAY
+from tests.programs import FACTS
 
 EXAMPLES = int(os.environ.get("INVARIANT_EXAMPLES", "200"))
 STEPS = int(os.environ.get("INVARIANT_STEPS", "20"))
@@ -854,7 +855,7 @@ class EscrowMachine(RuleBasedStateMachine):
         tx = self.send(
             f"createProgram(window={window}){' with fault ' + fault if fault else ''}",
             self.escrow.createProgram,
-            [w.token, treasury, window],
+            [w.token, treasury, window, FACTS],
             who,
             expect,
             [created],
@@ -1999,7 +2000,7 @@ class EscrowMachine(RuleBasedStateMachine):
             "registerMilestone": (e.registerMilestone, [pid, terms]),
             "registerMilestones": (e.registerMilestones, [pid, [terms]]),
             "amendMilestone": (e.amendMilestone, [mid, str(who.address), 1, self.now + DAY, mid]),
-            "createProgram": (e.createProgram, [w.token, w.treasury, 0]),
+            "createProgram": (e.createProgram, [w.token, w.treasury, 0, FACTS]),
             "closeProgram": (e.closeProgram, [pid]),
             "withdrawRemainder": (e.withdrawRemainder, [pid]),
             "attest": (e.attest, [mid, agreed_evidence(mid), self.epoch, self.terms_of(mid)]),
@@ -2099,7 +2100,7 @@ class EscrowMachine(RuleBasedStateMachine):
                     w.manager,
                 ),
                 "expire": (e.expire, [mid], w.outsider),
-                "create": (e.createProgram, [w.token, w.treasury, 0], w.manager),
+                "create": (e.createProgram, [w.token, w.treasury, 0, FACTS], w.manager),
                 "close": (e.closeProgram, [pid], w.manager),
             }
             fn, args, who = calls[kind]

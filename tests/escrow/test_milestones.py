@@ -77,6 +77,7 @@ from tests.conftest import (
     evidence,
     milestone_input,
 )
+from tests.programs import FACTS
 
 NOT_MANAGERS = ["outsider", "oracle", "beneficiary", "admin", "other_manager"]
 
@@ -145,7 +146,9 @@ def committed_of(escrow: Any, pid: int) -> int:
 
 
 def new_program(escrow: Any, token: Any, roles: Any, amount: int) -> int:
-    tx = escrow.createProgram(token, roles.treasury, CHALLENGE_WINDOW, {"from": roles.manager})
+    tx = escrow.createProgram(
+        token, roles.treasury, CHALLENGE_WINDOW, FACTS, {"from": roles.manager}
+    )
     pid = int(tx.return_value)
     token.approve(escrow, amount, {"from": roles.manager})
     escrow.fund(pid, amount, {"from": roles.manager})

@@ -52,6 +52,7 @@ from brownie import ZERO_ADDRESS, accounts, chain, web3
 from eth_utils import keccak
 
 from tests.conftest import CHALLENGE_WINDOW, DAY, PROGRAM_FUNDS, TOKEN_UNIT, error, evidence
+from tests.programs import FACTS
 
 NOT_MANAGERS = ["outsider", "oracle", "beneficiary", "admin", "other_manager"]
 # Closing and withdrawing are open to the admin (the council) too since issue 11 item 3.
@@ -97,7 +98,9 @@ def actors(roles: Any, oracles: list[Any], other_manager: Any) -> dict[str, Any]
 
 def new_program(escrow: Any, token: Any, roles: Any, amount: int = 0) -> int:
     """A second program of the fixture's manager, funded with `amount`."""
-    pid = escrow.createProgram(token, roles.treasury, CHALLENGE_WINDOW, {"from": roles.manager})
+    pid = escrow.createProgram(
+        token, roles.treasury, CHALLENGE_WINDOW, FACTS, {"from": roles.manager}
+    )
     pid = int(pid.return_value)
     if amount:
         token.approve(escrow, amount, {"from": roles.manager})
@@ -121,7 +124,7 @@ def committed_of(escrow: Any, pid: int) -> int:
 def test_create_program_refused_while_paused(escrow, token, roles):
     escrow.pause({"from": roles.admin})
     with brownie.reverts("EnforcedPause: "):
-        escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager})
+        escrow.createProgram(token, roles.treasury, 0, FACTS, {"from": roles.manager})
 
 
 @pytest.mark.parametrize("who", ["outsider", "oracle", "beneficiary", "admin"])
@@ -131,7 +134,7 @@ def test_create_program_refused_without_manager_role(escrow, token, roles, actor
     with brownie.reverts(
         error("AccessControlUnauthorizedAccount", caller, escrow.PROGRAM_MANAGER_ROLE())
     ):
-        escrow.createProgram(token, roles.treasury, 0, {"from": caller})
+        escrow.createProgram(token, roles.treasury, 0, FACTS, {"from": caller})
     assert escrow.programCount() == count
 
 
@@ -140,41 +143,45 @@ def test_create_program_refused_after_manager_role_revoked(escrow, token, roles)
     with brownie.reverts(
         error("AccessControlUnauthorizedAccount", roles.manager, escrow.PROGRAM_MANAGER_ROLE())
     ):
-        escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager})
+        escrow.createProgram(token, roles.treasury, 0, FACTS, {"from": roles.manager})
 
 
 def test_create_program_refuses_zero_token(escrow, roles):
     with brownie.reverts(error("Escrow_InvalidToken", ZERO_ADDRESS)):
-        escrow.createProgram(ZERO_ADDRESS, roles.treasury, 0, {"from": roles.manager})
+        escrow.createProgram(ZERO_ADDRESS, roles.treasury, 0, FACTS, {"from": roles.manager})
 
 
 def test_create_program_refuses_a_token_address_without_code(escrow, roles):
     with brownie.reverts(error("Escrow_InvalidToken", roles.outsider)):
-        escrow.createProgram(roles.outsider, roles.treasury, 0, {"from": roles.manager})
+        escrow.createProgram(roles.outsider, roles.treasury, 0, FACTS, {"from": roles.manager})
     assert escrow.programCount() == 0
 
 
 def test_create_program_refuses_zero_treasury(escrow, token, roles):
     with brownie.reverts(error("Escrow_ZeroAddress", "treasury")):
-        escrow.createProgram(token, ZERO_ADDRESS, 0, {"from": roles.manager})
+        escrow.createProgram(token, ZERO_ADDRESS, 0, FACTS, {"from": roles.manager})
 
 
 def test_create_program_refuses_window_above_maximum(escrow, token, roles):
     maximum = escrow.MAX_CHALLENGE_WINDOW()
     assert maximum == 90 * DAY
     with brownie.reverts(error("Escrow_ChallengeWindowTooLong", maximum + 1, maximum)):
-        escrow.createProgram(token, roles.treasury, maximum + 1, {"from": roles.manager})
+        escrow.createProgram(token, roles.treasury, maximum + 1, FACTS, {"from": roles.manager})
 
 
 def test_create_program_accepts_window_at_maximum(escrow, token, roles):
     maximum = escrow.MAX_CHALLENGE_WINDOW()
-    tx = escrow.createProgram(token, roles.treasury, maximum, {"from": roles.manager})
+    tx = escrow.createProgram(token, roles.treasury, maximum, FACTS, {"from": roles.manager})
     assert escrow.program(tx.return_value)["challengeWindow"] == maximum
 
 
 def test_create_program_assigns_sequential_ids(escrow, token, roles, program_id):
-    first = escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager}).return_value
-    second = escrow.createProgram(token, roles.treasury, 0, {"from": roles.manager}).return_value
+    first = escrow.createProgram(
+        token, roles.treasury, 0, FACTS, {"from": roles.manager}
+    ).return_value
+    second = escrow.createProgram(
+        token, roles.treasury, 0, FACTS, {"from": roles.manager}
+    ).return_value
     assert (first, second) == (program_id + 1, program_id + 2)
     assert escrow.programCount() == program_id + 2
 
@@ -182,7 +189,7 @@ def test_create_program_assigns_sequential_ids(escrow, token, roles, program_id)
 def test_create_program_stores_caller_as_manager_with_empty_balances(
     escrow, token, roles, other_manager
 ):
-    tx = escrow.createProgram(token, roles.treasury, 3600, {"from": other_manager})
+    tx = escrow.createProgram(token, roles.treasury, 3600, FACTS, {"from": other_manager})
     stored = escrow.program(tx.return_value)
     assert stored["manager"] == other_manager
     assert stored["closed"] is False
@@ -194,7 +201,7 @@ def test_create_program_stores_caller_as_manager_with_empty_balances(
 
 
 def test_create_program_emits_program_created(escrow, token, roles):
-    tx = escrow.createProgram(token, roles.treasury, 3600, {"from": roles.manager})
+    tx = escrow.createProgram(token, roles.treasury, 3600, FACTS, {"from": roles.manager})
     event = tx.events["ProgramCreated"]
     assert event["programId"] == tx.return_value
     assert event["manager"] == roles.manager

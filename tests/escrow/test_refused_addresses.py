@@ -20,6 +20,7 @@ import pytest
 from brownie import chain
 
 from tests.conftest import error, evidence, milestone_input
+from tests.programs import FACTS
 
 
 def _view(escrow: Any, mid: bytes) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def test_replace_beneficiary_refuses_the_escrow_or_the_token(escrow, token, role
 def test_create_program_refuses_the_escrow_as_treasury(escrow, token, roles):
     count = escrow.programCount()
     with brownie.reverts(error("Escrow_InvalidTreasury", escrow)):
-        escrow.createProgram(token, escrow, 0, {"from": roles.manager})
+        escrow.createProgram(token, escrow, 0, FACTS, {"from": roles.manager})
     assert escrow.programCount() == count
 
 
@@ -101,7 +102,7 @@ def test_set_program_treasury_refuses_the_escrow_and_zero(escrow, roles, program
 @pytest.fixture
 def fee_program(escrow: Any, fee_token: Any, roles: Any) -> int:
     """A program in the 1 % fee token, funded with 99 units: the fee rounds to zero."""
-    tx = escrow.createProgram(fee_token, roles.treasury, 0, {"from": roles.manager})
+    tx = escrow.createProgram(fee_token, roles.treasury, 0, FACTS, {"from": roles.manager})
     pid = int(tx.return_value)
     fee_token.approve(escrow, 10**6, {"from": roles.manager})
     escrow.fund(pid, 99, {"from": roles.manager})

@@ -45,6 +45,7 @@ from brownie import chain, web3
 from eth_utils import keccak
 
 from tests.conftest import CHALLENGE_WINDOW, PROGRAM_FUNDS, TOKEN_UNIT, evidence
+from tests.programs import FACTS
 
 REGISTERED, VERIFIED, DISPUTED, RELEASED, EXPIRED = 1, 2, 3, 5, 7
 AMOUNT = 1_000 * TOKEN_UNIT
@@ -89,7 +90,9 @@ def _verify(escrow: Any, oracles: list[Any], mid: bytes, label: str = "bundle-1"
 
 def _program_with(escrow: Any, token: Any, roles: Any, window: int, funds: int) -> int:
     """A program paying in `token`, funded by the manager."""
-    pid = escrow.createProgram(token, roles.treasury, window, {"from": roles.manager}).return_value
+    pid = escrow.createProgram(
+        token, roles.treasury, window, FACTS, {"from": roles.manager}
+    ).return_value
     token.approve(escrow, funds, {"from": roles.manager})
     escrow.fund(pid, funds, {"from": roles.manager})
     return int(pid)

@@ -23,6 +23,7 @@ from disburse.chain.localchain import LocalChain
 from disburse.chain.profile import ChainProfile
 from disburse.chain.specs import spec_hash
 from tests.oracle.nodes import NodeProcess, make_node, upload_evidence, wait_for
+from tests.programs import FACTS
 
 BUILD = Path(__file__).resolve().parents[2] / "build" / "contracts"
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -169,7 +170,9 @@ def deploy_system(
     client.transact(admin, escrow.functions.setCommittee([o.address for o in oracles], QUORUM))
     role = client.call(escrow.functions.PROGRAM_MANAGER_ROLE())
     client.transact(admin, escrow.functions.grantRole(role, manager.address))
-    client.transact(manager, escrow.functions.createProgram(token.address, treasury.address, 0))
+    client.transact(
+        manager, escrow.functions.createProgram(token.address, treasury.address, 0, FACTS)
+    )
     program = int(client.call(escrow.functions.programCount()))
     funds = 10**6 * UNIT
     client.transact(admin, token.functions.mint(manager.address, funds))

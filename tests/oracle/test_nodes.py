@@ -22,6 +22,7 @@ from oracle.evidence import EvidenceCreate, sign_inspector_approval, subject_has
 from scripts.deploy import deploy
 from tests.conftest import TOKEN_UNIT
 from tests.oracle.nodes import NodeProcess, evidence_state, make_node, upload_evidence, wait_for
+from tests.programs import FACTS
 
 WINDOW = 100
 AMOUNT = 5_000 * TOKEN_UNIT
@@ -67,7 +68,7 @@ def system(
     deployment_file = root / "deployment.json"
     save(record, deployment_file)
     program = escrow.createProgram(
-        token, roles.treasury, WINDOW, {"from": roles.manager}
+        token, roles.treasury, WINDOW, FACTS, {"from": roles.manager}
     ).return_value
     token.mint(roles.manager, 10**9 * TOKEN_UNIT, {"from": roles.admin})
     token.approve(escrow, 10**9 * TOKEN_UNIT, {"from": roles.manager})

@@ -18,6 +18,7 @@ from oracle.journal import Journal
 from oracle.metrics import Metrics
 from oracle.watcher import Watcher
 from tests.conftest import TOKEN_UNIT, evidence
+from tests.programs import FACTS
 
 AMOUNT = 1_000 * TOKEN_UNIT
 
@@ -202,7 +203,7 @@ def test_a_milestone_whose_token_refuses_the_transfer_is_paid_once_the_token_pay
 
     from tests.conftest import PROGRAM_FUNDS
 
-    tx = escrow.createProgram(false_token, roles.treasury, 0, {"from": roles.manager})
+    tx = escrow.createProgram(false_token, roles.treasury, 0, FACTS, {"from": roles.manager})
     program = int(tx.return_value)
     false_token.approve(escrow, PROGRAM_FUNDS, {"from": roles.manager})
     escrow.fund(program, PROGRAM_FUNDS, {"from": roles.manager})

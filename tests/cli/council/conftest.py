@@ -31,6 +31,7 @@ from disburse.cli.watch import watch
 from scripts.deploy import deploy
 from tests.cli_support import Cli as _Cli
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input
+from tests.programs import FACTS
 
 PASSWORD = "council test password"
 PASSWORD_ENV = "DISBURSE_COUNCIL_TEST_PASSWORD"
@@ -133,7 +134,7 @@ def deployed(
 def program(deployed: Deployed) -> int:
     """A program of the manager, funded with FUNDS, one-day challenge window."""
     escrow, token, manager = deployed.escrow, deployed.token, deployed.manager
-    pid = int(escrow.createProgram(token, accounts[2], DAY, {"from": manager}).return_value)
+    pid = int(escrow.createProgram(token, accounts[2], DAY, FACTS, {"from": manager}).return_value)
     token.approve(escrow, FUNDS, {"from": manager})
     escrow.fund(pid, FUNDS, {"from": manager})
     return pid
