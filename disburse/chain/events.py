@@ -170,7 +170,9 @@ def event_layouts(
             else:
                 indexed.append(None)
                 words.append(_word_converter(kind, addresses) if _is_word(kind) else None)
-                data_types.append(kind)
+                # A string is read as bytes and decoded here: whoever emits it chooses its
+                # bytes, and text that is not UTF-8 must not stop a reader (see _text).
+                data_types.append("bytes" if kind == "string" else kind)
                 post.append(_post_converter(kind, addresses))
         specs[keccak(text=signature)] = EventLayout(
             name=str(item["name"]),
@@ -184,6 +186,13 @@ def event_layouts(
     return specs
 
 
+def _text(raw: bytes) -> str:
+    """An event's string as text: bytes that are not UTF-8 become U+FFFD, and so does NUL
+    (PostgreSQL's text refuses it), so that a program manager's title cannot stop the index,
+    the audit or a watcher."""
+    return bytes(raw).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def _post_converter(kind: str, addresses: AddressBook) -> Callable[[Any], Any]:
     """Converts what eth_abi returns into the audit's types (checksummed addresses, bytes)."""
     if kind == "address":
@@ -191,7 +200,7 @@ def _post_converter(kind: str, addresses: AddressBook) -> Callable[[Any], Any]:
     if kind == "address[]":
         return lambda values: tuple(addresses.of_text(v) for v in values)
     if kind == "string":
-        return str
+        return _text
     if kind.startswith("bytes") and "[" not in kind:
         return bytes
     return lambda v: v

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from disburse.cli import main
 from disburse.cli.audit import audit
 from scripts.deploy import deploy
 from tests.conftest import DAY, TOKEN_UNIT, evidence, milestone_input
-from tests.programs import FACTS
+from tests.programs import TEST_FACTS
 
 HOUR = 3600
 FORCE_REASON = "oracles offline: site inspected by hand on 3 March"
@@ -66,6 +66,26 @@ class History:
 
 def units(amount: int) -> int:
     return amount * TOKEN_UNIT
+
+
+PROGRAM_A = replace(
+    TEST_FACTS,
+    title="Coastal radar refit",
+    organisation="MSDF",
+    category="maintenance",
+    fiscal_year=2026,
+    baseline=units(150_000),
+)
+PROGRAM_B = replace(
+    TEST_FACTS,
+    title="Counter-drone sensor research",
+    organisation="ATLA",
+    category="research",
+    fiscal_year=2027,
+    baseline=units(20_000),
+)
+RAISED_BASELINE = 180_000
+"""Program 1's baseline after the council's proposal 7, in tokens."""
 
 
 def _ref_id(program: int, ref: str) -> bytes:
@@ -96,8 +116,8 @@ def history(
     token.approve(escrow, units(1_000_000), {"from": roles.funder})
 
     t0 = chain.time()
-    escrow.createProgram(token, roles.treasury, DAY, FACTS, manager)
-    escrow.createProgram(token, roles.treasury, HOUR, FACTS, manager)
+    escrow.createProgram(token, roles.treasury, DAY, PROGRAM_A.as_arg(), manager)
+    escrow.createProgram(token, roles.treasury, HOUR, PROGRAM_B.as_arg(), manager)
     escrow.fund(1, units(100_000), manager)
     escrow.fund(1, units(50_000), {"from": roles.funder})
     escrow.fund(2, units(10_000), manager)
@@ -176,6 +196,7 @@ def history(
     )
     council.approve(tx.return_value, {"from": members[2]})
     council.revoke(tx.return_value, {"from": members[2]})
+    run(escrow.setBaseline.encode_input(1, units(RAISED_BASELINE)))  # proposal 7
 
     # The windows pass: A/M2 is released ten seconds after its window closed, A/M1 and B/M1 two
     # hours later; program 2 closes and returns its remainder.

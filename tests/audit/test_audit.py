@@ -301,7 +301,7 @@ def test_the_text_report_reads_as_a_report(run_audit, history):
     assert f"revoked by {history.members[2]}" in text
     assert "by the council (proposal #1, executed by" in text
     assert "Flags for review (6)" in text  # the release-at-window-end noise is gone
-    assert "Reconciliation\n  OK: 2 programs, 10 milestones, 6 proposals" in text
+    assert "Reconciliation\n  OK: 2 programs, 10 milestones, 7 proposals" in text
 
 
 def test_output_can_go_to_a_file(run_audit, tmp_path, audit_json):

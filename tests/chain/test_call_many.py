@@ -135,7 +135,7 @@ def test_struct_results_are_read_by_the_abi_field_names(escrow, program_id):
     assert view["manager"] == on_chain[0]
     assert view["balance"] == on_chain[5] and view["committed"] == on_chain[6]
     assert codec.decode("program", "0x") is None
-    with pytest.raises(ChainError, match="expected 7 values"):
+    with pytest.raises(ChainError, match="expected 8 values"):
         codec.named("program", [1, 2])
 
 

@@ -10,6 +10,7 @@ read, and each failure message names its invariant:
 1. the escrow's token balance == sum over programs of (funded - paid - withdrawn)
    == sum of the contract's program balances;
 2. committed <= balance for every program, and the contract's committed == the ghost's;
+   (issue 12) paid + committed <= baseline, and the contract's baseline == the ghost's;
 3. every milestone pays at most once, exactly its amount, to its current beneficiary (the payees'
    token balances are reconciled against the ghost's payments);
 4. a payment follows either a quorum of distinct oracles of one committee epoch agreeing on one
@@ -38,11 +39,14 @@ some verified by a quorum, disputed or attested once: hypothesis's swarm testing
 subset of the rules in each sequence, and this keeps short sequences reaching deep states. Rules
 and the branches each one predicts (in the contract's order of checks):
 
-    create_program      paused | caller without the manager role | window > 90 days | ok (0 too)
+    create_program      paused | caller without the manager role | window > 90 days | ok (0 too),
+                        with a baseline that never binds or one that does once funded
+                        (ProgramCreated, then ProgramDescribed)
     fund                paused | unknown program | closed | zero amount | ok
     register_milestone  paused | unknown program | not its manager | closed | zero beneficiary
                         | zero amount | deadline not in the future | duplicate ref
-                        | over the uncommitted balance | ok (incl. exactly the uncommitted balance)
+                        | over the uncommitted balance | paid + committed over the baseline of an
+                        over-funded program | ok (incl. exactly the uncommitted balance)
     register_batch      as above, plus empty batch, a ref repeated inside the batch, total over
     amend_milestone     paused | unknown | not its manager | closed | not Registered
                         | attested in the current epoch | a beneficiary the council chose
@@ -70,6 +74,8 @@ and the branches each one predicts (in the contract's order of checks):
                         `expire`: re-committed, or refused when the program lacks the funds),
                         replaceBeneficiary (locks the beneficiary, bumps the terms version),
                         setChallengeWindow (a shorter window never ends a running one)
+    set_baseline        not admin | unknown program | zero | below paid + owed | ok (exactly
+                        paid + owed too; a cut below the funds makes commitments read it)
     program_powers      setProgramManager / setProgramTreasury: not admin | unknown program
                         | zero | a manager without the role | the escrow as treasury | ok
     wrong_role          every role-restricted function called by a random wrong caller in
@@ -265,7 +271,9 @@ MILESTONE_VIEW = [
     "uint8",  # termsVersion
     "bool",  # beneficiaryLocked
 ]
-PROGRAM_VIEW = ["address", "bool", "address", "uint40", "address", "uint128", "uint128"]
+PROGRAM_VIEW = ["address", "bool", "address", "uint40", "address", "uint128", "uint128", "uint128"]
+BASELINES = [FACTS[4]] * 3 + [500 * UNIT, 3_000 * UNIT, 12_000 * UNIT]
+"""Baselines of the programs the machine creates: most never bind; the others do once funded."""
 
 
 class BatchRead:
@@ -319,10 +327,17 @@ class GhostProgram:
     paid: int = 0
     withdrawn: int = 0
     committed: int = 0
+    baseline: int = FACTS[4]
 
     @property
     def balance(self) -> int:
         return self.funded - self.paid - self.withdrawn
+
+    @property
+    def over_funded(self) -> bool:
+        """Funded net of withdrawals beyond the baseline: only then can a commitment within the
+        balance break the baseline (the escrow reads the baseline only then)."""
+        return self.funded - self.withdrawn > self.baseline
 
     @property
     def uncommitted(self) -> int:
@@ -704,6 +719,17 @@ class EscrowMachine(RuleBasedStateMachine):
             return self.err("Escrow_DeadlineNotInFuture", deadline, self.now)
         return None
 
+    def commit_error(self, pid: int, committed: int) -> str | None:
+        """_setCommitted: the program's commitment set to `committed` is refused beyond its
+        balance, then (when over-funded) beyond its baseline counting what it paid."""
+        program = self.programs[pid]
+        if committed > program.balance:
+            return self.err("Escrow_InsufficientFunds", pid, committed, program.balance)
+        obligated = committed + program.paid
+        if program.over_funded and obligated > program.baseline:
+            return self.err("Escrow_BaselineExceeded", pid, obligated, program.baseline)
+        return None
+
     def council_error(self, mid: bytes) -> str | None:
         """_councilMilestone: anything not paid or cancelled (a lapsed one too)."""
         m = self.ms.get(mid)
@@ -816,7 +842,7 @@ class EscrowMachine(RuleBasedStateMachine):
         states within the step budget. These calls are predicted and checked like any other."""
         if not with_program:
             return
-        self.create_program(window=window, fault=None)
+        self.create_program(window=window, baseline=FACTS[4], fault=None)
         self.fund(pick=0, amount=2_000 * UNIT, funder=0, fault=None)
         self.register_batch(pick=0, items=milestones, fault=None)
         for mid, kind in zip(list(self.ms), attestations, strict=False):
@@ -831,9 +857,10 @@ class EscrowMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.programs) < MAX_PROGRAMS)
     @rule(
         window=windows,
+        baseline=st.sampled_from(BASELINES),
         fault=st.sampled_from([None] * 4 + ["outsider", "too long", "escrow treasury"]),
     )
-    def create_program(self, window: int, fault: str | None) -> None:
+    def create_program(self, window: int, baseline: int, fault: str | None) -> None:
         who = self.caller(fault)
         w = self.w
         treasury = self.escrow if fault == "escrow treasury" else w.treasury
@@ -852,18 +879,69 @@ class EscrowMachine(RuleBasedStateMachine):
         elif window > MAX_WINDOW:
             expect = self.err("Escrow_ChallengeWindowTooLong", window, MAX_WINDOW)
         created = ("ProgramCreated", pid, str(who.address), str(w.token), str(treasury), window)
+        facts = (*FACTS[:4], baseline)
+        described = ("ProgramDescribed", pid, *facts)
         tx = self.send(
-            f"createProgram(window={window}){' with fault ' + fault if fault else ''}",
+            f"createProgram(window={window}, baseline={baseline // UNIT} tokens)"
+            f"{' with fault ' + fault if fault else ''}",
             self.escrow.createProgram,
-            [w.token, treasury, window, FACTS],
+            [w.token, treasury, window, facts],
             who,
             expect,
-            [created],
+            [created, described],
         )
         if tx is not None:
             self.programs[pid] = GhostProgram(
-                pid=pid, manager=str(who.address), window=window, treasury=str(treasury)
+                pid=pid,
+                manager=str(who.address),
+                window=window,
+                treasury=str(treasury),
+                baseline=baseline,
             )
+
+    @precondition(lambda self: self.programs)
+    @rule(
+        pick=picks,
+        to=st.sampled_from(
+            ["cut", "cut", "cut", "obligated", "obligated - 1", "zero", "double", "half", "plus"]
+        ),
+        fault=st.sampled_from([None] * 6 + ["outsider", "unknown program"]),
+    )
+    def set_baseline(self, pick: int, to: str, fault: str | None) -> None:
+        """The council sets a program's baseline: never zero, never below paid plus owed."""
+        pid = self.program_for(pick, fault)
+        who = self.admin(fault)
+        program = self.programs.get(pid)
+        obligated = program.committed + program.paid if program else 0
+        current = program.baseline if program else FACTS[4]
+        baseline = {
+            "obligated": obligated,
+            "obligated - 1": obligated - 1,
+            "zero": 0,
+            "double": min(2 * current, 2**128 - 1),
+            "half": current // 2,
+            # Halfway between what is obliged and what is held: over-funded from now on.
+            "cut": obligated + (program.uncommitted // 2 if program else 0),
+        }.get(to, obligated + 1_000 * UNIT)
+        baseline = max(0, baseline)
+        expect = self.admin_error(who)
+        if expect is None and program is None:
+            expect = self.err("Escrow_UnknownProgram", pid)
+        if expect is None and baseline == 0:
+            expect = self.err("Escrow_ZeroAmount")
+        if expect is None and baseline < obligated:
+            expect = self.err("Escrow_BaselineBelowObligated", pid, baseline, obligated)
+        tx = self.send(
+            f"setBaseline({pid}, {baseline}) [{to}]",
+            self.escrow.setBaseline,
+            [pid, baseline],
+            who,
+            expect,
+            [("BaselineChanged", pid, current, baseline)],
+        )
+        if tx is not None:
+            assert program is not None
+            program.baseline = baseline
 
     @rule(
         pick=picks,
@@ -1033,10 +1111,8 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = self.terms_error(m.beneficiary, amount, m.deadline)
         if expect is None and m.mid in self.ms:
             expect = self.err("Escrow_DuplicateMilestone", pid, m.ref, m.mid)
-        if expect is None and program is not None and amount > program.uncommitted:
-            expect = self.err(
-                "Escrow_InsufficientFunds", pid, program.committed + amount, program.balance
-            )
+        if expect is None and program is not None:
+            expect = self.commit_error(pid, program.committed + amount)
         tx = self.send(
             f"registerMilestone({pid}, P{pid}-M{ref} = {m.mid.hex()[:8]}, amount={amount}, "
             f"deadline={m.deadline - self.now:+})",
@@ -1102,10 +1178,8 @@ class EscrowMachine(RuleBasedStateMachine):
                 expect = self.err("Escrow_DuplicateMilestone", pid, m.ref, m.mid)
             seen.add(m.mid)
         total = sum(amounts)
-        if expect is None and program is not None and total > program.uncommitted:
-            expect = self.err(
-                "Escrow_InsufficientFunds", pid, program.committed + total, program.balance
-            )
+        if expect is None and program is not None:
+            expect = self.commit_error(pid, program.committed + total)
         refs = ", ".join(f"{m.ref.rstrip(bytes(1)).decode()} = {m.mid.hex()[:8]}" for m in batch)
         tx = self.send(
             f"registerMilestones({pid}, [{refs}], total={total})",
@@ -1176,12 +1250,10 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = self.err("Escrow_BeneficiarySetByCouncil", mid, m.beneficiary)
         if expect is None:
             expect = self.terms_error(new_beneficiary, new_amount, deadline)
-        if expect is None:
-            committed = program.committed - m.amount + new_amount
-            if committed > program.balance:
-                expect = self.err("Escrow_InsufficientFunds", m.pid, committed, program.balance)
         if expect is None and m.terms == MAX_TERMS:
             expect = self.err("Escrow_TermsVersionExhausted", mid)
+        if expect is None:
+            expect = self.commit_error(m.pid, program.committed - m.amount + new_amount)
         tx = self.send(
             f"amendMilestone({self.describe(mid)}, amount={new_amount}, "
             f"deadline={deadline - self.now:+})",
@@ -1692,14 +1764,7 @@ class EscrowMachine(RuleBasedStateMachine):
         expect = self.admin_error(who) or self.council_error(mid)
         expired = m is not None and m.stored == Status.EXPIRED
         if expect is None and force and expired:
-            program = self.programs[m.pid]
-            if m.amount > program.uncommitted:
-                expect = self.err(
-                    "Escrow_InsufficientFunds",
-                    m.pid,
-                    program.committed + m.amount,
-                    program.balance,
-                )
+            expect = self.commit_error(m.pid, self.programs[m.pid].committed + m.amount)
         reason = keccak(b"council reason:" + mid)
         events: list[Event] = []
         transfers: list[tuple[str, str, int]] = []
@@ -1882,6 +1947,7 @@ class EscrowMachine(RuleBasedStateMachine):
         "replaceBeneficiary",
         "resolveDispute",
         "setChallengeWindow",
+        "setBaseline",
         "setProgramManager",
         "setProgramTreasury",
         "grantRole",
@@ -1993,6 +2059,7 @@ class EscrowMachine(RuleBasedStateMachine):
             "replaceBeneficiary": (e.replaceBeneficiary, [mid, str(who.address)]),
             "resolveDispute": (e.resolveDispute, [mid, agreed_evidence(mid)]),
             "setChallengeWindow": (e.setChallengeWindow, [pid, 0]),
+            "setBaseline": (e.setBaseline, [pid, 10**30]),
             "setProgramManager": (e.setProgramManager, [pid, str(other_manager.address)]),
             "setProgramTreasury": (e.setProgramTreasury, [pid, str(who.address)]),
             "grantRole": (e.grantRole, [DEFAULT_ADMIN_ROLE, str(who.address)]),
@@ -2231,6 +2298,15 @@ class EscrowMachine(RuleBasedStateMachine):
             assert view[6] == program.committed == owed, (
                 f"invariant 2 (contract committed == ghost committed): program {pid} chain "
                 f"{view[6]}, ghost {program.committed}, unpaid milestones {owed}\n{trace}"
+            )
+
+            # The baseline (issue 12): paid plus owed never exceeds it.
+            assert view[7] == program.baseline, (
+                f"baseline: program {pid} chain {view[7]}, ghost {program.baseline}\n{trace}"
+            )
+            assert program.paid + program.committed <= program.baseline, (
+                f"baseline: program {pid} paid {program.paid} + committed {program.committed} "
+                f"> baseline {program.baseline}\n{trace}"
             )
 
         # Invariant 3: each milestone pays at most once, exactly its amount, to its current

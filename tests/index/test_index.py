@@ -23,6 +23,7 @@ from disburse.audit.model import status_values
 from disburse.chain.deployment import load, save
 from disburse.index import schema
 from disburse.index.store import IndexStore, open_engine, parse_url
+from tests.audit.conftest import PROGRAM_A, PROGRAM_B, RAISED_BASELINE
 from tests.conftest import TOKEN_UNIT
 
 
@@ -121,6 +122,26 @@ def test_the_derived_tables_hold_the_audits_money_and_statuses(db_url, disburse,
     assert [p["proposal_id"] for p in proposals] == [p["id"] for p in doc["proposals"]]
     assert [p["executed_block"] is not None for p in proposals] == [
         p["status"] == "executed" for p in doc["proposals"]
+    ]
+
+
+def test_the_programs_carry_their_facts_and_every_baseline_they_had(db_url, disburse):
+    assert disburse("index", "--db", db_url).exit_code == 0
+    programs = {p["program_id"]: p for p in _rows(db_url, schema.programs, "program_id")}
+    for pid, facts in ((1, PROGRAM_A), (2, PROGRAM_B)):
+        row = programs[pid]
+        assert (row["title"], row["organisation"], row["category"], row["fiscal_year"]) == (
+            facts.title,
+            facts.organisation,
+            facts.category,
+            facts.fiscal_year,
+        )
+        assert row["baseline_original"] == facts.baseline
+    assert programs[2]["baseline_current"] == PROGRAM_B.baseline
+    assert programs[1]["baseline_current"] == RAISED_BASELINE * TOKEN_UNIT  # proposal 7
+    changes = _rows(db_url, schema.baselines, "block", "log_index")
+    assert [(c["program_id"], c["previous"], c["baseline"]) for c in changes] == [
+        (1, PROGRAM_A.baseline, RAISED_BASELINE * TOKEN_UNIT)
     ]
 
 

@@ -19,6 +19,9 @@ import re
 
 from brownie import web3
 
+from tests.audit.conftest import PROGRAM_A, PROGRAM_B, RAISED_BASELINE
+from tests.conftest import TOKEN_UNIT
+
 
 def _indexed(disburse, db_url):
     result = disburse("index", "--db", db_url)
@@ -59,6 +62,25 @@ def test_the_json_report_holds_the_audits_money_and_the_alerts_the_history_raise
     assert report["stamp"]["block"] == web3.eth.block_number
     open_ids = {f["milestone_id"] for f in report["forecasts"]}
     assert "0x" + history.ids["A/M8"].hex() in open_ids  # registered, deadline ahead
+
+
+def test_the_json_report_rolls_the_programs_up_by_their_facts(db_url, disburse):
+    _indexed(disburse, db_url)
+    report = json.loads(disburse("report", "--db", db_url, "--json", "--no-reconcile").stdout)
+    by = {
+        kind: {g["key"]: g for g in report[f"by_{kind}"]}
+        for kind in ("organisation", "category", "fiscal_year")
+    }
+    assert by["organisation"]["MSDF"]["programs"] == [1]
+    assert by["organisation"]["ATLA"]["programs"] == [2]
+    assert sorted(by["category"]) == ["maintenance", "research"]
+    assert sorted(by["fiscal_year"]) == ["2026", "2027"]  # keys are labels
+    msdf = by["organisation"]["MSDF"]["totals"]
+    assert msdf["baseline"] == str(RAISED_BASELINE * TOKEN_UNIT)  # the current one
+    assert msdf["funded"] == str(150_000 * TOKEN_UNIT)
+    facts = {p["facts"]["program_id"]: p["facts"] for p in report["programs"]}
+    assert facts[1]["baseline_original"] == str(PROGRAM_A.baseline)
+    assert facts[2]["title"] == PROGRAM_B.title
 
 
 def test_the_csv_report_has_a_row_per_program(db_url, disburse):
