@@ -358,8 +358,10 @@ def describe(
     *,
     money: Money = Money(),
     milestone: Callable[[bytes], MilestoneFacts | None] = lambda _m: None,
+    program_money: Callable[[int], Money] | None = None,
 ) -> str:
-    """The proposal's call in plain words; an unknown call says so, with its selector."""
+    """The proposal's call in plain words; an unknown call says so, with its selector. Amounts
+    of a program (a baseline) are shown in `program_money(program)`, else in `money`."""
     target = Web3.to_checksum_address(target)
     contract = (
         escrow if target == escrow.address else council if target == council.address else None
@@ -408,7 +410,9 @@ def describe(
         program, seconds = args["programId"], int(args["challengeWindow"])
         return f"set the challenge window of program {program} to {show_duration(seconds)}"
     if name == "setBaseline":
-        return f"set the baseline of program {args['programId']} to {money.show(args['baseline'])}"
+        program = int(args["programId"])
+        shown = (program_money(program) if program_money else money).show(args["baseline"])
+        return f"set the baseline of program {program} to {shown}"
     if name in ("grantRole", "revokeRole"):
         role = args["role"]
         what = ROLE_NAMES.get(bytes(role), f"role {short(bytes(role))}")
@@ -567,7 +571,14 @@ class Council:
     def describe(self, target: str, data: bytes) -> str:
         # One look at the milestone per description, however often the words mention it.
         facts = functools.cache(self.words.milestone)
-        return describe(self.escrow, self.council, target, data, milestone=facts)
+        return describe(
+            self.escrow,
+            self.council,
+            target,
+            data,
+            milestone=facts,
+            program_money=self.words.money,
+        )
 
     def now(self) -> int:
         """The latest block's time: the chain's clock, which decides expiry."""

@@ -15,7 +15,8 @@ nothing in between.
   last deadline.
 - BEI = milestones done (verified, not forced) by t / milestones due (deadline at or before t),
   the DCMA 14-point assessment's baseline execution index.
-- EAC = BAC / CPI (computed as BAC * AC // EV, exact in base units), VAC = BAC - EAC, TCPI = (BAC - EV) / (BAC - AC).
+- EAC = BAC / CPI (computed as BAC * AC // EV, exact in base units), VAC = BAC - EAC,
+  TCPI = (BAC - EV) / (BAC - AC).
 
 Every ratio whose denominator is zero is None (no PV yet, nothing paid, nothing due, no time
 elapsed, the whole budget spent), never an infinity or a zero.

@@ -625,6 +625,7 @@ class _Rebuild:
                 bytes(data),
                 money=money,
                 milestone=self.facts,
+                program_money=self.money,
             )
         except Exception as exc:  # arguments that do not decode are shown, never fatal
             text = f"call {target} with undecodable data 0x{bytes(data)[:4].hex()} ({exc})"

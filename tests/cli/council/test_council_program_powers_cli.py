@@ -8,6 +8,10 @@ council propose withdraw-remainder PROGRAM ... the remainder reaches the treasur
 council propose set-program-manager P ADDR ... the new manager manages it; an account without
                                                the manager role, or the manager itself, refused
 council propose set-program-treasury P ADDR .. the remainder goes there; the escrow refused
+council propose set-baseline P AMOUNT ....... in the token's units, shown with the change in
+                                               per cent; below paid plus owed refused by the
+                                               simulation, the same baseline or a bad amount
+                                               before it
 unknown program .............................. refused before sending
 """
 
@@ -15,7 +19,8 @@ from __future__ import annotations
 
 from brownie import accounts
 
-from tests.cli.council.conftest import FUNDS, one_error_line
+from tests.cli.council.conftest import AMOUNT, FUNDS, one_error_line
+from tests.conftest import TOKEN_UNIT
 
 
 def _refused(cli, nonces, *args: object) -> str:
@@ -76,3 +81,36 @@ def test_program_powers_refuse_what_cannot_work_before_sending(
         cli, nonces, "set-program-treasury", program, str(deployed.escrow), "-d", "x"
     )
     assert "there is no program 99" in _refused(cli, nonces, "close-program", 99, "-d", "x")
+
+
+def test_set_baseline_takes_the_tokens_units_and_keeps_the_earlier_value(cli, deployed, program):
+    out = cli.ok("council", "propose", "set-baseline", program, "2,000,000", "-d", "x", "--dry-run")
+    assert f"set the baseline of program {program} to 2,000,000 JPYT" in out
+    assert "note:        the baseline is " in out and "this changes it by -100.0%" in out
+    pid = cli.decide("set-baseline", program, "2,000,000", "-d", "approved budget")
+    assert f"set the baseline of program {program} to 2,000,000 JPYT" in cli.ok(
+        "council", "show", pid
+    )
+    assert deployed.escrow.program(program)[7] == 2_000_000 * TOKEN_UNIT
+    out = cli.ok("council", "propose", "set-baseline", program, "2,500,000", "-d", "x", "--dry-run")
+    assert "the baseline is 2,000,000 JPYT now; this changes it by +25.0%" in out
+
+
+def test_set_baseline_below_paid_plus_owed_is_refused_by_the_simulation(
+    cli, nonces, program, register
+):
+    register("PO-1/M1", AMOUNT)
+    error = _refused(cli, nonces, "set-baseline", program, "999.5", "-d", "cut")
+    assert "this proposal would fail if executed now" in error
+    assert "BaselineBelowObligated" in error
+
+
+def test_set_baseline_refuses_the_same_baseline_and_a_bad_amount(cli, deployed, nonces, program):
+    cli.decide("set-baseline", program, "3,000,000", "-d", "approved budget")
+    same = _refused(cli, nonces, "set-baseline", program, "3,000,000", "-d", "again")
+    assert f"program {program}'s baseline is 3,000,000 JPYT already" in same
+    assert "baseline: " in _refused(
+        cli, nonces, "set-baseline", program, "3,000,000.0000000000000000001", "-d", "x"
+    )
+    assert "baseline: " in _refused(cli, nonces, "set-baseline", program, "0", "-d", "x")
+    assert "there is no program 99" in _refused(cli, nonces, "set-baseline", 99, "1", "-d", "x")

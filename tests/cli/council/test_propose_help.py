@@ -34,6 +34,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "resolve-dispute": ("MILESTONE", "EVIDENCE_HASH", *ON_MILESTONE, *FLAGS),
     "set-committee": ("--oracle", "--quorum", *COMMON, *FLAGS),
     "set-window": ("PROGRAM", "WINDOW", *COMMON, *FLAGS),
+    "set-baseline": ("PROGRAM", "AMOUNT", *COMMON, *FLAGS),
     "close-program": ("PROGRAM", *COMMON, *FLAGS),
     "withdraw-remainder": ("PROGRAM", *COMMON, *FLAGS),
     "set-program-manager": ("PROGRAM", "MANAGER", *COMMON, *FLAGS),
