@@ -11,13 +11,13 @@ that name nobody (releases, expiries, overrides) and block times the node did no
 logs (by block hash) are read in batches (`ChainClient.batch`).
 
 Pipeline. A thread of its own (`_ReadAhead`) reads the windows, up to `READ_AHEAD` ahead of the
-writer, so that the node's work on the next eth_getLogs and the transfer of its response overlap
-the parsing, decoding and writing of the current one. That thread only waits on the network:
-parsing and decoding are the writer's, since a second thread wanting the GIL would stall the
-driver, which releases and takes it again for every row it inserts. Only the caller's thread
-writes, so the transactions and the cursor are exactly those of a sequential read; an error in
-the reading thread is raised in the caller's, with its own type and message, and leaving a sync
-by any way (an error, Ctrl-C) stops the thread.
+writer: it sends the requests, parses each response in one C call (`parsed_logs`) and reads the
+window's extras, so that the node's work and the network's overlap the decoding and writing of
+the current window. Decoding is the writer's: a second thread running Python code all along
+would stall the database driver, which gives up the GIL and takes it again for every row it
+inserts. Only the caller's thread writes, so the transactions and the cursor are exactly those
+of a sequential read; an error in the reading thread is raised in the caller's, with its own
+type and message, and leaving a sync by any way (an error, Ctrl-C) stops the thread.
 
 Rollback. Before each window the cursor's block is compared with the chain's block of that
 number. When they differ (an anvil restarted from an older state file, a reorganisation on a
@@ -41,7 +41,7 @@ from disburse.chain.contracts import load_abi
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import ChainError
 from disburse.chain.events import AddressBook, EventLayout, event_layouts
-from disburse.chain.logs import LogStream, log_count, parsed_logs, read_ranged
+from disburse.chain.logs import LogStream, parsed_logs, read_ranged
 from disburse.index import schema
 from disburse.index.fold import Fold, FoldEvent
 from disburse.index.store import Cursor, EventRow, IndexStore
@@ -74,6 +74,8 @@ class SyncResult:
 class _WindowExtras(NamedTuple):
     """What a window needs besides its logs, read in one batch after them."""
 
+    end: Cursor | None
+    """The window's last block as the chain has it now (None: the chain no longer has it)."""
     senders: dict[str, str]
     """Transaction hash -> sender, for the events that name nobody."""
     times: dict[str, int]
@@ -81,11 +83,13 @@ class _WindowExtras(NamedTuple):
 
 
 class _Read(NamedTuple):
-    """One window as the reading thread hands it over: the node's response, unparsed, and the
-    window's last block (the same before and after its logs were read)."""
+    """One window as the reading thread hands it over: its logs as the node sent them, its last
+    block (the same before and after the logs were read) and its `_WindowExtras`."""
 
-    body: bytes
+    logs: list[dict[str, Any]]
     end: Cursor
+    senders: dict[str, str]
+    times: dict[str, int]
 
 
 class _Moved(NamedTuple):
@@ -257,7 +261,7 @@ class Indexer:
                     if isinstance(item, _Moved):
                         moved = item
                         break
-                    stored += self._store(parsed_logs(item.body), item.end)
+                    stored += self._store(item)
                     moves = 0
                     if progress is not None:
                         progress(item.end.number, stored)
@@ -291,13 +295,13 @@ class Indexer:
             before = self._header(last)
             if before is None:
                 raise ChainError(f"the chain has no block {last}: it went back while being read")
-            body = stream.body(first, last)
-            after = self._header(last)
-            if after is None or after.hash != before.hash:
+            logs = parsed_logs(stream.body(first, last))
+            extras = self._extras(logs, last)
+            if extras.end is None or extras.end.hash != before.hash:
                 put(_Moved(first, last))
                 raise _StopRequestedError
-            put(_Read(body, after))
-            return log_count(body)
+            put(_Read(logs, extras.end, extras.senders, extras.times))
+            return len(logs)
 
         with LogStream(self.client, self.addresses) as stream:
             read_ranged(
@@ -309,10 +313,10 @@ class Indexer:
                 target=LOGS_PER_WINDOW,
             )
 
-    def _extras(self, logs: list[dict[str, Any]]) -> _WindowExtras:
-        """The senders of a window's logs that name nobody, and the times of its blocks that the
-        node sent without (by block hash: the very blocks of the logs, whatever the chain did
-        since)."""
+    def _extras(self, logs: list[dict[str, Any]], last: int) -> _WindowExtras:
+        """The window's last block again, the senders of its logs that name nobody, and the
+        times of its blocks that the node sent without (by block hash: the very blocks of the
+        logs)."""
         txs: dict[str, None] = {}
         times: dict[str, None] = {}
         sender_topics, escrow = self.decoder.sender_topics, self.decoder.escrow
@@ -322,11 +326,11 @@ class Indexer:
                 txs[log["transactionHash"]] = None
             if log.get("blockTimestamp") is None:
                 times[log["blockHash"]] = None
-        if not txs and not times:
-            return _WindowExtras({}, {})
-        requests: list[tuple[str, list[Any]]] = [("eth_getTransactionByHash", [tx]) for tx in txs]
+        requests: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(last), False])]
+        requests += [("eth_getTransactionByHash", [tx]) for tx in txs]
         requests += [("eth_getBlockByHash", [b, False]) for b in times]
         replies = iter(self.client.batch(requests, what="the index's window reads"))
+        end = next(replies)
         senders = {
             tx: self.decoder.addresses.of_text(reply["from"])
             for tx, reply in zip(txs, replies, strict=False)
@@ -337,12 +341,16 @@ class Indexer:
             if not reply:
                 raise ChainError(f"the node has no block {hash_}: it went back while being read")
             block_times[hash_] = int(reply["timestamp"], 16)
-        return _WindowExtras(senders, block_times)
+        return _WindowExtras(
+            end=None if not end else Cursor(last, end["hash"], int(end["timestamp"], 16)),
+            senders=senders,
+            times=block_times,
+        )
 
-    def _store(self, logs: list[dict[str, Any]], end: Cursor) -> int:
-        """Decodes a window's logs and stores them with the cursor `end`, in one transaction;
-        returns the events stored."""
-        senders, times = self._extras(logs)
+    def _store(self, window: _Read) -> int:
+        """Decodes a window's logs and stores them with its last block as the cursor, in one
+        transaction; returns the events stored."""
+        logs, end, senders, times = window
         positions = self.positions
         rows: list[tuple[Any, ...]] = []
         folded: list[FoldEvent] = []

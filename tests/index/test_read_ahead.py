@@ -5,16 +5,21 @@ read-ahead
 ├── a node that refuses a window as too large: halved in the reading thread, every event once
 ├── a node that fails in the middle of a sync: its error raised by sync with its message, the
 │   windows before it stored whole, the cursor at the last of them, and no thread left
-└── the caller stopped in the middle (Ctrl-C): the thread stops, the index is consistent and a
-    later sync completes it to the same rows as an index built in one go
+├── the caller stopped in the middle (Ctrl-C): the thread stops, the index is consistent and a
+│   later sync completes it to the same rows as an index built in one go
+└── SQLite: the WAL checkpointed into the file by a thread while the index is open; the thread
+    ends with the store
 """
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +139,34 @@ def test_a_sync_stopped_by_its_caller_stops_the_reading_thread_and_resumes_later
     with _indexer(str(web3.provider.endpoint_uri), fresh, spread) as indexer:
         indexer.sync()
     assert _snapshot(db_url) == _snapshot(fresh)
+
+
+def _events_in_file_alone(db: Path, tmp_path: Path) -> int | None:
+    """The events a copy of the database file holds without its WAL (None: the copy caught a
+    checkpoint in the middle of a page)."""
+    copy = tmp_path / "file-alone.db"
+    shutil.copyfile(db, copy)
+    try:
+        with closing(sqlite3.connect(copy)) as conn:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        copy.unlink()
+
+
+def test_a_sqlite_index_is_checkpointed_into_its_file_while_open_and_the_thread_ends_on_close(
+    history, tmp_path
+):
+    """The WAL is copied into the file after each window by the checkpointing thread, not only
+    when the last connection closes (the default interval would not reach it for this history)."""
+    db = tmp_path / "ledger.db"
+    with _indexer(str(web3.provider.endpoint_uri), f"sqlite:///{db}", history) as indexer:
+        result = indexer.sync()
+        assert result.events > 0
+        assert any(t.name == "index-checkpoint" for t in threading.enumerate())
+        deadline = time.monotonic() + 10
+        while _events_in_file_alone(db, tmp_path) != result.events:
+            assert time.monotonic() < deadline, "the file never held the events without its WAL"
+            time.sleep(0.05)
+    assert not any(t.name == "index-checkpoint" for t in threading.enumerate())
