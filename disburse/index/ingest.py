@@ -352,20 +352,32 @@ class Indexer:
         transaction; returns the events stored."""
         logs, end, senders, times = window
         positions = self.positions
+        layouts = self.decoder.layouts
         rows: list[tuple[Any, ...]] = []
         folded: list[FoldEvent] = []
         blocks: dict[int, tuple[str, int]] = {}
+        # A window's logs come a block at a time (thousands of logs a block when dense): its
+        # number and time are converted once per block.
+        by_hash: dict[str, tuple[int, int]] = {}
         for log in logs:
             if log.get("removed"):
                 continue
             topics: list[str] = log["topics"]
             address = log["address"].lower()
-            block = int(log["blockNumber"], 16)
-            stamp = log.get("blockTimestamp")
-            when = int(stamp, 16) if stamp else times[log["blockHash"]]
-            blocks[block] = (log["blockHash"], when)
+            block_hash = log["blockHash"]
+            found = by_hash.get(block_hash)
+            if found is None:
+                stamp = log.get("blockTimestamp")
+                found = (
+                    int(log["blockNumber"], 16),
+                    int(stamp, 16) if stamp else times[block_hash],
+                )
+                by_hash[block_hash] = found
+                blocks[found[0]] = (block_hash, found[1])
+            block, when = found
             index = int(log["logIndex"], 16)
-            layout = self.decoder.layout(address, topics[0]) if topics else None
+            table = layouts.get(address)
+            layout = table.get(topics[0]) if table is not None and topics else None
             keys: tuple[Any, Any, Any] = _NO_KEYS
             name = "(unknown)"
             if layout is not None:
@@ -375,7 +387,7 @@ class Indexer:
                 except Exception:  # a log that does not fit its ABI is stored, not folded
                     values = None
                 if values is not None:
-                    keys = _keys(positions[layout.name], values)
+                    keys = _keys(positions[name], values)
                     folded.append(FoldEvent(name, values, block, index, when))
             rows.append(  # in the events table's column order (schema.bulk_insert)
                 (
