@@ -17,7 +17,9 @@ the current window. Decoding is the writer's: a second thread running Python cod
 would stall the database driver, which gives up the GIL and takes it again for every row it
 inserts. Only the caller's thread writes, so the transactions and the cursor are exactly those
 of a sequential read; an error in the reading thread is raised in the caller's, with its own
-type and message, and leaving a sync by any way (an error, Ctrl-C) stops the thread.
+type and message, and leaving a sync by any way (an error, Ctrl-C) stops the thread. The two
+threads share only the client (made for threads) and the decoder's address cache (whose entries
+never change once made).
 
 Rollback. Before each window the cursor's block is compared with the chain's block of that
 number. When they differ (an anvil restarted from an older state file, a reorganisation on a
@@ -54,7 +56,7 @@ ANCESTOR_PAGE: Final = 100
 MAX_WINDOW_RETRIES: Final = 5
 """Times in a row the chain may change under a window's read before a sync gives up."""
 READ_AHEAD: Final = 2
-"""Windows read and decoded ahead of the one being written: enough to keep the writer busy,
+"""Windows read and parsed ahead of the one being written: enough to keep the writer busy,
 few enough that memory stays a few windows' worth."""
 STOP_POLL_S: Final = 0.1
 """How often the reading thread, waiting for the writer, checks whether it should stop."""
@@ -286,10 +288,10 @@ class Indexer:
         return found
 
     def _read_windows(self, start: int, end: int, put: Callable[[_Read | _Moved], None]) -> None:
-        """Reads [start, end] window by window (the reading thread's work, network only: the
-        parsing is the writer's, so the two threads seldom want the GIL at once): each window's
-        last block before and after its logs, and `put` the window, or `_Moved` (and stop) when
-        the chain changed in between."""
+        """Reads [start, end] window by window (the reading thread's work: requests and one C
+        call to parse each response, so that it seldom wants the GIL while the writer inserts):
+        each window's last block before and after its logs, and `put` the window, or `_Moved`
+        (and stop) when the chain changed in between."""
 
         def window(first: int, last: int) -> int:
             before = self._header(last)

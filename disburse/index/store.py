@@ -115,11 +115,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     # A checkpoint copies the WAL into the file and syncs both: at the default 1,000 pages the
-    # indexer paid one per window, each rewriting the same index pages, and the syncs were half
-    # the time of a sync from the chain. At 256 MiB a history of ~100,000 events checkpoints
-    # once, when the last connection closes; durability is the same (WAL with synchronous=NORMAL
-    # keeps every committed transaction through a kill -9 whatever the checkpoint interval), and
-    # journal_size_limit gives the disk back after each checkpoint.
+    # indexer paid one per window in its own thread, each rewriting the same index pages, and
+    # the syncs were half the time of a sync from the chain. The indexer's writes are now
+    # checkpointed by a thread of their own (`_Checkpointer`); 256 MiB is only the backstop.
+    # Durability is the same (WAL with synchronous=NORMAL keeps every committed transaction
+    # through a kill -9 whatever the checkpoint interval); journal_size_limit gives the disk
+    # back after a checkpoint.
     cur.execute("PRAGMA wal_autocheckpoint=65536")
     cur.execute("PRAGMA journal_size_limit=67108864")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: index inserts stay in memory
