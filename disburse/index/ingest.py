@@ -3,11 +3,23 @@ the index, one window (one transaction) at a time; a chain that no longer has th
 is rolled back to the common ancestor first.
 
 Reading. Windows come from the one ranged log reader (`disburse.chain.logs.read_ranged`, within
-the profile's block-range cap, steered to about `LOGS_PER_WINDOW` logs), each response streamed
-(`LogStream`). The window's last block is read before and after its logs: if its hash changed in
-between, the chain moved under the read and the window is read again, so a stored window is
-always one chain's. The senders of the events that name nobody (releases, expiries, overrides)
-and block times the node did not put in its logs are read in batches (`ChainClient.batch`).
+the profile's block-range cap, steered to about `LOGS_PER_WINDOW` logs), each response read
+whole (`LogStream.body`) and parsed at once (`parsed_logs`). The window's last block is read
+before and after its logs: if its hash changed in between, the chain moved under the read and
+the window is read again, so a stored window is always one chain's. The senders of the events
+that name nobody (releases, expiries, overrides) and block times the node did not put in its
+logs (by block hash) are read in batches (`ChainClient.batch`).
+
+Pipeline. A thread of its own (`_ReadAhead`) reads the windows, up to `READ_AHEAD` ahead of the
+writer: it sends the requests, parses each response in one C call (`parsed_logs`) and reads the
+window's extras, so that the node's work and the network's overlap the decoding and writing of
+the current window. Decoding is the writer's: a second thread running Python code all along
+would stall the database driver, which gives up the GIL and takes it again for every row it
+inserts. Only the caller's thread writes, so the transactions and the cursor are exactly those
+of a sequential read; an error in the reading thread is raised in the caller's, with its own
+type and message, and leaving a sync by any way (an error, Ctrl-C) stops the thread. The two
+threads share only the client (made for threads) and the decoder's address cache (whose entries
+never change once made).
 
 Rollback. Before each window the cursor's block is compared with the chain's block of that
 number. When they differ (an anvil restarted from an older state file, a reorganisation on a
@@ -18,8 +30,10 @@ tables are refolded from the events kept, and reading resumes from there.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
@@ -29,7 +43,7 @@ from disburse.chain.contracts import load_abi
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import ChainError
 from disburse.chain.events import AddressBook, EventLayout, event_layouts
-from disburse.chain.logs import LogStream, read_ranged
+from disburse.chain.logs import LogStream, parsed_logs, read_ranged
 from disburse.index import schema
 from disburse.index.fold import Fold, FoldEvent
 from disburse.index.store import Cursor, EventRow, IndexStore
@@ -40,6 +54,12 @@ FIRST_SPAN: Final = 64
 ANCESTOR_PAGE: Final = 100
 """Stored blocks compared with the chain per request batch while looking for the ancestor."""
 MAX_WINDOW_RETRIES: Final = 5
+"""Times in a row the chain may change under a window's read before a sync gives up."""
+READ_AHEAD: Final = 2
+"""Windows read and parsed ahead of the one being written: enough to keep the writer busy,
+few enough that memory stays a few windows' worth."""
+STOP_POLL_S: Final = 0.1
+"""How often the reading thread, waiting for the writer, checks whether it should stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +81,28 @@ class _WindowExtras(NamedTuple):
     senders: dict[str, str]
     """Transaction hash -> sender, for the events that name nobody."""
     times: dict[str, int]
-    """Block number (hex) -> time, for logs the node sent without blockTimestamp."""
+    """Block hash -> time, for logs the node sent without blockTimestamp."""
+
+
+class _Read(NamedTuple):
+    """One window as the reading thread hands it over: its logs as the node sent them, its last
+    block (the same before and after the logs were read) and its `_WindowExtras`."""
+
+    logs: list[dict[str, Any]]
+    end: Cursor
+    senders: dict[str, str]
+    times: dict[str, int]
+
+
+class _Moved(NamedTuple):
+    """The chain changed while the window [first, last] was read: nothing of it is stored."""
+
+    first: int
+    last: int
+
+
+class _StopRequestedError(Exception):
+    """The reading thread was asked to stop (internal to `_ReadAhead`)."""
 
 
 class Decoder:
@@ -209,28 +250,31 @@ class Indexer:
         rolled_back, dropped = self.check_rollback()
         head = self.client.block_number()
         end = head if to_block is None else min(to_block, head)
-        cursor = self.store.cursor()
-        start = self.deployment.deployment_block if cursor is None else cursor.number + 1
         stored = 0
-
-        def window(first: int, last: int) -> int:
-            nonlocal stored
-            count = self._window(stream, first, last)
-            stored += count
-            if progress is not None:
-                progress(last, stored)
-            return count
-
-        if start <= end:
-            with LogStream(self.client, self.addresses) as stream:
-                read_ranged(
-                    window,
-                    start,
-                    end,
-                    cap=self.client.profile.log_range_cap,
-                    first_span=FIRST_SPAN,
-                    target=LOGS_PER_WINDOW,
+        moves = 0
+        while True:
+            cursor = self.store.cursor()
+            start = self.deployment.deployment_block if cursor is None else cursor.number + 1
+            if start > end:
+                break
+            moved: _Moved | None = None
+            with _ReadAhead(self, start, end) as windows:
+                for item in windows:
+                    if isinstance(item, _Moved):
+                        moved = item
+                        break
+                    stored += self._store(item)
+                    moves = 0
+                    if progress is not None:
+                        progress(item.end.number, stored)
+            if moved is None:
+                break
+            moves += 1
+            if moves >= MAX_WINDOW_RETRIES:
+                raise ChainError(
+                    f"the chain kept changing while blocks {moved.first}-{moved.last} were read"
                 )
+            self.check_rollback()  # then read again from the cursor, wherever it is now
         final = self.store.cursor()
         if final is None:  # nothing to read yet: the cursor starts before the deployment
             final = self._start_cursor()
@@ -243,36 +287,50 @@ class Indexer:
             raise ChainError(f"the chain has no block {start}")
         return found
 
-    def _window(self, stream: LogStream, first: int, last: int) -> int:
-        for _attempt in range(MAX_WINDOW_RETRIES):
+    def _read_windows(self, start: int, end: int, put: Callable[[_Read | _Moved], None]) -> None:
+        """Reads [start, end] window by window (the reading thread's work: requests and one C
+        call to parse each response, so that it seldom wants the GIL while the writer inserts):
+        each window's last block before and after its logs, and `put` the window, or `_Moved`
+        (and stop) when the chain changed in between."""
+
+        def window(first: int, last: int) -> int:
             before = self._header(last)
             if before is None:
                 raise ChainError(f"the chain has no block {last}: it went back while being read")
-            logs = list(stream.logs(first, last))
-            extra = self._extras(logs, last)
-            if extra.end is not None and extra.end.hash == before.hash:
-                self._store(logs, extra, extra.end)
-                return len(logs)
-            self.check_rollback()
-        raise ChainError(f"the chain kept changing while blocks {first}-{last} were read")
+            logs = parsed_logs(stream.body(first, last))
+            extras = self._extras(logs, last)
+            if extras.end is None or extras.end.hash != before.hash:
+                put(_Moved(first, last))
+                raise _StopRequestedError
+            put(_Read(logs, extras.end, extras.senders, extras.times))
+            return len(logs)
+
+        with LogStream(self.client, self.addresses) as stream:
+            read_ranged(
+                window,
+                start,
+                end,
+                cap=self.client.profile.log_range_cap,
+                first_span=FIRST_SPAN,
+                target=LOGS_PER_WINDOW,
+            )
 
     def _extras(self, logs: list[dict[str, Any]], last: int) -> _WindowExtras:
-        """Senders and missing block times of a window's logs, and its last block again."""
+        """The window's last block again, the senders of its logs that name nobody, and the
+        times of its blocks that the node sent without (by block hash: the very blocks of the
+        logs)."""
         txs: dict[str, None] = {}
         times: dict[str, None] = {}
+        sender_topics, escrow = self.decoder.sender_topics, self.decoder.escrow
         for log in logs:
             topics = log["topics"]
-            if (
-                topics
-                and topics[0] in self.decoder.sender_topics
-                and log["address"].lower() == self.decoder.escrow
-            ):
+            if topics and topics[0] in sender_topics and log["address"].lower() == escrow:
                 txs[log["transactionHash"]] = None
             if log.get("blockTimestamp") is None:
-                times[log["blockNumber"]] = None
+                times[log["blockHash"]] = None
         requests: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(last), False])]
         requests += [("eth_getTransactionByHash", [tx]) for tx in txs]
-        requests += [("eth_getBlockByNumber", [b, False]) for b in times]
+        requests += [("eth_getBlockByHash", [b, False]) for b in times]
         replies = iter(self.client.batch(requests, what="the index's window reads"))
         end = next(replies)
         senders = {
@@ -281,33 +339,47 @@ class Indexer:
             if reply
         }
         block_times: dict[str, int] = {}
-        for number, reply in zip(times, replies, strict=False):
+        for hash_, reply in zip(times, replies, strict=False):
             if not reply:
-                raise ChainError(f"the node has no block {int(number, 16)}")
-            block_times[number] = int(reply["timestamp"], 16)
+                raise ChainError(f"the node has no block {hash_}: it went back while being read")
+            block_times[hash_] = int(reply["timestamp"], 16)
         return _WindowExtras(
             end=None if not end else Cursor(last, end["hash"], int(end["timestamp"], 16)),
             senders=senders,
             times=block_times,
         )
 
-    def _store(self, logs: list[dict[str, Any]], extra: _WindowExtras, end: Cursor) -> None:
-        senders, times = extra.senders, extra.times
+    def _store(self, window: _Read) -> int:
+        """Decodes a window's logs and stores them with its last block as the cursor, in one
+        transaction; returns the events stored."""
+        logs, end, senders, times = window
         positions = self.positions
+        layouts = self.decoder.layouts
         rows: list[tuple[Any, ...]] = []
         folded: list[FoldEvent] = []
         blocks: dict[int, tuple[str, int]] = {}
+        # A window's logs come a block at a time (thousands of logs a block when dense): its
+        # number and time are converted once per block.
+        by_hash: dict[str, tuple[int, int]] = {}
         for log in logs:
             if log.get("removed"):
                 continue
             topics: list[str] = log["topics"]
             address = log["address"].lower()
-            block = int(log["blockNumber"], 16)
-            stamp = log.get("blockTimestamp")
-            when = int(stamp, 16) if stamp else times[log["blockNumber"]]
-            blocks[block] = (log["blockHash"], when)
+            block_hash = log["blockHash"]
+            found = by_hash.get(block_hash)
+            if found is None:
+                stamp = log.get("blockTimestamp")
+                found = (
+                    int(log["blockNumber"], 16),
+                    int(stamp, 16) if stamp else times[block_hash],
+                )
+                by_hash[block_hash] = found
+                blocks[found[0]] = (block_hash, found[1])
+            block, when = found
             index = int(log["logIndex"], 16)
-            layout = self.decoder.layout(address, topics[0]) if topics else None
+            table = layouts.get(address)
+            layout = table.get(topics[0]) if table is not None and topics else None
             keys: tuple[Any, Any, Any] = _NO_KEYS
             name = "(unknown)"
             if layout is not None:
@@ -317,7 +389,7 @@ class Indexer:
                 except Exception:  # a log that does not fit its ABI is stored, not folded
                     values = None
                 if values is not None:
-                    keys = _keys(positions[layout.name], values)
+                    keys = _keys(positions[name], values)
                     folded.append(FoldEvent(name, values, block, index, when))
             rows.append(  # in the events table's column order (schema.bulk_insert)
                 (
@@ -335,6 +407,7 @@ class Indexer:
         self.store.write_batch(
             events=rows, folded=folded, blocks=blocks, cursor=end, fold=self.fold
         )
+        return len(rows)
 
     # ------------------------------------------------------------------ following
 
@@ -352,6 +425,74 @@ class Indexer:
             deadline = time.monotonic() + interval
             while time.monotonic() < deadline and not should_stop():
                 time.sleep(min(0.05, interval))
+
+
+class _ReadAhead:
+    """The reading thread of one sync pass (see the module's Pipeline): `Indexer._read_windows`
+    over [start, end], its windows handed over in chain order through a queue of READ_AHEAD.
+
+    Iterating yields the windows; it ends after the last one or after a `_Moved`, and raises the
+    reading thread's error, if it had one, as it was raised there. Leaving the context stops the
+    thread: it notices within STOP_POLL_S when waiting for the writer, or after the request under
+    way (the profile's timeout bounds it); a daemon thread, so it never holds up an exit."""
+
+    _END: Final = object()
+
+    def __init__(self, indexer: Indexer, start: int, end: int) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(indexer, start, end),
+            name=f"index-read-ahead-{start}-{end}",
+            daemon=True,
+        )
+
+    def __enter__(self) -> _ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        while True:  # let a thread waiting in put() see the stop
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout=STOP_POLL_S * 5)
+
+    def __iter__(self) -> Iterator[_Read | _Moved]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, _Read | _Moved)
+            yield item
+            if isinstance(item, _Moved):
+                return
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=STOP_POLL_S)
+                return
+            except queue.Full:
+                continue
+        raise _StopRequestedError
+
+    def _run(self, indexer: Indexer, start: int, end: int) -> None:
+        try:
+            indexer._read_windows(start, end, self._put)
+            self._put(self._END)
+        except _StopRequestedError:
+            pass
+        except Exception as exc:  # raised in the writer's thread, by __iter__
+            try:
+                self._put(exc)
+            except _StopRequestedError:
+                pass
 
 
 __all__ = ["Decoder", "Indexer", "SyncResult", "schema"]

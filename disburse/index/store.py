@@ -8,6 +8,8 @@ it, so a restart neither loses nor doubles a row.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +114,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    # A checkpoint copies the WAL into the file and syncs both: at the default 1,000 pages the
+    # indexer paid one per window in its own thread, each rewriting the same index pages, and
+    # the syncs were half the time of a sync from the chain. The indexer's writes are now
+    # checkpointed by a thread of their own (`_Checkpointer`); 256 MiB is only the backstop.
+    # Durability is the same (WAL with synchronous=NORMAL keeps every committed transaction
+    # through a kill -9 whatever the checkpoint interval); journal_size_limit gives the disk
+    # back after a checkpoint.
+    cur.execute("PRAGMA wal_autocheckpoint=65536")
+    cur.execute("PRAGMA journal_size_limit=67108864")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: index inserts stay in memory
     cur.close()
 
@@ -154,6 +165,7 @@ class IndexStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.url = shown(engine.url)
+        self._checkpointer: _Checkpointer | None = None
 
     @classmethod
     def open(cls, url: str, deployment: Deployment) -> IndexStore:
@@ -186,6 +198,9 @@ class IndexStore:
         return cls.open(url, deployment)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
 
     def __enter__(self) -> IndexStore:
@@ -300,6 +315,10 @@ class IndexStore:
             )
             fold.apply(conn, folded)
             _set_cursor(conn, cursor)
+        if self.engine.url.get_backend_name() == "sqlite":
+            if self._checkpointer is None:
+                self._checkpointer = _Checkpointer(str(self.engine.url.database))
+            self._checkpointer.wake()
 
     def rollback_to(self, ancestor: Cursor, fold: Fold, decode: Decode) -> int:
         """Forgets everything above `ancestor` (a block the chain still has) and refolds the
@@ -330,6 +349,49 @@ class IndexStore:
 
 
 Decode = Callable[[EventRow], FoldEvent | None]
+
+
+class _Checkpointer:
+    """Copies a SQLite index's WAL into its file after each window, in a thread of its own (its
+    own connection; a PASSIVE checkpoint never holds up the writer), so that the copying and
+    the syncs overlap the indexer's work instead of all landing on the last connection's close
+    (about a tenth of a sync of 100,000 events). A checkpoint is safe at any instant, a kill -9
+    included; one that fails is only left to the next, or to the close."""
+
+    def __init__(self, path: str) -> None:
+        self._wake = threading.Event()
+        self._stopping = False
+        self.error: str | None = None
+        """The last checkpoint's error, if it failed (for a reader who wonders; nothing
+        depends on it)."""
+        self._thread = threading.Thread(
+            target=self._run, args=(path,), name="index-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ends the thread after the checkpoint under way, if any."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self, path: str) -> None:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:
+                    self.error = str(exc)
+        finally:
+            conn.close()
 
 
 def _refold(conn: Connection, fold: Fold, decode: Decode) -> None:

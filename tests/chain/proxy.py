@@ -1,13 +1,15 @@
 """A small HTTP proxy in front of the test chain that counts what reaches it: the HTTP requests
 (one per JSON-RPC batch or single request) and the TCP connections they came on. It answers
 over HTTP/1.1, so a client that keeps its connection open is seen doing so. With
-`refuse_batches`, it answers every batch as Besu answers one above --rpc-http-max-batch-size."""
+`refuse_batches`, it answers every batch as Besu answers one above --rpc-http-max-batch-size;
+with `answer`, a single request for which it returns an error object gets that error instead of
+the chain's answer (a node that refuses one request, or fails in the middle of a read)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,13 +23,24 @@ BATCH_REFUSED = {
 }
 
 
+Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""Given a single JSON-RPC request, the error object to answer it with, or None to forward it."""
+
+
 class CountingProxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, *, refuse_batches: bool = False) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        refuse_batches: bool = False,
+        answer: Answer | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Forward)
         self.upstream = upstream
         self.refuse_batches = refuse_batches
+        self.answer = answer
         self.posts = 0
         self.connections = 0
         self.lock = threading.Lock()
@@ -51,8 +64,17 @@ class _Forward(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         with self.server.lock:
             self.server.posts += 1
-        if self.server.refuse_batches and body.lstrip().startswith(b"["):
+        request = json.loads(body)
+        error = (
+            self.server.answer(request)
+            if self.server.answer is not None and isinstance(request, dict)
+            else None
+        )
+        if self.server.refuse_batches and isinstance(request, list):
             status, content = 200, json.dumps(BATCH_REFUSED).encode()
+        elif error is not None:
+            reply = {"jsonrpc": "2.0", "id": request.get("id"), "error": error}
+            status, content = 200, json.dumps(reply).encode()
         else:
             answer = self.server.session.post(
                 self.server.upstream, data=body, headers={"Content-Type": "application/json"}
@@ -69,9 +91,11 @@ class _Forward(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def counting_proxy(upstream: str, *, refuse_batches: bool = False) -> Iterator[CountingProxy]:
+def counting_proxy(
+    upstream: str, *, refuse_batches: bool = False, answer: Answer | None = None
+) -> Iterator[CountingProxy]:
     """A running proxy to `upstream`, stopped on leaving."""
-    proxy = CountingProxy(upstream, refuse_batches=refuse_batches)
+    proxy = CountingProxy(upstream, refuse_batches=refuse_batches, answer=answer)
     thread = threading.Thread(target=proxy.serve_forever, name="counting-proxy", daemon=True)
     thread.start()
     try:
