@@ -127,7 +127,8 @@ def lateness_known(m: MilestoneFacts, now: int) -> tuple[float, str] | None:
     return None
 
 
-def _record(name: str, known: Sequence[tuple[float, str]]) -> Record:
+def record(name: str, known: Sequence[tuple[float, str]]) -> Record:
+    """The record named `name` of lateness values as `lateness_known` gives them."""
     return Record(
         name=name,
         lateness_s=tuple(v for v, _ in known),
@@ -158,9 +159,9 @@ def records_at(milestones: Sequence[MilestoneFacts], now: int) -> Records:
         by_program[m.program_id].append(known)
         everyone.append(known)
     return Records(
-        contractors={b: _record(f"contractor {b}", k) for b, k in by_contractor.items()},
-        programs={p: _record(f"program {p}", k) for p, k in by_program.items()},
-        everyone=_record("all programs", everyone),
+        contractors={b: record(f"contractor {b}", k) for b, k in by_contractor.items()},
+        programs={p: record(f"program {p}", k) for p, k in by_program.items()},
+        everyone=record("all programs", everyone),
     )
 
 
@@ -191,8 +192,8 @@ def forecast_milestone(
     """The forecast of one open milestone at `now` from the records known then."""
     cfg = model or ForecastModel()
     chain = [
-        records.contractors.get(m.beneficiary, _record(f"contractor {m.beneficiary}", [])),
-        records.programs.get(m.program_id, _record(f"program {m.program_id}", [])),
+        records.contractors.get(m.beneficiary, record(f"contractor {m.beneficiary}", [])),
+        records.programs.get(m.program_id, record(f"program {m.program_id}", [])),
         records.everyone,
     ]
     reasons = [r.words() for r in chain]
@@ -243,11 +244,18 @@ def forecast_milestone(
 
 
 def forecast_open(
-    milestones: Sequence[MilestoneFacts], *, now: int, model: ForecastModel | None = None
+    milestones: Sequence[MilestoneFacts],
+    *,
+    now: int,
+    model: ForecastModel | None = None,
+    records: Records | None = None,
 ) -> tuple[Forecast, ...]:
     """A forecast for every open milestone (Registered or Disputed, not verified) at `now`,
-    from everything known then; in deadline order."""
-    records = records_at(milestones, now)
+    from everything known then; in deadline order. `records` are the records to forecast from
+    (default: those of `milestones` themselves; the index's read API gives one program's
+    milestones with the records of the whole history, read by aggregate queries)."""
+    if records is None:
+        records = records_at(milestones, now)
     open_ = [
         m
         for m in milestones

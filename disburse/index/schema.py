@@ -155,6 +155,9 @@ events = Table(
     Index("ix_events_program", "program_id"),
     Index("ix_events_milestone", "milestone_id"),
     Index("ix_events_proposal", "proposal_id"),
+    # One program's events of a kind (its last money movement, its expiries): the read API's
+    # per-program queries (disburse.index.queries).
+    Index("ix_events_program_name", "program_id", "name"),
 )
 
 programs = Table(
@@ -269,7 +272,27 @@ baselines = Table(
     Index("ix_baselines_program", "program_id"),
 )
 
-DERIVED: Final = (programs, milestones, attestations, payments, proposals, baselines)
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("program_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("beneficiary", String(ADDRESS), primary_key=True),
+    Column("paid", Uint256, nullable=False),
+    Column("payments", Integer, nullable=False),
+)
+"""What each beneficiary was paid by each program: the payments summed as they are stored
+(`disburse.index.summary`), so that a roll-up's top recipients read a few rows per program
+instead of every payment of the history."""
+
+DERIVED: Final = (
+    programs,
+    milestones,
+    attestations,
+    payments,
+    proposals,
+    baselines,
+    recipients,
+)
 """The tables folded from the events: emptied and refolded when the chain rolls back."""
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import DisburseError
-from disburse.index import schema
+from disburse.index import schema, summary
 from disburse.index.fold import Fold, FoldEvent
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
@@ -298,7 +298,7 @@ class IndexStore:
                 insert(b),
                 [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in rows.items()],
             )
-            fold.apply(conn, folded)
+            _fold(conn, fold, folded)
             _set_cursor(conn, cursor)
 
     def rollback_to(self, ancestor: Cursor, fold: Fold, decode: Decode) -> int:
@@ -341,9 +341,20 @@ def _refold(conn: Connection, fold: Fold, decode: Decode) -> None:
         if folded is not None:
             batch.append(folded)
         if len(batch) >= REFOLD_BATCH:
-            fold.apply(conn, batch)
+            _fold(conn, fold, batch)
             batch = []
+    _fold(conn, fold, batch)
+
+
+def _fold(conn: Connection, fold: Fold, batch: Sequence[FoldEvent]) -> None:
+    """The derived tables and the summaries of one batch: everywhere the store folds."""
     fold.apply(conn, batch)
+    summary.tally(conn, batch)
+
+
+def read_cursor(conn: Connection) -> Cursor | None:
+    """The cursor, on the caller's transaction (readers that need it with their rows)."""
+    return _cursor(conn)
 
 
 def _cursor(conn: Connection) -> Cursor | None:
@@ -407,4 +418,5 @@ __all__ = [
     "IndexStoreError",
     "open_engine",
     "parse_url",
+    "read_cursor",
 ]
