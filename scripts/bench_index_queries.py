@@ -18,8 +18,8 @@ random programs (the roll-up in turn by organisation, category and fiscal year),
 warm-up call of each; p50 and p95 in milliseconds. The forecast's first call at a cursor also
 builds everyone's record from the whole history (kept for that cursor): `forecast_first_ms`.
 
-    python -m scripts.bench_index_queries [EVENTS]   the query phase alone (BENCH_INDEX_ONLY=queries
-                                                     in `make bench-index` does the same)
+    python -m scripts.bench_index_queries    the query phase alone (as BENCH_INDEX_ONLY=queries
+                                             in `make bench-index`; size: BENCH_INDEX_QUERY_EVENTS)
 """
 
 from __future__ import annotations
@@ -439,19 +439,15 @@ def _database(engine: str, pg_server: str, work: Path, size: int, deadline: Any)
         drop()
 
 
-def main(argv: list[str]) -> None:
-    """`child URL OUT SAMPLES` (one measurement), or the phase alone: [EVENTS]."""
-    if argv[:1] == ["child"]:
-        child(argv[1], Path(argv[2]), int(argv[3]))
-        return
+def timed_phase(pg_server: str, *, within: float) -> dict[str, Any]:
+    """The phase at BENCH_INDEX_QUERY_EVENTS under its own deadline (BENCH_INDEX_QUERY_DEADLINE_S,
+    never past `within` seconds from now: the whole benchmark's)."""
     from scripts.bench_common import Deadline
 
-    events = int(argv[0]) if argv else int(os.environ.get("BENCH_INDEX_QUERY_EVENTS", QUERY_EVENTS))
-    deadline = Deadline(
-        "bench-index queries", float(os.environ.get("BENCH_INDEX_QUERY_DEADLINE_S", "900"))
-    )
-    pg_server = os.environ.get("BENCH_INDEX_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    work = Path(tempfile.mkdtemp(prefix="bench-queries-"))
+    events = int(os.environ.get("BENCH_INDEX_QUERY_EVENTS", str(QUERY_EVENTS)))
+    seconds = min(within, float(os.environ.get("BENCH_INDEX_QUERY_DEADLINE_S", "900")))
+    deadline = Deadline("bench-index queries", seconds)
+    work = Path(tempfile.mkdtemp(prefix="bench-index-queries-"))
     try:
         figures = run_phase(
             pg_server=pg_server, work=work, events=events, samples=SAMPLES, deadline=deadline
@@ -459,7 +455,28 @@ def main(argv: list[str]) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     deadline.finish()
+    return figures
+
+
+def summary(figures: dict[str, Any]) -> str:
+    """The phase's figures in one line."""
+    return "; ".join(
+        f"{engine} queries at {figures['query_events']:,} events: "
+        + ", ".join(f"{kind} p95 {q['p95']} ms" for kind, q in kinds.items())
+        for engine, kinds in figures["query_ms"].items()
+    )
+
+
+def main(argv: list[str]) -> None:
+    """`child URL OUT SAMPLES` (one measurement), or the phase alone, its figures merged into
+    reports/index-bench.json."""
+    if argv[:1] == ["child"]:
+        child(argv[1], Path(argv[2]), int(argv[3]))
+        return
+    pg_server = os.environ.get("BENCH_INDEX_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    figures = timed_phase(pg_server, within=float(os.environ.get("BENCH_INDEX_DEADLINE_S", "1500")))
     merge_report(figures)
+    print(summary(figures), flush=True)
 
 
 REPORT: Final = Path("reports/index-bench.json")
