@@ -162,17 +162,12 @@ class IndexQueries:
                 .join(p, p.c.program_id == r.c.program_id)
                 .subquery("paid_to")
             )
-            totals: dict[Any, Any] = dict(
-                conn.execute(
-                    select(paid_to.c.key, schema.uint_sum(paid_to.c.paid)).group_by(paid_to.c.key)
-                ).all()
-            )
             top = conn.execute(_top(paid_to, paid_to.c.key, top_n, conn)).all()
+        # A group's payments sum to its programs' paid (the fold adds each payment to both).
         recipients: dict[Any, list[Recipient]] = defaultdict(list)
         for group, beneficiary, paid in top:
-            recipients[group].append(
-                Recipient(beneficiary, int(paid), ratio(int(paid), int(totals[group])))
-            )
+            total = int(money[group][3])
+            recipients[group].append(Recipient(beneficiary, int(paid), ratio(int(paid), total)))
         ids: dict[Any, list[int]] = defaultdict(list)
         shares: dict[Any, list[float]] = defaultdict(list)
         for program_id, group, fiscal_year in members:
