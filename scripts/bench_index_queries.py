@@ -215,6 +215,10 @@ def write_history(url: str, events: int, *, seed: int = 12) -> int:
                 _write(store, fold, rows, folded, blocks, block, stamp)
                 rows, folded, blocks = [], [], {}
         _write(store, fold, rows, folded, blocks, block, max(stamp, end))
+        with store.engine.begin() as conn:
+            # Statistics for the planner, as PostgreSQL's autovacuum (and SQLite's
+            # `PRAGMA optimize`) would gather them after a load this size.
+            conn.exec_driver_sql("ANALYZE")
         if fold.anomalies:
             raise RuntimeError(f"the synthetic history folded with anomalies: {fold.anomalies[:3]}")
         return store.event_count()

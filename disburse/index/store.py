@@ -105,7 +105,9 @@ def with_database(server: str, name: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.create_aggregate("uint_sum", 1, schema.SqliteUintSum)
+    dbapi_connection.create_function(
+        "uint_join", len(schema.UINT_PARTS), schema.sqlite_uint_join, deterministic=True
+    )
     cur = dbapi_connection.cursor()
     # WAL: readers (the console, `disburse report`) never block the indexer; a committed
     # transaction survives a kill -9 of the process.
@@ -124,7 +126,11 @@ def open_engine(text: str) -> Engine:
         if not folder.is_dir():
             raise IndexStoreError(f"{shown(url)}: the folder {folder} does not exist")
     try:
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        # PostgreSQL's JIT compiles a query whose estimated cost is high (a roll-up's correlated
+        # sub-query is estimated at every program's milestones): hundreds of milliseconds of
+        # compilation for a query that runs in a few. The index's queries are short; no JIT.
+        connect_args = {"options": "-c jit=off"} if url.get_backend_name() == "postgresql" else {}
+        engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise IndexStoreError(f"{shown(url)}: {exc}") from None
     if url.get_backend_name() == "sqlite":
