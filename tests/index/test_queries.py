@@ -169,4 +169,3 @@ def test_answers_on_a_synthetic_history_equal_the_analytics_on_the_whole_index(s
     _assert_like_the_analytics(IndexQueries(synthetic, token=_token), facts)
     summary, summed = _recipients_and_payments(synthetic)
     assert summary == summed
-
