@@ -11,7 +11,9 @@ the command's start to its end:
 - after about 10,000 more events on chain, `disburse index` again on each (catch_up_s: a restart
   reads only what is new);
 - `disburse report --html` from each (report_html_s: facts, analytics and rendering);
-and writes reports/index-bench.json with the peak resident memory of each child.
+and writes reports/index-bench.json with the peak resident memory of each child. Last, the query
+phase (scripts/bench_index_queries.py): the read API timed on an index of a million events written
+through the fold, on each engine, with its own deadline.
 
 Settings from the environment:
     BENCH_INDEX_MILESTONES  milestones on chain (default 11,200: about 112,000 events)
@@ -20,6 +22,11 @@ Settings from the environment:
                             the benchmark creates and drops a database of its own there)
     BENCH_INDEX_DEADLINE_S  the whole benchmark's deadline (default 1,500); past it the benchmark
                             stops (exit 3) naming what it was waiting for
+    BENCH_INDEX_QUERY_EVENTS  the query phase's history (default 1,000,000 events)
+    BENCH_INDEX_QUERY_DEADLINE_S  the query phase's own deadline (default 900, and never past the
+                            whole benchmark's)
+    BENCH_INDEX_ONLY        `queries`: the query phase alone (no chain), its figures merged into
+                            reports/index-bench.json beside those already there
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import psycopg
 from brownie import web3
 
 from disburse.index.store import with_database
+from scripts import bench_index_queries
 from scripts.bench_common import UNIT, BenchError, Builder, Deadline, check_chain, deploy_for_bench
 from scripts.deploy import is_local
 
@@ -98,6 +106,13 @@ def _event_count(db: str) -> int:
 
 
 def main() -> None:
+    pg_server = os.environ.get("BENCH_INDEX_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    only = os.environ.get("BENCH_INDEX_ONLY", "")
+    if only not in ("", "queries"):
+        raise SystemExit(f"BENCH_INDEX_ONLY is `queries` or unset, not {only!r}")
+    if only == "queries":
+        bench_index_queries.main([])
+        return
     if not is_local():
         raise SystemExit("the benchmark builds a long history: run it on a development network")
     started = time.perf_counter()
@@ -105,7 +120,6 @@ def main() -> None:
     gas_limit = check_chain(web3, name="bench-index")
     milestones = int(os.environ.get("BENCH_INDEX_MILESTONES", "11200"))
     programs = int(os.environ.get("BENCH_INDEX_PROGRAMS", "8"))
-    pg_server = os.environ.get("BENCH_INDEX_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
     pg_name = f"bench_index_{uuid.uuid4().hex[:10]}"
     deadline.waiting_for(f"the PostgreSQL server at {pg_server}")
     with psycopg.connect(pg_server, autocommit=True, connect_timeout=5) as conn:
@@ -126,6 +140,8 @@ def main() -> None:
         )
     finally:
         drop_pg()
+    deadline.waiting_for("the query phase")
+    result.update(bench_index_queries.timed_phase(pg_server, within=deadline.remaining()))
     deadline.finish()
     result["bench_wall_s"] = round(time.perf_counter() - started, 1)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +153,8 @@ def main() -> None:
         f"{TARGETS['postgresql']:,}); catch-up of {result['catch_up_events']:,} events: SQLite "
         f"{result['catch_up_s']['sqlite']} s, PostgreSQL {result['catch_up_s']['postgresql']} s; "
         f"report --html: SQLite {result['report_html_s']['sqlite']} s, PostgreSQL "
-        f"{result['report_html_s']['postgresql']} s; written to {REPORT}"
+        f"{result['report_html_s']['postgresql']} s; {bench_index_queries.summary(result)}; "
+        f"written to {REPORT}"
     )
 
 

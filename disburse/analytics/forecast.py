@@ -31,10 +31,11 @@ never makes a future outcome certain.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import median
+from functools import cached_property
 
 from disburse._format import day
 from disburse.analytics.model import DAY, OPEN_STATUSES, MilestoneFacts
@@ -69,14 +70,29 @@ class Record:
     def count(self) -> int:
         return len(self.lateness_s)
 
+    @cached_property
+    def ordered_s(self) -> tuple[float, ...]:
+        """The lateness values in ascending order: the record's distribution, which every
+        forecast reads by bisection (a record of the whole history has one value per milestone,
+        and each open milestone is forecast from it)."""
+        return tuple(sorted(self.lateness_s))
+
+    def above(self, bound: float) -> int:
+        """How many values are above `bound`."""
+        return self.count - bisect_right(self.ordered_s, bound)
+
     @property
     def late(self) -> int:
-        return sum(1 for v in self.lateness_s if v > 0)
+        return self.above(0)
 
     def median_late_s(self) -> float | None:
         """The median lateness of the late ones (math.inf when most of them expired)."""
-        late = [v for v in self.lateness_s if v > 0]
-        return median(late) if late else None
+        ordered = self.ordered_s
+        first, n = len(ordered) - self.late, self.late
+        if n == 0:
+            return None
+        middle = first + n // 2
+        return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
     def words(self) -> str:
         """ "contractor B1 finished 4 of 6 milestones late, by 12 days on median"."""
@@ -127,7 +143,8 @@ def lateness_known(m: MilestoneFacts, now: int) -> tuple[float, str] | None:
     return None
 
 
-def _record(name: str, known: Sequence[tuple[float, str]]) -> Record:
+def record(name: str, known: Sequence[tuple[float, str]]) -> Record:
+    """The record named `name` of lateness values as `lateness_known` gives them."""
     return Record(
         name=name,
         lateness_s=tuple(v for v, _ in known),
@@ -158,9 +175,9 @@ def records_at(milestones: Sequence[MilestoneFacts], now: int) -> Records:
         by_program[m.program_id].append(known)
         everyone.append(known)
     return Records(
-        contractors={b: _record(f"contractor {b}", k) for b, k in by_contractor.items()},
-        programs={p: _record(f"program {p}", k) for p, k in by_program.items()},
-        everyone=_record("all programs", everyone),
+        contractors={b: record(f"contractor {b}", k) for b, k in by_contractor.items()},
+        programs={p: record(f"program {p}", k) for p, k in by_program.items()},
+        everyone=record("all programs", everyone),
     )
 
 
@@ -175,14 +192,46 @@ def _weights(chain: Sequence[Record], strength: float) -> list[float]:
     return weights
 
 
-def _weighted_median(points: Sequence[tuple[float, float]]) -> float:
-    total = sum(w for _, w in points)
-    running = 0.0
-    for value, w in sorted(points):
-        running += w
-        if running >= total / 2:
-            return value
-    return sorted(points)[-1][0]
+@dataclass(frozen=True)
+class _Mixture:
+    """The records' values pooled, each value of record r weighing `weight_r` (the record's
+    weight over its count): masses and the weighted median read by bisection of each record's
+    ordered values, never by walking every value."""
+
+    parts: tuple[tuple[Record, float], ...]
+
+    def mass(self, above: float) -> float:
+        """The weight of the values above `above`."""
+        return sum(w * r.above(above) for r, w in self.parts)
+
+    def _upto(self, value: float, above: float) -> float:
+        """The weight of the values in (above, value]."""
+        return sum(
+            w * (bisect_right(r.ordered_s, value) - bisect_right(r.ordered_s, above))
+            for r, w in self.parts
+        )
+
+    def median(self, above: float) -> float | None:
+        """The weighted median of the values above `above` (the least value at which half of
+        their weight is reached); None when there are none."""
+        half = self.mass(above) / 2
+        found: float | None = None
+        highest: float | None = None
+        for r, _ in self.parts:
+            ordered = r.ordered_s
+            lo, hi = bisect_right(ordered, above), len(ordered)
+            if lo == hi:
+                continue
+            highest = ordered[-1] if highest is None else max(highest, ordered[-1])
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._upto(ordered[mid], above) >= half:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if lo < len(ordered) and (found is None or ordered[lo] < found):
+                found = ordered[lo]
+        return found if found is not None else highest
 
 
 def forecast_milestone(
@@ -191,8 +240,8 @@ def forecast_milestone(
     """The forecast of one open milestone at `now` from the records known then."""
     cfg = model or ForecastModel()
     chain = [
-        records.contractors.get(m.beneficiary, _record(f"contractor {m.beneficiary}", [])),
-        records.programs.get(m.program_id, _record(f"program {m.program_id}", [])),
+        records.contractors.get(m.beneficiary, record(f"contractor {m.beneficiary}", [])),
+        records.programs.get(m.program_id, record(f"program {m.program_id}", [])),
         records.everyone,
     ]
     reasons = [r.words() for r in chain]
@@ -222,32 +271,39 @@ def forecast_milestone(
         return done(cfg.no_history, None if left < 0 else m.deadline)
     total = sum(w for _, w in used)
     reasons.append("weights: " + ", ".join(f"{r.name} {w / total:.0%}" for r, w in used))
-    points = [(v, w / total / r.count) for r, w in used for v in r.lateness_s]
+    mix = _Mixture(tuple((r, w / total / r.count) for r, w in used))
     # Still open at `now`: its lateness will be above -left.
-    above = [(v, w) for v, w in points if v > -left]
     if left < 0:
-        typical = _weighted_median(above) if above else None
+        typical = mix.median(above=-left)
         completion = (
             None if typical is None or math.isinf(typical) else max(now, m.deadline + int(typical))
         )
         return done(1.0, completion)
-    if not above:
+    lower = float(-left)
+    if mix.mass(above=lower) == 0:
         reasons.append("still open later than every milestone in the records finished")
-        above = points
-    mass = sum(w for _, w in above)
-    p = sum(w for v, w in above if v > 0) / mass
+        lower = -math.inf
+    p = mix.mass(above=0) / mix.mass(above=lower)
     p = min(1 - cfg.floor, max(cfg.floor, p))
-    typical = _weighted_median(above)
+    typical = mix.median(above=lower)
+    assert typical is not None  # the records used hold values above `lower`
     completion = None if math.isinf(typical) else max(now, m.deadline + int(typical))
     return done(p, completion)
 
 
 def forecast_open(
-    milestones: Sequence[MilestoneFacts], *, now: int, model: ForecastModel | None = None
+    milestones: Sequence[MilestoneFacts],
+    *,
+    now: int,
+    model: ForecastModel | None = None,
+    records: Records | None = None,
 ) -> tuple[Forecast, ...]:
     """A forecast for every open milestone (Registered or Disputed, not verified) at `now`,
-    from everything known then; in deadline order."""
-    records = records_at(milestones, now)
+    from everything known then; in deadline order. `records` are the records to forecast from
+    (default: those of `milestones` themselves; the index's read API gives one program's
+    milestones with the records of the whole history, read by aggregate queries)."""
+    if records is None:
+        records = records_at(milestones, now)
     open_ = [
         m
         for m in milestones

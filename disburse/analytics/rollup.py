@@ -82,8 +82,13 @@ def ratio(numerator: float, denominator: float) -> float | None:
 def year_elapsed(program: ProgramFacts, now: int) -> float | None:
     """The share of the program's fiscal year elapsed at `now`, clipped to 0..1; None for an
     empty year."""
-    length = program.fiscal_year_end - program.fiscal_year_start
-    share = ratio(now - program.fiscal_year_start, length)
+    return elapsed_share(program.fiscal_year_start, program.fiscal_year_end, now)
+
+
+def elapsed_share(start: int, end: int, now: int) -> float | None:
+    """The share of the period [start, end) elapsed at `now`, clipped to 0..1; None for an empty
+    period."""
+    share = ratio(now - start, end - start)
     return None if share is None else min(1.0, max(0.0, share))
 
 

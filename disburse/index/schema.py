@@ -16,7 +16,8 @@ Events are the source of truth and the rest is derived from them:
 
 Amounts are uint256 and must stay exact: NUMERIC(78, 0) in PostgreSQL; in SQLite, whose integers
 are 64-bit, text zero-padded to 78 digits, so that comparing text compares numbers (Ponder's
-encoding), summed exactly by `uint_sum` (an aggregate registered on every SQLite connection).
+encoding), summed exactly by `uint_sum` (in SQLite, native sums of parts of the digits, joined by a
+function registered on every SQLite connection).
 """
 
 from __future__ import annotations
@@ -87,24 +88,32 @@ def _uint_sum_postgresql(element: uint_sum, compiler: SQLCompiler, **kw: Any) ->
     return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
 
 
+UINT_PARTS: Final = (6, 12, 12, 12, 12, 12, 12)
+"""The digits of a 78-digit amount, split so that SQLite sums each part as a native 64-bit
+integer: a 12-digit part is below 10**12, so a group of up to 9.2 million rows sums without
+overflow (past it SQLite raises "integer overflow"; it never wraps)."""
+
+
 @compiles(uint_sum)
 def _uint_sum_sqlite(element: uint_sum, compiler: SQLCompiler, **kw: Any) -> str:
-    zero = "0" * UINT_DIGITS
-    return f"coalesce(uint_sum({compiler.process(element.clauses, **kw)}), '{zero}')"
+    # Each part summed by SQLite itself, joined once per group by `uint_join`: a Python
+    # aggregate called for every row cost about 5 us a row, the most of a roll-up's time.
+    parts, start = [], 1
+    for digits in UINT_PARTS:
+        value = compiler.process(element.clauses, **kw)
+        parts.append(f"sum(CAST(substr({value}, {start}, {digits}) AS INTEGER))")
+        start += digits
+    return f"uint_join({', '.join(parts)})"
 
 
-class SqliteUintSum:
-    """SQLite's `uint_sum` aggregate: Python integers are exact at any size."""
-
-    def __init__(self) -> None:
-        self.total = 0
-
-    def step(self, value: str | None) -> None:
-        if value is not None:
-            self.total += int(value)
-
-    def finalize(self) -> str:
-        return str(self.total).zfill(UINT_DIGITS)
+def sqlite_uint_join(*sums: int | None) -> str:
+    """SQLite's `uint_join`: the parts' sums (None over no rows) as one exact, zero-padded
+    amount."""
+    total, shift = 0, UINT_DIGITS
+    for digits, part in zip(UINT_PARTS, sums, strict=True):
+        shift -= digits
+        total += (part or 0) * 10**shift
+    return str(total).zfill(UINT_DIGITS)
 
 
 metadata = MetaData()
@@ -155,6 +164,9 @@ events = Table(
     Index("ix_events_program", "program_id"),
     Index("ix_events_milestone", "milestone_id"),
     Index("ix_events_proposal", "proposal_id"),
+    # One program's events of a kind (its last money movement, its expiries): the read API's
+    # per-program queries (disburse.index.queries).
+    Index("ix_events_program_name", "program_id", "name"),
 )
 
 programs = Table(
@@ -269,7 +281,27 @@ baselines = Table(
     Index("ix_baselines_program", "program_id"),
 )
 
-DERIVED: Final = (programs, milestones, attestations, payments, proposals, baselines)
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("program_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("beneficiary", String(ADDRESS), primary_key=True),
+    Column("paid", Uint256, nullable=False),
+    Column("payments", Integer, nullable=False),
+)
+"""What each beneficiary was paid by each program: the payments summed as they are stored
+(`disburse.index.summary`), so that a roll-up's top recipients read a few rows per program
+instead of every payment of the history."""
+
+DERIVED: Final = (
+    programs,
+    milestones,
+    attestations,
+    payments,
+    proposals,
+    baselines,
+    recipients,
+)
 """The tables folded from the events: emptied and refolded when the chain rolls back."""
 
 

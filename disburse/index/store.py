@@ -35,7 +35,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import DisburseError
-from disburse.index import schema
+from disburse.index import schema, summary
 from disburse.index.fold import Fold, FoldEvent
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
@@ -107,7 +107,9 @@ def with_database(server: str, name: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.create_aggregate("uint_sum", 1, schema.SqliteUintSum)
+    dbapi_connection.create_function(
+        "uint_join", len(schema.UINT_PARTS), schema.sqlite_uint_join, deterministic=True
+    )
     cur = dbapi_connection.cursor()
     # WAL: readers (the console, `disburse report`) never block the indexer; a committed
     # transaction survives a kill -9 of the process.
@@ -135,7 +137,11 @@ def open_engine(text: str) -> Engine:
         if not folder.is_dir():
             raise IndexStoreError(f"{shown(url)}: the folder {folder} does not exist")
     try:
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        # PostgreSQL's JIT compiles a query whose estimated cost is high (a roll-up's correlated
+        # sub-query is estimated at every program's milestones): hundreds of milliseconds of
+        # compilation for a query that runs in a few. The index's queries are short; no JIT.
+        connect_args = {"options": "-c jit=off"} if url.get_backend_name() == "postgresql" else {}
+        engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise IndexStoreError(f"{shown(url)}: {exc}") from None
     if url.get_backend_name() == "sqlite":
@@ -313,7 +319,7 @@ class IndexStore:
                 insert(b),
                 [{"number": n, "hash": h, "timestamp": t} for n, (h, t) in rows.items()],
             )
-            fold.apply(conn, folded)
+            _fold(conn, fold, folded)
             _set_cursor(conn, cursor)
         if self.engine.url.get_backend_name() == "sqlite":
             if self._checkpointer is None:
@@ -403,9 +409,20 @@ def _refold(conn: Connection, fold: Fold, decode: Decode) -> None:
         if folded is not None:
             batch.append(folded)
         if len(batch) >= REFOLD_BATCH:
-            fold.apply(conn, batch)
+            _fold(conn, fold, batch)
             batch = []
+    _fold(conn, fold, batch)
+
+
+def _fold(conn: Connection, fold: Fold, batch: Sequence[FoldEvent]) -> None:
+    """The derived tables and the summaries of one batch: everywhere the store folds."""
     fold.apply(conn, batch)
+    summary.tally(conn, batch)
+
+
+def read_cursor(conn: Connection) -> Cursor | None:
+    """The cursor, on the caller's transaction (readers that need it with their rows)."""
+    return _cursor(conn)
 
 
 def _cursor(conn: Connection) -> Cursor | None:
@@ -469,4 +486,5 @@ __all__ = [
     "IndexStoreError",
     "open_engine",
     "parse_url",
+    "read_cursor",
 ]

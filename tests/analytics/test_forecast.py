@@ -110,3 +110,41 @@ def test_only_open_milestones_are_forecast() -> None:
         ms[2].milestone_id,
         ms[3].milestone_id,
     ]
+
+
+def test_the_pooled_records_median_and_masses_are_those_of_every_value_pooled() -> None:
+    """Read by bisection, they are what a walk over every value gives: the least value where
+    half the weight is reached (up to rounding at an exact half)."""
+    import math
+    import random
+
+    from disburse.analytics.forecast import _Mixture, record
+
+    rng = random.Random(3)
+    for _ in range(300):
+        records = [
+            record(
+                name,
+                [
+                    (math.inf, "expired") if rng.random() < 0.1 else (rng.randint(-9, 9) * DAY, "")
+                    for _ in range(rng.randint(1, 12))
+                ],
+            )
+            for name in ("contractor", "program", "everyone")
+        ]
+        weights = [rng.random() for _ in records]
+        mix = _Mixture(tuple((r, w / r.count) for r, w in zip(records, weights, strict=True)))
+        points = [
+            (v, w / r.count) for r, w in zip(records, weights, strict=True) for v in r.lateness_s
+        ]
+        bound = rng.randint(-10, 10) * DAY
+        above = [(v, w) for v, w in points if v > bound]
+        assert mix.mass(above=bound) == pytest.approx(sum(w for _, w in above))
+        median = mix.median(above=bound)
+        if not above:
+            assert median is None
+            continue
+        half = sum(w for _, w in above) / 2
+        assert median in {v for v, _ in above}
+        assert sum(w for v, w in above if v <= median) >= half * (1 - 1e-9)
+        assert sum(w for v, w in above if v < median) <= half * (1 + 1e-9)
