@@ -29,7 +29,9 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from disburse.chain.deployment import Deployment
 from disburse.chain.errors import ChainError, ContractRevertError, TransactionTimeoutError
 from disburse.chain.escrow import ProgramFacts
 from disburse.chain.profile import ChainProfile
+from disburse.index.store import with_database
 
 DAY = 86_400
 BENCH_FACTS = ProgramFacts(
@@ -683,3 +686,25 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+@contextmanager
+def scratch_pg_database(server: str, prefix: str, deadline: Deadline) -> Iterator[str]:
+    """A new database of its own on the PostgreSQL server at `server`, as a URL; dropped
+    afterwards, also when the deadline passes."""
+    import psycopg  # only the index benchmarks need it
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    deadline.waiting_for(f"the PostgreSQL server at {server}")
+    with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    deadline.on_expiry(drop)
+    try:
+        yield with_database(server, name)
+    finally:
+        drop()

@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from eth_utils.crypto import keccak
 from disburse.analytics.model import DAY, JAPAN
 from disburse.chain.deployment import Deployment
 from disburse.index.fold import Fold, FoldEvent
-from disburse.index.store import Cursor, IndexStore, with_database
+from disburse.index.store import Cursor, IndexStore
 
 QUERY_EVENTS: Final = 1_000_000
 """The default size of the query phase's history (BENCH_INDEX_QUERY_EVENTS)."""
@@ -425,22 +424,10 @@ def _database(engine: str, pg_server: str, work: Path, size: int, deadline: Any)
             for leftover in work.glob(f"queries-{size}.db*"):
                 leftover.unlink()
         return
-    import psycopg
+    from scripts.bench_common import scratch_pg_database
 
-    name = f"bench_queries_{uuid.uuid4().hex[:10]}"
-    deadline.waiting_for(f"the PostgreSQL server at {pg_server}")
-    with psycopg.connect(pg_server, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(pg_server, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    deadline.on_expiry(drop)
-    try:
-        yield with_database(pg_server, name)
-    finally:
-        drop()
+    with scratch_pg_database(pg_server, "bench_queries", deadline) as url:
+        yield url
 
 
 def timed_phase(pg_server: str, *, within: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import codecs
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 import requests
@@ -102,24 +103,21 @@ class LogStream:
 
     def logs(self, start: int, end: int) -> Iterator[dict[str, Any]]:
         """The logs of [start, end], one at a time, as the node sent them."""
-        response = self._post(start, end)
-        try:
+        with self._reading(self._post(start, end)) as response:
             yield from result_items(response.iter_content(STREAM_CHUNK))
-        except requests.RequestException as exc:
-            raise ChainUnavailableError(
-                f"eth_getLogs: {self.client.profile.rpc_url} stopped answering in the middle of "
-                f"a response ({exc})"
-            ) from None
-        finally:
-            response.close()
 
     def body(self, start: int, end: int) -> bytes:
         """The whole response for the logs of [start, end], unparsed (`parsed_logs` parses it):
         parsed at once, about a quarter faster than streamed, for a reader whose windows are
         steered to a bounded number of logs (the indexer's)."""
-        response = self._post(start, end)
+        with self._reading(self._post(start, end)) as response:
+            return bytes(response.content)
+
+    @contextmanager
+    def _reading(self, response: requests.Response) -> Iterator[requests.Response]:
+        """The response's body read inside: a node that stops in the middle is unavailable."""
         try:
-            return response.content
+            yield response
         except requests.RequestException as exc:
             raise ChainUnavailableError(
                 f"eth_getLogs: {self.client.profile.rpc_url} stopped answering in the middle of "
