@@ -294,7 +294,7 @@ def test_the_text_report_reads_as_a_report(run_audit, history):
     result = run_audit()
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    assert "2 programs, 10 milestones, 6 council proposals" in text
+    assert "2 programs, 10 milestones, 7 council proposals" in text
     assert "150,000 JPYT" in text and "117,000 JPYT" in text
     assert f"#3 [executed] force-release milestone A/M5 ({short(history.ids['A/M5'])})" in text
     assert "#6 [expired] cancel milestone A/M8" in text

@@ -2,12 +2,13 @@
 described in words, and bad arguments are refused with a message that names them.
 
 encode(action, args)
-├── each of the 19 actions ........... the named function with the given arguments, at the
+├── each of the 20 actions ........... the named function with the given arguments, at the
 │                                      escrow (overrides, roles, pause) or the council (members)
 ├── unknown action ................... ProposalError listing the known actions
 ├── wrong number of arguments ........ ProposalError naming the parameters
 └── a bad value ...................... ProposalError naming the parameter (milestone id, address,
-                                       zero address, quorum / threshold range, program, window)
+                                       zero address, quorum / threshold range, program, window,
+                                       baseline)
 describe(target, data)
 ├── each action ...................... its plain words, with milestone facts when given
 ├── another contract ................. says so, with the selector
@@ -102,6 +103,14 @@ CASES = [
         "set the challenge window of program 3 to 2 days 1 h",
     ),
     (
+        "set-baseline",
+        [3, 1_200_000 * 10**18],
+        ESCROW,
+        "setBaseline",
+        {"programId": 3, "baseline": 1_200_000 * 10**18},
+        "set the baseline of program 3 to 1,200,000 tokens",
+    ),
+    (
         "grant-manager",
         [ALICE],
         ESCROW,
@@ -169,6 +178,12 @@ CASES = [
         "change the council threshold to 2",
     ),
 ]
+
+
+def test_a_baseline_is_described_in_its_programs_token():
+    target, data = encode(ESCROW, COUNCIL, "set-baseline", [3, 1_200_000 * 10**18])
+    words = describe(ESCROW, COUNCIL, target, data, program_money=lambda _p: JPYT)
+    assert words == "set the baseline of program 3 to 1,200,000 JPYT"
 
 
 def test_every_action_has_a_case():
@@ -261,6 +276,8 @@ def test_other_escrow_functions_are_described_by_name_and_arguments():
         ("set-window", [0, 10], "program must be from 1"),
         ("set-window", [1, -1], "challenge window must be from 0 to"),
         ("close-program", [0], "close-program: program must be from 1"),
+        ("set-baseline", [1, 0], "set-baseline: baseline must be from 1 to"),
+        ("set-baseline", [1, 2**128], "set-baseline: baseline must be from 1 to"),
         ("set-program-manager", [1, "0x" + "00" * 20], "must not be the zero address"),
         ("set-program-treasury", [1, "treasury"], "treasury 'treasury' is not an address"),
     ],
