@@ -21,11 +21,15 @@ program close
 program withdraw
 ├── closed with a remainder -> paid to the treasury
 └── open program -> refused, nothing sent
-program show -> manager, token, treasury, window, balances, milestones by status
+program create: bad facts (title, organisation, category, year, baseline) -> refused, none sent
+program show -> facts, manager, token, treasury, window, balances, baseline, milestones by status
 paused escrow -> refused, nothing sent
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from brownie import accounts, chain
@@ -38,19 +42,34 @@ from tests.conftest import DAY, TOKEN_UNIT, milestone_input
 from tests.programs import FACT_OPTIONS, FACTS
 
 
-def test_create_prints_the_new_program_id_and_the_program_is_on_chain(cli, deployed, people):
-    before = deployed.escrow.programCount()
-    out = cli(
+def create(
+    cli: Any,
+    people: Any,
+    *,
+    facts: Sequence[str] = FACT_OPTIONS,
+    token: str | None = None,
+    treasury: str | None = None,
+    window: str = "1d",
+    **how: Any,
+) -> Any:
+    """`disburse program create` with the test facts, the people's treasury and a one-day
+    window unless given otherwise."""
+    return cli(
         "program",
         "create",
-        *FACT_OPTIONS,
-        "--token",
-        deployed.token.address,
+        *facts,
+        *(("--token", token) if token is not None else ()),
         "--treasury",
-        str(people.treasury),
+        treasury if treasury is not None else str(people.treasury),
         "--challenge-window",
-        "2d",
+        window,
+        **how,
     )
+
+
+def test_create_prints_the_new_program_id_and_the_program_is_on_chain(cli, deployed, people):
+    before = deployed.escrow.programCount()
+    out = create(cli, people, token=deployed.token.address, window="2d")
     assert out.exit_code == 0, out.output
     assert out.stdout.strip() == str(before + 1)
     manager, closed, token, window, treasury, balance, committed, baseline = (
@@ -69,15 +88,7 @@ def test_create_prints_the_new_program_id_and_the_program_is_on_chain(cli, deplo
 
 
 def test_create_takes_the_deployment_token_when_none_is_given(cli, deployed, people):
-    out = cli(
-        "program",
-        "create",
-        *FACT_OPTIONS,
-        "--treasury",
-        str(people.treasury),
-        "--challenge-window",
-        "90m",
-    )
+    out = create(cli, people, window="90m")
     assert out.exit_code == 0, out.output
     program = deployed.escrow.program(int(out.stdout))
     assert program[2] == deployed.token and program[3] == 90 * 60
@@ -122,15 +133,7 @@ def _with(option: str, value: str) -> list[str]:
 )
 def test_create_refuses_bad_facts_and_sends_nothing(cli, deployed, people, option, value, says):
     sent, count = nonce(people.manager), deployed.escrow.programCount()
-    out = cli(
-        "program",
-        "create",
-        *_with(option, value),
-        "--treasury",
-        str(people.treasury),
-        "--challenge-window",
-        "1d",
-    )
+    out = create(cli, people, facts=_with(option, value))
     assert out.exit_code == 2, out.output
     assert says in out.stderr
     assert nonce(people.manager) == sent
@@ -140,15 +143,7 @@ def test_create_refuses_bad_facts_and_sends_nothing(cli, deployed, people, optio
 def test_show_names_the_program_by_its_facts(cli, deployed, people):
     given = _with("--title", "Next-generation wheeled armoured vehicle")
     given = [*given[:3], "GSDF", *given[4:]]
-    out = cli(
-        "program",
-        "create",
-        *given,
-        "--treasury",
-        str(people.treasury),
-        "--challenge-window",
-        "1d",
-    )
+    out = create(cli, people, facts=given)
     assert out.exit_code == 0, out.output
     shown = table_rows(cli("program", "show", out.stdout.strip()).stdout)
     assert shown["title"] == "Next-generation wheeled armoured vehicle"
@@ -159,15 +154,7 @@ def test_show_names_the_program_by_its_facts(cli, deployed, people):
 
 def test_create_refuses_a_window_above_the_escrows_maximum_and_sends_nothing(cli, people):
     sent = nonce(people.manager)
-    out = cli(
-        "program",
-        "create",
-        *FACT_OPTIONS,
-        "--treasury",
-        str(people.treasury),
-        "--challenge-window",
-        "91d",
-    )
+    out = create(cli, people, window="91d")
     assert out.exit_code == 2
     assert "longer than the escrow allows (90d" in out.stderr
     assert nonce(people.manager) == sent
@@ -175,16 +162,7 @@ def test_create_refuses_a_window_above_the_escrows_maximum_and_sends_nothing(cli
 
 def test_create_refuses_a_signer_without_the_manager_role_and_sends_nothing(cli, people):
     sent = nonce(people.outsider)
-    out = cli(
-        "program",
-        "create",
-        *FACT_OPTIONS,
-        "--treasury",
-        str(people.treasury),
-        "--challenge-window",
-        "1d",
-        signer="outsider",
-    )
+    out = create(cli, people, signer="outsider")
     assert out.exit_code == 2
     assert out.stderr.startswith("error: ")
     assert f"you ({people.outsider.address}) do not hold the program-manager role" in out.stderr
@@ -193,17 +171,7 @@ def test_create_refuses_a_signer_without_the_manager_role_and_sends_nothing(cli,
 
 def test_create_refuses_a_token_address_without_a_contract(cli, people):
     sent = nonce(people.manager)
-    out = cli(
-        "program",
-        "create",
-        *FACT_OPTIONS,
-        "--token",
-        str(people.beneficiary),
-        "--treasury",
-        str(people.treasury),
-        "--challenge-window",
-        "1d",
-    )
+    out = create(cli, people, token=str(people.beneficiary))
     assert out.exit_code == 2
     assert "holds no contract, so it is not a token" in out.stderr
     assert nonce(people.manager) == sent
@@ -215,24 +183,14 @@ def test_create_refuses_an_address_with_a_broken_checksum(cli, people):
     if broken == address:  # the last character is a digit: change a letter instead
         i = next(i for i, c in enumerate(address) if c.isalpha() and i > 1)
         broken = address[:i] + address[i].swapcase() + address[i + 1 :]
-    out = cli("program", "create", *FACT_OPTIONS, "--treasury", broken, "--challenge-window", "1d")
+    out = create(cli, people, treasury=broken)
     assert out.exit_code == 2
     assert f"error: treasury: {broken} fails its checksum" in out.stderr
 
 
 def test_create_reports_an_unreachable_chain_in_one_line(cli, people, unreachable_profile):
     sent = nonce(people.manager)
-    out = cli(
-        "program",
-        "create",
-        *FACT_OPTIONS,
-        "--treasury",
-        str(people.treasury),
-        "--challenge-window",
-        "1d",
-        rpc_url=DEAD_RPC,
-        profile=unreachable_profile,
-    )
+    out = create(cli, people, rpc_url=DEAD_RPC, profile=unreachable_profile)
     assert out.exit_code == 2
     assert out.stderr.startswith("error: eth_chainId: http://127.0.0.1:9 did not answer")
     assert len(out.stderr.strip().splitlines()) == 1
