@@ -19,6 +19,7 @@ a commitment (register, registerMilestones, amend, forceRelease of an expired mi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import brownie
@@ -34,8 +35,7 @@ BASELINE = 100 * UNIT
 
 
 def facts(**changes: Any) -> tuple[Any, ...]:
-    given = {**TEST_FACTS.__dict__, "baseline": BASELINE, **changes}
-    return ProgramFacts(**given).as_arg()
+    return replace(TEST_FACTS, **{"baseline": BASELINE, **changes}).as_arg()
 
 
 def new_program(escrow: Any, token: Any, roles: Any, *, funds: int, **changes: Any) -> int:
@@ -115,7 +115,7 @@ def test_create_program_refuses_a_fact_of_the_wrong_length(
             token, roles.treasury, 0, facts(**{field: value}), {"from": roles.manager}
         )
     assert escrow.programCount() == count
-    assert ProgramFacts(**{**TEST_FACTS.__dict__, field: value}).problems()
+    assert replace(TEST_FACTS, **{field: value}).problems()
 
 
 def test_create_program_accepts_facts_at_their_limits(escrow, token, roles):
