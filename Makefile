@@ -17,6 +17,9 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 SHIM := .solcx/solc-v$(SOLC_VERSION)
 ANVIL := .tools/bin/anvil
+# The console serves its scripts and styles itself (air-gapped networks): copied from npm here.
+VENDOR := disburse/console/static/vendor
+VENDOR_FILES := $(VENDOR)/htmx.min.js $(VENDOR)/uPlot.iife.min.js $(VENDOR)/uPlot.min.css
 
 .PHONY: help setup test demo gas bench-audit bench-oracle bench-index lint slither clean
 
@@ -30,7 +33,7 @@ help:
 	@echo "make lint   ruff, mypy (strict) and slither"
 	@echo "make setup  install the toolchain (idempotent; test/demo run it)"
 
-setup: $(STAMP_PY) $(STAMP_NPM) $(SHIM) $(ANVIL)
+setup: $(STAMP_PY) $(STAMP_NPM) $(SHIM) $(ANVIL) $(VENDOR_FILES)
 
 $(STAMP_PY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +54,11 @@ $(SHIM): tools/solc-shim/solc.js $(STAMP_NPM)
 
 $(ANVIL): tools/link-native.js $(STAMP_NPM)
 	node tools/link-native.js
+
+$(VENDOR)/htmx.min.js: $(STAMP_NPM)
+	mkdir -p $(VENDOR) && cp node_modules/htmx.org/dist/htmx.min.js $@
+$(VENDOR)/uPlot.%: $(STAMP_NPM)
+	mkdir -p $(VENDOR) && cp node_modules/uplot/dist/uPlot.$* $@
 
 test: setup
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
