@@ -1,0 +1,230 @@
+"""Stored events decoded for people: each log of the index as its kind, where it is (block,
+transaction, time) and its arguments typed for display (amounts with their token, addresses,
+hashes, durations), through the index's own decoder (`disburse.index.ingest.Decoder`, the build
+artifacts' ABIs).
+
+Shared by the milestone timeline, the events list and its CSV, so that one event reads the same
+on every page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from sqlalchemy import Connection, Select, select
+
+from disburse._format import ref_text
+from disburse.index import schema
+from disburse.index.ingest import Decoder
+from disburse.index.store import EventRow
+from disburse.report.facts import TokenFacts, TokenLookup
+
+ArgKind = Literal["amount", "address", "addresses", "hash", "number", "duration", "text", "ref"]
+
+_AMOUNTS: Final = frozenset({"amount", "baseline"})
+"""uint256 arguments that are money of the event's program."""
+_DURATIONS: Final = frozenset({"challengeWindow"})
+_AMOUNT_OF: Final = {("BaselineChanged", "previous")}
+"""Arguments named otherwise that are money (a baseline's previous value)."""
+
+COUNCIL_ACTED: Final = frozenset(
+    {
+        "MilestoneFrozen",
+        "MilestoneUnfrozen",
+        "MilestoneCancelled",
+        "MilestoneForceReleased",
+        "BeneficiaryReplaced",
+        "DisputeResolved",
+        "ChallengeWindowSet",
+        "BaselineChanged",
+        "ProgramManagerChanged",
+        "ProgramTreasuryChanged",
+        "CommitteeUpdated",
+    }
+)
+"""Escrow events only the council's executed proposals cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One decoded argument: its ABI name, how it is shown, and its value (amounts as exact
+    integers in base units, hashes as 0x hex)."""
+
+    name: str
+    kind: ArgKind
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One stored event, decoded."""
+
+    block: int
+    log_index: int
+    tx_hash: str
+    time: int
+    name: str
+    contract: Literal["escrow", "council"]
+    program_id: int | None
+    """The program the event is about: named by it, or its milestone's."""
+    milestone_id: str | None
+    proposal_id: int | None
+    sender: str | None
+    """The transaction's sender, stored for the events that name nobody."""
+    args: tuple[Arg, ...]
+    token: TokenFacts | None
+    """The program's token, for the amounts; None for an event of no program."""
+
+    def arg(self, name: str) -> Any:
+        for a in self.args:
+            if a.name == name:
+                return a.value
+        return None
+
+
+def event_columns() -> Select[Any]:
+    """The columns an `EventRow` is made of, events joined with their blocks' times."""
+    e, b = schema.events, schema.blocks
+    return select(
+        e.c.block,
+        e.c.log_index,
+        e.c.tx_hash,
+        e.c.address,
+        e.c.name,
+        e.c.topics,
+        e.c.data,
+        e.c.sender,
+        b.c.timestamp,
+        e.c.program_id,
+        e.c.milestone_id,
+        e.c.proposal_id,
+    ).join(b, b.c.number == e.c.block)
+
+
+def _kind(event: str, name: str, value: Any) -> ArgKind:
+    if isinstance(value, bytes | bytearray):
+        return "ref" if name == "externalRef" else "hash"
+    if isinstance(value, list | tuple):
+        return "addresses"
+    if isinstance(value, str):
+        return "address" if value.startswith("0x") and len(value) == 42 else "text"
+    if name in _AMOUNTS or (event, name) in _AMOUNT_OF:
+        return "amount"
+    if name in _DURATIONS:
+        return "duration"
+    return "number"
+
+
+def _shown(kind: ArgKind, value: Any) -> Any:
+    if kind == "hash":
+        return "0x" + bytes(value).hex()
+    if kind == "ref":
+        return ref_text(bytes(value))
+    if kind == "addresses":
+        return tuple(str(v) for v in value)
+    if isinstance(value, bool):
+        return value
+    return int(value) if kind in ("amount", "number", "duration") else value
+
+
+class EventDecoding:
+    """Decodes stored rows into `EventView`s, looking up each program's token and each
+    milestone's program once per call."""
+
+    def __init__(self, decoder: Decoder, token: TokenLookup) -> None:
+        self.decoder = decoder
+        self.token = token
+
+    def views(self, conn: Connection, rows: Sequence[Any]) -> list[EventView]:
+        """Rows of `event_columns()` as views, in the order given; logs of no known event are
+        left out."""
+        milestones = {r[10] for r in rows if r[10] is not None and r[9] is None}
+        program_of = _programs_of(conn, milestones)
+        programs = {r[9] for r in rows if r[9] is not None} | set(program_of.values())
+        tokens = _tokens(conn, programs, self.token)
+        out = []
+        for r in rows:
+            row = EventRow(
+                block=int(r[0]),
+                log_index=int(r[1]),
+                tx_hash=r[2],
+                address=r[3],
+                name=r[4],
+                topics=r[5].split(","),
+                data=r[6],
+                sender=r[7],
+                timestamp=int(r[8]),
+            )
+            decoded = self.decoder.values(row)
+            if decoded is None:
+                continue
+            layout, values = decoded
+            program = int(r[9]) if r[9] is not None else program_of.get(r[10])
+            args = tuple(
+                Arg(n, k, _shown(k, v))
+                for n, v in zip(layout.names, values, strict=True)
+                for k in (_kind(layout.name, n, v),)
+            )
+            out.append(
+                EventView(
+                    block=row.block,
+                    log_index=row.log_index,
+                    tx_hash=row.tx_hash,
+                    time=row.timestamp,
+                    name=layout.name,
+                    contract="council" if row.address.lower() == self.decoder.council else "escrow",
+                    program_id=program,
+                    milestone_id=r[10],
+                    proposal_id=None if r[11] is None else int(r[11]),
+                    sender=row.sender,
+                    args=args,
+                    token=tokens.get(program) if program is not None else None,
+                )
+            )
+        return out
+
+
+def _programs_of(conn: Connection, milestones: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(milestones)
+    if not wanted:
+        return {}
+    m = schema.milestones
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for mid, pid in conn.execute(
+            select(m.c.milestone_id, m.c.program_id).where(m.c.milestone_id.in_(chunk))
+        ):
+            found[str(mid)] = int(pid)
+    return found
+
+
+def _tokens(conn: Connection, programs: Iterable[int], token: TokenLookup) -> dict[int, TokenFacts]:
+    wanted = sorted(programs)
+    if not wanted:
+        return {}
+    p = schema.programs
+    rows = conn.execute(select(p.c.program_id, p.c.token).where(p.c.program_id.in_(wanted)))
+    return {int(pid): token(str(address)) for pid, address in rows}
+
+
+def executed_proposals(conn: Connection, tx_hashes: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """The council proposal executed in each of these transactions, with its executor: who is
+    behind an escrow event the council caused."""
+    wanted = sorted(set(tx_hashes))
+    if not wanted:
+        return {}
+    p, e = schema.proposals, schema.events
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            select(e.c.tx_hash, p.c.proposal_id, p.c.executor)
+            .join(p, p.c.proposal_id == e.c.proposal_id)
+            .where(e.c.tx_hash.in_(chunk), e.c.name == "ProposalExecuted")
+        )
+        for tx, pid, executor in rows:
+            found[str(tx)] = (int(pid), str(executor))
+    return found

@@ -1,0 +1,251 @@
+"""The program page's figures: facts and baseline history, the PV/EV/AC S-curves and today's
+earned value with green/amber/red bands (the analytics' `Thresholds`), funding and payments over
+time, and the milestones.
+
+Earned value comes from `IndexQueries.program` (the analytics' `evm_at` on the program's own
+rows); the curves are `evm_series` sampled at every instant a curve can move (a deadline, a
+verification, a release on the 0/100 method: a step function changes nowhere else), so the
+chart's points are exact, not interpolated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Connection, select
+
+from disburse._format import ref_text
+from disburse.analytics.alerts import Thresholds
+from disburse.analytics.evm import EvmPoint, evm_series
+from disburse.analytics.model import MilestoneFacts
+from disburse.index import schema
+from disburse.index.queries import IndexQueries, ProgramAnswer
+from disburse.index.store import Cursor
+
+Band = Literal["green", "amber", "red", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramRow:
+    """What the `programs` table says beyond the analytics' facts."""
+
+    program_id: int
+    manager: str
+    token: str
+    treasury: str
+    challenge_window: int
+    closed: bool
+    created_block: int
+    baseline_recorded: int | None
+    """The original baseline as ProgramDescribed recorded it; None when never described."""
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineStep:
+    """One BaselineChanged: the council re-baselined the program."""
+
+    block: int
+    log_index: int
+    tx_hash: str
+    time: int
+    previous: int
+    baseline: int
+
+
+@dataclass(frozen=True, slots=True)
+class CashPoint:
+    """The program's money to date at `time`: cumulative funding, payments and refunds."""
+
+    time: int
+    funded: int
+    paid: int
+    withdrawn: int
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneLine:
+    facts: MilestoneFacts
+    ref: str
+    spec_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramPage:
+    cursor: Cursor
+    row: ProgramRow
+    answer: ProgramAnswer
+    baselines: tuple[BaselineStep, ...]
+    curve: tuple[EvmPoint, ...]
+    cash: tuple[CashPoint, ...]
+    milestones: tuple[MilestoneLine, ...]
+    bands: dict[str, Band]
+    """The band of each earned-value figure that has one: spi, cpi, spi_t, bei, tcpi, eac."""
+
+
+def program_row(conn: Connection, program_id: int) -> ProgramRow | None:
+    """The program's row, None when the index holds no such program (the page's 404; also what
+    the access check reads the manager from)."""
+    p = schema.programs
+    r = conn.execute(select(p).where(p.c.program_id == program_id)).mappings().first()
+    if r is None:
+        return None
+    return ProgramRow(
+        program_id=int(r["program_id"]),
+        manager=str(r["manager"]),
+        token=str(r["token"]),
+        treasury=str(r["treasury"]),
+        challenge_window=int(r["challenge_window"]),
+        closed=bool(r["closed"]),
+        created_block=int(r["created_block"]),
+        baseline_recorded=None if r["baseline_original"] is None else int(r["baseline_original"]),
+    )
+
+
+def baseline_history(conn: Connection, program_id: int) -> tuple[BaselineStep, ...]:
+    """Every BaselineChanged of the program in chain order, with its transaction."""
+    b, e = schema.baselines, schema.events
+    rows = conn.execute(
+        select(b.c.block, b.c.log_index, e.c.tx_hash, b.c.time, b.c.previous, b.c.baseline)
+        .join(e, (e.c.block == b.c.block) & (e.c.log_index == b.c.log_index))
+        .where(b.c.program_id == program_id)
+        .order_by(b.c.block, b.c.log_index)
+    )
+    return tuple(
+        BaselineStep(int(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows
+    )
+
+
+def cash_history(conn: Connection, program_id: int) -> tuple[CashPoint, ...]:
+    """Funding (ProgramFunded), payments (the `payments` table) and refunds
+    (RemainderWithdrawn) summed to date, one point per instant any of them moved."""
+    e, b, pay = schema.events, schema.blocks, schema.payments
+    moves: list[tuple[int, int, int, str, int]] = []
+    rows = conn.execute(
+        select(e.c.block, e.c.log_index, b.c.timestamp, e.c.name, e.c.data)
+        .join(b, b.c.number == e.c.block)
+        .where(
+            e.c.program_id == program_id,
+            e.c.name.in_(("ProgramFunded", "RemainderWithdrawn")),
+        )
+    )
+    for block, index, time, name, data in rows:
+        # Both events carry one non-indexed word: the amount (IMilestoneEscrow).
+        moves.append((int(block), int(index), int(time), str(name), int(str(data), 16)))
+    for block, index, time, amount in conn.execute(
+        select(pay.c.block, pay.c.log_index, pay.c.time, pay.c.amount).where(
+            pay.c.program_id == program_id
+        )
+    ):
+        moves.append((int(block), int(index), int(time), "MilestoneReleased", int(amount)))
+    moves.sort()
+    funded = paid = withdrawn = 0
+    points: list[CashPoint] = []
+    for _block, _index, time, name, amount in moves:
+        if name == "ProgramFunded":
+            funded += amount
+        elif name == "RemainderWithdrawn":
+            withdrawn += amount
+        else:
+            paid += amount
+        point = CashPoint(time, funded, paid, withdrawn)
+        if points and points[-1].time == time:
+            points[-1] = point
+        else:
+            points.append(point)
+    return tuple(points)
+
+
+def curve_times(answer: ProgramAnswer, now: int) -> list[int]:
+    """Every instant the S-curves can move, from the program's creation to its last deadline or
+    now: each deadline, verification and release, and the instant before each (so a step is
+    drawn as a step)."""
+    start = answer.facts.created_time
+    moments = {start, now}
+    for m in answer.milestones:
+        for t in (m.deadline, m.verified_time, m.released_time):
+            if t is not None:
+                moments.update((t - 1, t))
+    end = max(moments)
+    return sorted(t for t in moments if start <= t <= end)
+
+
+def milestone_lines(conn: Connection, answer: ProgramAnswer) -> tuple[MilestoneLine, ...]:
+    """The program's milestones (id order, as the index gives them) with their references."""
+    m = schema.milestones
+    pid = answer.facts.program_id
+    extra = {
+        str(mid): (str(ref), str(spec))
+        for mid, ref, spec in conn.execute(
+            select(m.c.milestone_id, m.c.ref, m.c.spec_hash).where(m.c.program_id == pid)
+        )
+    }
+    return tuple(
+        MilestoneLine(
+            f,
+            ref_text(bytes.fromhex(extra[f.milestone_id][0][2:])),
+            extra[f.milestone_id][1],
+        )
+        for f in answer.milestones
+    )
+
+
+def index_band(value: float | None, t: Thresholds) -> Band:
+    """SPI and CPI against the FEMA dashboard bands the alerts use."""
+    if value is None:
+        return "none"
+    if t.index_green_low <= value <= t.index_green_high:
+        return "green"
+    if t.index_amber_low <= value <= t.index_amber_high:
+        return "amber"
+    return "red"
+
+
+def bands(e: EvmPoint, t: Thresholds) -> dict[str, Band]:
+    """Each figure's band by the thresholds the alerts hold it to (disburse.analytics.alerts):
+    SPI, CPI by the index bands; SPI(t) by its own two; BEI and TCPI amber past their bound;
+    EAC by its growth over the current baseline (Nunn-McCurdy)."""
+
+    def below(value: float | None, amber: float, red: float | None = None) -> Band:
+        if value is None:
+            return "none"
+        if red is not None and value < red:
+            return "red"
+        return "amber" if value < amber else "green"
+
+    growth: Band = "none"
+    if e.eac is not None and e.bac_current > 0:
+        over = e.eac / e.bac_current - 1
+        growth = (
+            "red"
+            if over >= t.growth_current_critical
+            else "amber"
+            if over >= t.growth_current_significant
+            else "green"
+        )
+    return {
+        "spi": index_band(e.spi, t),
+        "cpi": index_band(e.cpi, t),
+        "spi_t": below(e.spi_t, t.spi_t_amber, t.spi_t_red),
+        "bei": below(e.bei, t.bei_min),
+        "tcpi": "none" if e.tcpi is None else "amber" if e.tcpi > t.tcpi_max else "green",
+        "eac": growth,
+    }
+
+
+def program_page(
+    queries: IndexQueries, conn: Connection, row: ProgramRow, *, thresholds: Thresholds
+) -> ProgramPage:
+    """Everything the program page shows, at the index's cursor."""
+    at = queries.program(row.program_id)
+    answer, now = at.value, at.cursor.timestamp
+    return ProgramPage(
+        cursor=at.cursor,
+        row=row,
+        answer=answer,
+        baselines=baseline_history(conn, row.program_id),
+        curve=evm_series(answer.facts, answer.milestones, curve_times(answer, now)),
+        cash=cash_history(conn, row.program_id),
+        milestones=milestone_lines(conn, answer),
+        bands=bands(answer.evm, thresholds),
+    )
