@@ -21,11 +21,14 @@ from disburse.index.ingest import Decoder
 from disburse.index.store import EventRow
 from disburse.report.facts import TokenFacts, TokenLookup
 
-ArgKind = Literal["amount", "address", "addresses", "hash", "number", "duration", "text", "ref"]
+ArgKind = Literal[
+    "amount", "address", "addresses", "hash", "number", "duration", "time", "text", "ref"
+]
 
 _AMOUNTS: Final = frozenset({"amount", "baseline"})
 """uint256 arguments that are money of the event's program."""
 _DURATIONS: Final = frozenset({"challengeWindow"})
+_TIMES: Final = frozenset({"deadline", "expiry"})
 _AMOUNT_OF: Final = {("BaselineChanged", "previous")}
 """Arguments named otherwise that are money (a baseline's previous value)."""
 
@@ -114,6 +117,8 @@ def _kind(event: str, name: str, value: Any) -> ArgKind:
         return "amount"
     if name in _DURATIONS:
         return "duration"
+    if name in _TIMES:
+        return "time"
     return "number"
 
 
@@ -126,7 +131,7 @@ def _shown(kind: ArgKind, value: Any) -> Any:
         return tuple(str(v) for v in value)
     if isinstance(value, bool):
         return value
-    return int(value) if kind in ("amount", "number", "duration") else value
+    return int(value) if kind in ("amount", "number", "duration", "time") else value
 
 
 class EventDecoding:

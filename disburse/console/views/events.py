@@ -234,7 +234,9 @@ CSV_HEADER: Final = (
 def _csv_args(v: EventView) -> str:
     values: dict[str, Any] = {}
     for a in v.args:
-        values[a.name] = str(a.value) if a.kind in ("amount", "number", "duration") else a.value
+        values[a.name] = (
+            str(a.value) if a.kind in ("amount", "number", "duration", "time") else a.value
+        )
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
