@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Japanese labels use Japanese punctuation (full-width parentheses, colons)
 """Labels of the detail pages (program, milestone, council, alerts, events, oracles), the event
 kinds and their arguments, in English and Japanese (same keys in both;
 tests/console/test_i18n_pages.py checks)."""
@@ -292,7 +293,9 @@ _EN: Final = {
     "program.refunded": "Refunded",
     "program.available": "Available",
     "program.evm": "Earned value now",
-    "program.evm_note": "0/100 method: a milestone is planned at its deadline, earned when verified.",
+    "program.evm_note": (
+        "0/100 method: a milestone is planned at its deadline, earned when verified."
+    ),
     "program.figure": "Figure",
     "program.value": "Value",
     "program.band": "Band",
@@ -357,7 +360,10 @@ _EN: Final = {
     "milestone.reasons": "Why",
     "milestone.forecast_none": "No forecast: the milestone is not open.",
     "milestone.freeze": "To freeze it",
-    "milestone.freeze_note": "An overseer who is a council member runs this command (the console never signs); members then approve it with disburse council approve.",
+    "milestone.freeze_note": (
+        "An overseer who is a council member runs this command (the console never signs); mem"
+        "bers then approve it with disburse council approve."
+    ),
     "milestone.freeze_none": "Only a verified milestone in its challenge window can be frozen.",
     "milestone.freeze_why": "why",
     # council
@@ -390,7 +396,9 @@ _EN: Final = {
     "council.executed": "Executed",
     "council.executor": "Executed by",
     "council.warn.money": "Warning: this proposal moves money or changes who is paid.",
-    "council.warn.decides": "Warning: this proposal changes who decides (oracles, council or managers).",
+    "council.warn.decides": (
+        "Warning: this proposal changes who decides (oracles, council or managers)."
+    ),
     # alerts
     "alerts.title": "Alerts",
     "alerts.none": "No alerts: every program is within its thresholds.",
@@ -435,8 +443,13 @@ _EN: Final = {
     "oracles.first": "First attestation",
     "oracles.last": "Last attestation",
     "oracles.none": "No oracle has attested yet.",
-    "oracles.note_disagreement": "A disagreement is an attestation of another evidence hash than the one the quorum verified; a dispute is the MilestoneDisputed event such an attestation raised.",
-    "oracles.note_latency": "Latency is the attestation's time minus the milestone's registration time.",
+    "oracles.note_disagreement": (
+        "A disagreement is an attestation of another evidence hash than the one the quorum ve"
+        "rified; a dispute is the MilestoneDisputed event such an attestation raised."
+    ),
+    "oracles.note_latency": (
+        "Latency is the attestation's time minus the milestone's registration time."
+    ),
 }
 
 _JA: Final = {
@@ -476,7 +489,9 @@ _JA: Final = {
     "program.baseline_previous": "変更前",
     "program.baseline_new": "変更後",
     "program.baseline_none": "記録後、ベースラインは変更されていません。",
-    "program.baseline_unrecorded": "ベースラインの記録がないため、マイルストーンの金額で代替しています。",
+    "program.baseline_unrecorded": (
+        "ベースラインの記録がないため、マイルストーンの金額で代替しています。"
+    ),
     "program.money": "資金",
     "program.funded": "拠出額",
     "program.committed": "約定額",
@@ -548,7 +563,11 @@ _JA: Final = {
     "milestone.reasons": "根拠",
     "milestone.forecast_none": "未完了のマイルストーンではないため予測はありません。",
     "milestone.freeze": "凍結するには",
-    "milestone.freeze_note": "評議会メンバーである監督者がこのコマンドを実行します（コンソールは署名しません）。その後、メンバーが disburse council approve で承認します。",
+    "milestone.freeze_note": (
+        "評議会メンバーである監督者がこのコマンドを実行します（コン"
+        "ソールは署名しません）。その後、メンバーが disburse council approve "
+        "で承認します。"
+    ),
     "milestone.freeze_none": "凍結できるのは異議申立期間中の検証済みマイルストーンだけです。",
     "milestone.freeze_why": "理由",
     "council.title": "監督評議会",
@@ -622,7 +641,11 @@ _JA: Final = {
     "oracles.first": "最初の証明",
     "oracles.last": "最後の証明",
     "oracles.none": "まだ証明したオラクルはありません。",
-    "oracles.note_disagreement": "不一致とは、定足数が検証したものと異なる証拠ハッシュを証明したことです。紛争とは、そのような証明が発生させた MilestoneDisputed イベントです。",
+    "oracles.note_disagreement": (
+        "不一致とは、定足数が検証したものと異なる証拠ハッシュを証明"
+        "したことです。紛争とは、そのような証明が発生させた MilestoneDisputed "
+        "イベントです。"
+    ),
     "oracles.note_latency": "遅延は、証明の時刻からマイルストーン登録の時刻を引いたものです。",
 }
 
