@@ -14,7 +14,18 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from disburse.cli import audit, council, index, keys, milestones, programs, report, specs, watch
+from disburse.cli import (
+    audit,
+    console,
+    council,
+    index,
+    keys,
+    milestones,
+    programs,
+    report,
+    specs,
+    watch,
+)
 from disburse.cli._session import Session, default_password_env
 
 
@@ -109,3 +120,4 @@ app.command("watch")(watch.watch)
 app.command("audit")(audit.audit)
 app.command("index")(index.index)
 app.command("report")(report.report)
+app.add_typer(console.app, name="console")
