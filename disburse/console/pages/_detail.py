@@ -1,0 +1,81 @@
+"""What the detail pages (program, milestone, council, alerts, events, oracles) share: the
+reader and its views, parameters checked into 400s that name the problem, and chart data as a
+JSON block the page can carry under its content security policy (no inline code: the numbers
+are data, read by /static/charts.js)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from fastapi import HTTPException, Request
+from markupsafe import Markup
+
+from disburse.analytics.alerts import Thresholds
+from disburse.console.auth import Viewer
+from disburse.console.data import IndexReader
+from disburse.console.i18n import t
+from disburse.console.render import request_lang
+from disburse.console.views.context import Views, views_of
+
+ID_DIGITS: Final = 20
+"""A program id longer than this is no id (2**64 has 20 digits)."""
+NOT_FOUND: Final = "no such program"
+"""The one answer for a program that does not exist and one the viewer may not see."""
+
+
+def reader_of(request: Request) -> IndexReader:
+    reader: IndexReader = request.app.state.reader
+    return reader
+
+
+def views(request: Request) -> Views:
+    return views_of(reader_of(request))
+
+
+def thresholds(request: Request) -> Thresholds:
+    """The thresholds the index's alerts use (the analytics' defaults unless configured)."""
+    return reader_of(request).queries.thresholds or Thresholds()
+
+
+def program_id(text: str) -> int:
+    """A program id from a URL; 400 naming the problem."""
+    value = text.strip()
+    if not value or len(value) > ID_DIGITS or not value.isascii() or not value.isdigit():
+        raise HTTPException(400, f"a program id is a whole number, not {value[:40]!r}")
+    return int(value)
+
+
+def visible_programs(request: Request, viewer: Viewer) -> frozenset[int] | None:
+    """The programs a viewer may see; None for a viewer who sees everything."""
+    if viewer.sees_everything:
+        return None
+    return frozenset(
+        row.program_id for row in reader_of(request).programs() if viewer.may_see(row.manager)
+    )
+
+
+def json_block(data: Any) -> Markup:
+    """`data` as JSON safe inside <script type="application/json">: <, > and & escaped as
+    \\u sequences so no text can close the element."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - escaped above for a JSON data block
+
+
+def duration(lang: str, seconds: int) -> str:
+    """A duration in the viewer's language: days, hours, minutes and seconds, the zero parts
+    left out ("1 d 2 h", "1日 2時間")."""
+    left = max(0, int(seconds))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, left = divmod(left, size)
+        if count:
+            parts.append(t(lang, f"dur.{unit}", n=f"{count:,}"))
+    return " ".join(parts) if parts else t(lang, "dur.s", n="0")
+
+
+def page_context(request: Request) -> dict[str, Any]:
+    """Helpers every detail template gets."""
+    lang = request_lang(request)
+    return {"duration": lambda seconds: duration(lang, seconds)}
