@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,55 @@ def login(client: TestClient, role: str) -> TestClient:
 def login_fixture() -> Callable[[TestClient, str], TestClient]:
     """`login(client, role)` as a fixture."""
     return login
+
+
+# ---------------------------------------------------------------------- reading pages
+
+
+class _Tables(HTMLParser):
+    """The text of each cell of each row of the <table id=...> elements of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._stack: list[str | None] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._in_body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._stack.append(dict(attrs).get("id"))
+            if self._stack[-1]:
+                self.tables.setdefault(str(self._stack[-1]), [])
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._stack:
+            self._stack.pop()
+        elif tag == "tbody":
+            self._in_body = False
+        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if self._stack and self._stack[-1]:
+                self.tables[str(self._stack[-1])].append(self._row)
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """The body rows (cells' text, whitespace collapsed) of the table with this id; KeyError
+    when the page has no such table."""
+    parser = _Tables()
+    parser.feed(html)
+    return parser.tables[table_id]
