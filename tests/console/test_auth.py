@@ -217,7 +217,7 @@ def test_the_delay_doubles_with_each_failure_up_to_fifteen_minutes(clocked):
 
 
 def test_failures_from_one_client_slow_down_every_name_from_it(clocked, console_config, make_app):
-    client, store, clock = clocked
+    client, store, _clock = clocked
     for i in range(THROTTLE_AFTER):
         assert _post_login(client, f"guess{i}", "wrong-password").status_code == 401
     assert _post_login(client, *PASSWORDS["overseer"]).status_code == 429
