@@ -21,7 +21,7 @@ from sqlalchemy import select
 from disburse.analytics.alerts import Thresholds
 from disburse.console.views.program import bands
 from disburse.index import schema
-from tests.console._detail import assert_no_inline_script, attrs, json_block
+from tests.console._html import assert_no_inline_script, attrs, json_block
 
 pytest_plugins = ["tests.console._detail"]
 

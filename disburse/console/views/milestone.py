@@ -28,6 +28,7 @@ from disburse.console.views._events import (
 from disburse.index import schema
 from disburse.index.queries import IndexQueries
 from disburse.index.store import Cursor, read_cursor
+from disburse.report.facts import TokenFacts
 
 _SETTLED: Final = frozenset({"Released", "Cancelled", "Verified", "Frozen"})
 """States with nothing left to forecast (done, or waiting only for the window)."""
@@ -86,6 +87,8 @@ class MilestonePage:
     cursor: Cursor
     row: MilestoneRow
     manager: str
+    program_title: str
+    token: TokenFacts
     timeline: tuple[Step, ...]
     window: Window | None
     forecast: Forecast | None
@@ -220,11 +223,10 @@ def milestone_page(
     cursor = read_cursor(conn)
     assert cursor is not None  # the page's row was read from a ready index
     p = schema.programs
-    window_now = int(
-        conn.execute(
-            select(p.c.challenge_window).where(p.c.program_id == row.program_id)
-        ).scalar_one()
-    )
+    window, title, token = conn.execute(
+        select(p.c.challenge_window, p.c.title, p.c.token).where(p.c.program_id == row.program_id)
+    ).one()
+    window_now = int(window)
     forecast = None
     if row.status not in _SETTLED:
         # The analytics decide which milestones are open (an unexpired overdue one is).
@@ -234,6 +236,8 @@ def milestone_page(
         cursor=cursor,
         row=row,
         manager=manager,
+        program_title=str(title or f"#{row.program_id}"),
+        token=queries.token(str(token)),
         timeline=timeline(conn, decoding, row.milestone_id, manager=manager),
         window=challenge_window(conn, row, window_now, cursor.timestamp),
         forecast=forecast,
