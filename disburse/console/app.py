@@ -27,11 +27,19 @@ from disburse.console import auth, live
 from disburse.console.auth import LoginRequired, viewer_or_none
 from disburse.console.config import ConsoleConfig
 from disburse.console.data import IndexReader
-from disburse.console.pages import portfolio
+from disburse.console.pages import alerts, council, events, milestone, oracles, portfolio, program
 from disburse.console.render import render
 from disburse.console.users import UserStore
 
-PAGES: Final[tuple[ModuleType, ...]] = (portfolio,)
+PAGES: Final[tuple[ModuleType, ...]] = (
+    portfolio,
+    program,
+    milestone,
+    council,
+    alerts,
+    events,
+    oracles,
+)
 """The page modules whose `router` the app includes (disburse/console/pages/)."""
 
 STATIC: Final = Path(__file__).parent / "static"

@@ -29,7 +29,12 @@ import disburse.console.users as users_module
 from disburse.console.users import THROTTLE_AFTER, UserStore
 from tests.console.conftest import BASE_URL, ORIGIN, PASSWORDS, login
 
-SAMPLES = {"program": "1", "program_id": "1", "milestone_id": "0x" + "11" * 32}
+SAMPLES = {
+    "program": "1",
+    "program_id": "1",
+    "milestone": "0x" + "11" * 32,
+    "milestone_id": "0x" + "11" * 32,
+}
 
 
 def _routes(routes) -> list[APIRoute]:

@@ -1,10 +1,268 @@
-"""The portfolio page on the real index: its figures are the read API's (IndexQueries)."""
+"""The portfolio page over real HTTP on the real index; every figure compared with what the
+index's read API (IndexQueries) answers, never with numbers written here:
+
+├── an overseer: the totals (sum of the roll-up's groups), the roll-ups by organisation,
+│   category and fiscal year, every program's row, the alerts first, the treemap and its table
+│   (each program's cells sum to its funds)
+├── a program manager: the whole portfolio's totals, but only their own programs in the rows,
+│   roll-ups, alerts and treemap; another manager's program page and fragment are 404
+├── Japanese: labels, amounts and times in Asia/Tokyo by default; a tz cookie is followed
+└── live: the fragment alone; a new block indexed -> /live says so and the fragment shows it
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
 
-def test_smoke(console, login):
+from brownie import chain
+from fastapi.testclient import TestClient
+
+from disburse.analytics.rollup import GroupRollup
+from disburse.console.data import IndexReader
+from disburse.console.pages.portfolio import sum_totals
+from disburse.console.render import money
+from tests.console.conftest import BASE_URL, login, run_cli, table_rows, units
+
+FIGURES = ("baseline", "funded", "committed", "paid", "refunded", "available")
+
+
+def _figures(html: str) -> dict[str, int]:
+    return {
+        name: int(units_)
+        for name, units_ in re.findall(r'data-figure="(\w+)" data-units="(\d+)"', html)
+    }
+
+
+def _token(reader: IndexReader):
+    [token] = {reader.token(p.token) for p in reader.programs()}
+    return token
+
+
+def _program_ids(html: str, table: str) -> set[int]:
+    ids = set()
+    for row in table_rows(html, table):
+        ids.add(int(row[0]))
+    return ids
+
+
+# ---------------------------------------------------------------------- an overseer
+
+
+def test_the_totals_are_the_index_roll_ups_summed(console, reader):
     login(console, "overseer")
     page = console.get("/")
-    assert page.status_code == 200, page.text
-    assert "Coastal radar refit" in page.text
+    assert page.status_code == 200
+    groups = reader.queries.rollup(by="organisation").value
+    totals = sum_totals(groups)
+    assert totals.programs == len(reader.programs()) == 3
+    shown = _figures(page.text)
+    assert shown == {name: getattr(totals, name) for name in FIGURES}
+    token = _token(reader)
+    assert token.symbol == "JPYT" and token.decimals == 18
+    for name in FIGURES:
+        assert money(getattr(totals, name), token.decimals, token.symbol) in page.text
+    # the sums are those of every program's row in the index, whatever the grouping
+    for by in ("category", "fiscal_year"):
+        assert sum_totals(reader.queries.rollup(by=by).value) == totals
+    assert totals.funded == sum(p.funded for p in reader.programs())
+
+
+def _assert_rollup_table(html: str, by: str, groups: tuple[GroupRollup, ...], token) -> None:
+    rows = table_rows(html, f"rollup-{by}")
+    assert [r[0] for r in rows] == [g.key for g in groups]
+    for row, g in zip(rows, groups, strict=True):
+        assert int(row[1]) == g.totals.programs
+        amounts = (
+            g.totals.baseline,
+            g.totals.funded,
+            g.totals.committed,
+            g.totals.paid,
+            g.totals.available,
+        )
+        assert row[2:7] == [money(a, token.decimals, token.symbol) for a in amounts], g.key
+        rate = g.totals.execution_rate
+        assert row[7] == ("n/a" if rate is None else f"{rate * 100:.1f} %")
+
+
+def test_the_roll_ups_are_the_read_apis(console, reader):
+    login(console, "auditor")
+    html = console.get("/").text
+    token = _token(reader)
+    for by in ("organisation", "category", "fiscal_year"):
+        _assert_rollup_table(html, by, reader.queries.rollup(by=by, top_n=3).value, token)
+    assert [r[0] for r in table_rows(html, "rollup-fiscal_year")] == ["2026", "2027"]
+
+
+def test_every_program_has_its_row_with_its_money(console, reader):
+    login(console, "overseer")
+    html = console.get("/").text
+    rows = table_rows(html, "portfolio-programs")
+    programs = reader.programs()
+    assert [int(r[0]) for r in rows] == [p.program_id for p in programs]
+    token = _token(reader)
+    for row, p in zip(rows, programs, strict=True):
+        assert row[1] == p.title and row[2] == p.organisation
+        expected = [p.funded, p.committed, p.paid, p.available]
+        assert row[3:] == [money(a, token.decimals, token.symbol) for a in expected]
+
+
+def test_alerts_come_first_and_are_the_index_alerts(console, reader):
+    login(console, "overseer")
+    html = console.get("/").text
+    assert html.index('id="alerts-h"') < html.index('id="totals-h"') < html.index('id="by-')
+    expected = [a for pid in (1, 2, 3) for a in reader.queries.alerts(pid).value]
+    rows = table_rows(html, "portfolio-alerts")
+    assert len(rows) == min(10, len(expected)) and rows
+    assert {r[2] for r in rows} <= {a.message for a in expected}
+    severities = [r[0] for r in rows]
+    assert severities == sorted(severities, key=lambda s: s != "red")
+
+
+def test_the_treemap_and_its_table_split_each_programs_funds(console, reader):
+    login(console, "overseer")
+    html = console.get("/").text
+    assert re.search(r'<svg class="treemap-svg"[^>]*role="img"', html)
+    rows = table_rows(html, "treemap-table")
+    token = _token(reader)
+    for p in reader.programs():
+        cells = [r for r in rows if r[1] == p.title]
+        assert cells, p.title
+        paid_to = reader.top_recipients([p.program_id], 3)[p.program_id]
+        shown = {r[2]: r[3] for r in cells}
+        for beneficiary, paid in paid_to:
+            short = f"{beneficiary[:6]}…{beneficiary[-4:]}"
+            assert shown[short] == money(paid, token.decimals, token.symbol)
+        rest = p.funded - sum(paid for _, paid in paid_to)
+        if rest:
+            assert shown["Not paid yet"] == money(rest, token.decimals, token.symbol)
+    # every cell of the picture is a link to its program, with its amount in a <title>
+    assert html.count('<a href="/programs/3">') >= 2
+    assert "<title>Harbour crane overhaul: " in html
+
+
+# ---------------------------------------------------------------------- a program manager
+
+
+def test_a_manager_sees_the_totals_but_only_their_own_programs(console, reader):
+    login(console, "manager")  # roles.manager: programs 1 and 2
+    html = console.get("/").text
+    everyone = sum_totals(reader.queries.rollup(by="organisation").value)
+    assert _figures(html) == {name: getattr(everyone, name) for name in FIGURES}
+    assert _program_ids(html, "portfolio-programs") == {1, 2}
+    assert "Harbour crane overhaul" not in html and "GSDF" not in html
+    assert {r[1] for r in table_rows(html, "treemap-table")} == {
+        "Coastal radar refit",
+        "Counter-drone sensor research",
+    }
+    assert [r[0] for r in table_rows(html, "rollup-organisation")] == ["ATLA", "MSDF"]
+    assert "procurement" not in [r[0] for r in table_rows(html, "rollup-category")]
+    alerts = table_rows(html, "portfolio-alerts")
+    assert {r[1] for r in alerts} <= {"#1", "#2"}
+
+
+def test_a_managers_roll_ups_are_those_of_their_programs_alone(console, reader):
+    login(console, "other_manager")  # program 3 only
+    html = console.get("/").text
+    assert _program_ids(html, "portfolio-programs") == {3}
+    [row] = table_rows(html, "rollup-organisation")
+    p3 = reader.queries.program(3).value
+    token = _token(reader)
+    assert row[0] == "GSDF" and row[1] == "1"
+    assert row[3] == money(p3.rollup.totals.funded, token.decimals, token.symbol)
+    assert row[5] == money(p3.rollup.totals.paid, token.decimals, token.symbol)
+    assert "Coastal radar refit" not in html and "MSDF" not in html
+
+
+def test_another_managers_program_is_404_like_one_that_does_not_exist(console):
+    login(console, "manager")
+    assert console.get("/programs/1").status_code == 200
+    for path in ("/programs/3", "/programs/3/fragment/milestones", "/programs/999"):
+        response = console.get(path)
+        assert response.status_code == 404, path
+        assert "Harbour crane" not in response.text
+    login(console, "other_manager")
+    assert console.get("/programs/1").status_code == 404
+    assert console.get("/programs/3").status_code == 200
+
+
+# ---------------------------------------------------------------------- language and time
+
+
+def test_japanese_labels_and_tokyo_times_by_default(console, reader):
+    login(console, "overseer")
+    console.cookies.set("lang", "ja")
+    html = console.get("/").text
+    assert "ポートフォリオ" in html and "拠出額" in html and "要対応のアラート" in html
+    cursor = reader.cursor()
+    iso = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', html)
+    assert iso is not None
+    assert iso.group(1).endswith("Z") and iso.group(2).endswith("JST")
+    console.cookies.set("lang", "en")
+    english = console.get("/fragment/freshness").text
+    assert f"Block {cursor.number:,}" in english and "UTC</time>" in english
+    console.cookies.set("tz", "Europe/Paris")
+    assert re.search(r"<time [^>]+>[^<]+CE[S]?T</time>", console.get("/fragment/freshness").text)
+    console.cookies.set("tz", "Not/AZone")
+    assert "UTC</time>" in console.get("/fragment/freshness").text
+
+
+# ---------------------------------------------------------------------- live
+
+
+def test_the_fragment_is_the_live_region_alone(console):
+    login(console, "overseer")
+    fragment = console.get("/fragment/portfolio", headers={"HX-Request": "true"}).text
+    assert fragment.lstrip().startswith('<div id="portfolio-live"')
+    assert "<html" not in fragment
+    page = console.get("/").text
+    assert 'hx-trigger="ledger from:body"' in page and 'hx-get="/fragment/portfolio"' in page
+    assert 'id="freshness"' in page and 'hx-get="/fragment/freshness"' in page
+
+
+def _events(response, count: int) -> list[tuple[str, str]]:
+    found, name = [], ""
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and name:
+            found.append((name, line.split(":", 1)[1].strip()))
+            name = ""
+            if len(found) == count:
+                break
+    return found
+
+
+def test_a_new_block_indexed_is_announced_and_shown(
+    console_config, console_history, make_app, index_url, roles, tmp_path: Path
+):
+    """A copy of the index, moved on by `disburse index` after a funding on the chain: the
+    open stream announces the new block and the fragment shows the new total."""
+    source = Path(index_url.removeprefix("sqlite:///"))
+    copy = tmp_path / "ledger.db"
+    shutil.copy(source, copy)
+    config = replace(console_config, index_url=f"sqlite:///{copy}")
+    own = IndexReader(config)
+    try:
+        app = make_app(config, live_max_s=20.0)
+        app.state.reader = own
+        with TestClient(app, base_url=BASE_URL, follow_redirects=False) as client:
+            login(client, "overseer")
+            before = own.cursor()
+            funded = sum(p.funded for p in own.programs())
+            h = console_history.history
+            h.escrow.fund(1, units(1_234), {"from": roles.manager})
+            chain.mine()
+            with client.stream("GET", f"/live?since={before.number}") as stream:
+                result = run_cli(h.deployment_file, "index", "--db", f"sqlite:///{copy}")
+                assert result.exit_code == 0, result.output
+                [(name, data)] = _events(stream, 1)
+            after = own.cursor()
+            assert name == "ledger" and json.loads(data)["block"] == after.number > before.number
+            fragment = client.get("/fragment/portfolio").text
+            assert f'data-figure="funded" data-units="{funded + units(1_234)}"' in fragment
+    finally:
+        own.close()
