@@ -118,6 +118,28 @@ class Describer:
             return None
         return str(fn.fn_name)
 
+    def program(self, conn: Connection, target: str, data: bytes) -> int | None:
+        """The program a call is about (named, or its milestone's); None for a call about no
+        program (the committee, the council, roles, the pause)."""
+        contract = {self.escrow.address: self.escrow}.get(Web3.to_checksum_address(target))
+        if contract is None:
+            return None
+        try:
+            _fn, args = contract.decode_function_input(data)
+        except (ValueError, Web3Exception):
+            return None
+        if "programId" in args:
+            return int(args["programId"])
+        if "milestoneId" in args:
+            m = schema.milestones
+            found = conn.execute(
+                select(m.c.program_id).where(
+                    m.c.milestone_id == "0x" + bytes(args["milestoneId"]).hex()
+                )
+            ).scalar()
+            return None if found is None else int(found)
+        return None
+
     def action(self, target: str, data: bytes) -> str | None:
         """The ACTIONS name of a call: its function, and for a role its role."""
         fn = self.function(target, data)
@@ -224,8 +246,15 @@ def proposal_state(
     return "executable" if approvals >= threshold else "open"
 
 
-def council_page(conn: Connection, decoding: EventDecoding, describer: Describer) -> CouncilPage:
-    """Everything the council page shows, at the index's cursor."""
+def council_page(
+    conn: Connection,
+    decoding: EventDecoding,
+    describer: Describer,
+    *,
+    visible: frozenset[int] | None = None,
+) -> CouncilPage:
+    """Everything the council page shows, at the index's cursor. With `visible` (a program
+    manager's programs), only the proposals about those programs."""
     cursor = read_cursor(conn)
     assert cursor is not None
     now = cursor.timestamp
@@ -250,6 +279,14 @@ def council_page(conn: Connection, decoding: EventDecoding, describer: Describer
         .mappings()
         .all()
     )
+    if visible is not None:
+
+        def shown(r: Any) -> bool:
+            data = bytes.fromhex(str(r["data"])[2:])
+            return describer.program(conn, str(r["target"]), data) in visible
+
+        open_rows = [r for r in open_rows if shown(r)]
+        closed_rows = [r for r in closed_rows if shown(r)]
     rows = [*open_rows, *closed_rows]
     standing = approvals(conn, decoding, [int(r["proposal_id"]) for r in rows])
     views = [_view(conn, describer, r, members, threshold, standing, now) for r in rows]
