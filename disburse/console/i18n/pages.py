@@ -246,6 +246,39 @@ _JA_ACTIONS: Final = {
     "unknown": "不明な呼出",
 }
 
+_EN_ALERTS: Final = {
+    "spi": "schedule (SPI)",
+    "cpi": "cost (CPI)",
+    "tcpi": "to-complete (TCPI)",
+    "bei": "baseline execution (BEI)",
+    "spi_t": "earned schedule (SPI(t))",
+    "baseline_growth": "baseline growth",
+    "cost_growth": "cost growth",
+    "overdue": "overdue milestone",
+    "idle_funds": "idle funds",
+    "low_execution": "low execution",
+    "concentration": "one beneficiary dominates",
+    "force_release_rate": "force-releases",
+    "dispute_rate": "disputes",
+    "oracle_disagreement": "oracle disagreement",
+}
+_JA_ALERTS: Final = {
+    "spi": "スケジュール（SPI）",
+    "cpi": "コスト（CPI）",
+    "tcpi": "残作業効率（TCPI）",
+    "bei": "ベースライン実行（BEI）",
+    "spi_t": "アーンドスケジュール（SPI(t)）",
+    "baseline_growth": "ベースライン増加",
+    "cost_growth": "コスト増加",
+    "overdue": "期限超過のマイルストーン",
+    "idle_funds": "滞留資金",
+    "low_execution": "低い執行率",
+    "concentration": "受益者の集中",
+    "force_release_rate": "強制支払",
+    "dispute_rate": "紛争",
+    "oracle_disagreement": "オラクルの不一致",
+}
+
 _EN: Final = {
     # shared by the detail pages
     "d.block": "Block",
@@ -662,16 +695,18 @@ def _catalog(
     args: dict[str, str],
     status: dict[str, str],
     actions: dict[str, str],
+    alerts: dict[str, str],
 ) -> dict[str, str]:
     out = dict(base)
     out.update({f"ev.{k}": v for k, v in events.items()})
     out.update({f"arg.{k}": v for k, v in args.items()})
     out.update({f"status.{k}": v for k, v in status.items()})
     out.update({f"action.{k}": v for k, v in actions.items()})
+    out.update({f"akind.{k}": v for k, v in alerts.items()})
     return out
 
 
 CATALOG: Final[dict[str, dict[str, str]]] = {
-    "en": _catalog(_EN, _EN_EVENTS, _EN_ARGS, _EN_STATUS, _EN_ACTIONS),
-    "ja": _catalog(_JA, _JA_EVENTS, _JA_ARGS, _JA_STATUS, _JA_ACTIONS),
+    "en": _catalog(_EN, _EN_EVENTS, _EN_ARGS, _EN_STATUS, _EN_ACTIONS, _EN_ALERTS),
+    "ja": _catalog(_JA, _JA_EVENTS, _JA_ARGS, _JA_STATUS, _JA_ACTIONS, _JA_ALERTS),
 }
