@@ -1,5 +1,39 @@
-"""placeholder"""
+"""GET /oracles: per oracle, its attestations, its disagreements (attested evidence other than
+the verified one, and the disputes it raised) and its latency (attestation time minus the
+milestone's registration time). GET /oracles/fragment is the live part. A program manager sees
+the oracles' work on their own programs' milestones only.
+"""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from disburse.console.auth import Viewer, current_viewer
+from disburse.console.pages._detail import page_context, reader_of, visible_programs
+from disburse.console.render import render
+from disburse.console.views.oracles import OracleLine, oracle_lines
 
 router = APIRouter()
+
+
+def _lines(request: Request, viewer: Viewer) -> tuple[OracleLine, ...]:
+    visible = visible_programs(request, viewer)
+    with reader_of(request).store.engine.connect() as conn:
+        return oracle_lines(conn, visible)
+
+
+@router.get("/oracles", response_class=HTMLResponse)
+def oracles(request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]) -> HTMLResponse:
+    found = _lines(request, viewer)
+    return render(request, viewer, "oracles.html", lines=found, **page_context(request))
+
+
+@router.get("/oracles/fragment", response_class=HTMLResponse)
+def oracles_fragment(
+    request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]
+) -> HTMLResponse:
+    found = _lines(request, viewer)
+    return render(request, viewer, "_oracles_table.html", lines=found, **page_context(request))
