@@ -8,29 +8,43 @@ for its block number and the tokens' symbol()/decimals() (eth_call), each answer
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 from sqlalchemy import select
 
-from disburse.analytics.alerts import Alert
+from disburse.analytics.alerts import Alert, all_alerts
 from disburse.chain.deployment import load
 from disburse.console.config import ConsoleConfig
 from disburse.index import schema
 from disburse.index.queries import IndexQueries
 from disburse.index.store import Cursor, IndexStore, read_cursor
-from disburse.report.facts import NOT_RECORDED, TokenFacts
+from disburse.report.facts import NOT_RECORDED, TokenFacts, load_facts
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 HEAD_TTL_S: Final = 1.0
+SYNC_MAX_S: Final = 0.2
+"""A per-cursor answer that took longer than this to compute is refreshed in the background when
+the cursor moves, the previous one served meanwhile (pages say which block they show)."""
 RPC_TIMEOUT_S: Final = 0.5
 PROGRAMS_MAX: Final = 10_000
 """At most this many programs on one page (the portfolio's rows and treemap)."""
 _SYMBOL: Final = "0x95d89b41"
 _DECIMALS: Final = "0x313ce567"
+
+
+@dataclass(frozen=True)
+class _Held:
+    cursor: Cursor
+    value: Any
+    took: float
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,9 @@ class IndexReader:
         self._tokens: dict[str, TokenFacts] = {}
         self._token_override = token
         self.queries = IndexQueries(self.store, token=self.token)
-        self._alerts: tuple[Cursor, tuple[Alert, ...]] | None = None
+        self._held: dict[str, _Held] = {}
+        self._computing: dict[str, threading.Lock] = {}
+        self._refreshing: set[str] = set()
 
     def close(self) -> None:
         self.store.close()
@@ -195,20 +211,63 @@ class IndexReader:
         return out
 
     def all_alerts(self) -> tuple[Alert, ...]:
-        """Every program's alerts at the cursor, red first, computed once per cursor (the
-        portfolio and the alerts page share them)."""
+        """Every alert at the cursor (each program's, the organisations', the oracles'), red
+        first: `disburse.analytics.alerts.all_alerts` over the index's facts, as the budget
+        report computes them, once per cursor (the portfolio and the alerts page share them)."""
+        return self.per_cursor("alerts", self._all_alerts)[1]
+
+    def _all_alerts(self) -> tuple[Cursor, tuple[Alert, ...]]:
+        facts = load_facts(self.store, token=self.token, calendar=self.queries.calendar)
+        found = all_alerts(
+            facts.programs,
+            facts.milestones,
+            now=facts.cursor.timestamp,
+            thresholds=self.queries.thresholds,
+        )
+        ranked = sorted(found, key=lambda a: (a.severity != "red", a.program_id or 0))
+        return facts.cursor, tuple(ranked)
+
+    def per_cursor(self, name: str, compute: Callable[[], tuple[Cursor, T]]) -> tuple[Cursor, T]:
+        """`compute()`'s answer (and the cursor it describes), computed once per cursor and
+        shared by every request. When the cursor has moved: computed again at once if that is
+        quick (under SYNC_MAX_S last time), else the previous answer is returned while one
+        background thread computes the new one, so that no page waits seconds on a big index."""
         cursor = self.cursor()
         with self._lock:
-            if self._alerts is not None and self._alerts[0] == cursor:
-                return self._alerts[1]
-        found: list[Alert] = []
-        for row in self.programs():
-            found.extend(self.queries.alerts(row.program_id).value)
-        ranked = tuple(sorted(found, key=lambda a: (a.severity != "red", a.program_id or 0)))
-        if cursor is not None:
+            held = self._held.get(name)
+            if held is not None and held.cursor == cursor:
+                return held.cursor, held.value
+            if held is not None and held.took > SYNC_MAX_S:
+                if name not in self._refreshing:
+                    self._refreshing.add(name)
+                    threading.Thread(
+                        target=self._refresh, args=(name, compute), daemon=True
+                    ).start()
+                return held.cursor, held.value
+            gate = self._computing.setdefault(name, threading.Lock())
+        with gate:  # one computation at a time per name; the others then find it held
             with self._lock:
-                self._alerts = (cursor, ranked)
-        return ranked
+                held = self._held.get(name)
+            if held is not None and held.cursor == cursor:
+                return held.cursor, held.value
+            return self._compute(name, compute)
+
+    def _compute(self, name: str, compute: Callable[[], tuple[Cursor, T]]) -> tuple[Cursor, T]:
+        started = self._clock()
+        at, value = compute()
+        with self._lock:
+            self._held[name] = _Held(at, value, self._clock() - started)
+        return at, value
+
+    def _refresh(self, name: str, compute: Callable[[], tuple[Cursor, Any]]) -> None:
+        try:
+            with self._computing.setdefault(name, threading.Lock()):
+                self._compute(name, compute)
+        except Exception:  # the previous answer stays; the next request tries again
+            log.exception("computing %s in the background", name)
+        finally:
+            with self._lock:
+                self._refreshing.discard(name)
 
     # ------------------------------------------------------------------ the chain
 

@@ -3,6 +3,7 @@
 
 Every template gets, besides its own context:
 - `t(key, **kw)`: the label in the viewer's language (cookie `lang`, set by POST /lang);
+  `label(key, fallback)` for a key named by data (an alert's kind) that may be missing;
 - `lang`, `tz` (the viewer's time zone: cookie `tz` set by console.js from the browser, else
   Asia/Tokyo for Japanese and UTC for English), `viewer`, `path`, `fresh` (the freshness banner);
 - filters `money(units, decimals, symbol)` (exact, from integers, thousands separators),
@@ -27,7 +28,7 @@ from markupsafe import Markup
 from disburse._format import format_amount
 from disburse._format import short as short_hash
 from disburse.console.auth import Viewer
-from disburse.console.i18n import DEFAULT_LANG, LANGS, t
+from disburse.console.i18n import DEFAULT_LANG, LANGS, label, t
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
 LANG_COOKIE: Final = "lang"
@@ -85,6 +86,11 @@ def _t(ctx: Context, key: str, **kw: object) -> str:
 
 
 @pass_context
+def _label(ctx: Context, key: str, fallback: str) -> str:
+    return label(ctx["lang"], key, fallback)
+
+
+@pass_context
 def _percent(ctx: Context, value: float | None, digits: int = 1) -> str:
     if value is None:
         return t(ctx["lang"], "portfolio.na")
@@ -104,6 +110,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["t"] = _t
+    env.globals["label"] = _label
     env.globals["LANGS"] = LANGS
     env.filters["money"] = money
     env.filters["when"] = _when

@@ -43,8 +43,14 @@ def t(lang: str, key: str, **kw: object) -> str:
     return text.format(**kw) if kw else text
 
 
+def label(lang: str, key: str, fallback: str) -> str:
+    """The label `key`, or `fallback` for a key no catalog has (a value named by data, such as
+    an alert's kind, that a newer analytics version may add)."""
+    return CATALOG[lang].get(key, fallback)
+
+
 def is_lang(value: str | None) -> bool:
     return value in LANGS
 
 
-__all__ = ["CATALOG", "DEFAULT_LANG", "LANGS", "is_lang", "t"]
+__all__ = ["CATALOG", "DEFAULT_LANG", "LANGS", "is_lang", "label", "t"]
