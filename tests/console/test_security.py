@@ -32,7 +32,7 @@ def _assert_hardened(response) -> None:
     h = response.headers
     assert h["content-security-policy"] == CSP
     assert h["x-content-type-options"] == "nosniff"
-    assert h["referrer-policy"] == "no-referrer"
+    assert h["referrer-policy"] == "same-origin"
     assert h["x-frame-options"] == "DENY"
 
 
