@@ -21,15 +21,17 @@ ANVIL := .tools/bin/anvil
 VENDOR := disburse/console/static/vendor
 VENDOR_FILES := $(VENDOR)/htmx.min.js $(VENDOR)/uPlot.iife.min.js $(VENDOR)/uPlot.min.css
 
-.PHONY: help setup test demo gas bench-audit bench-oracle bench-index lint slither clean
+.PHONY: help setup test demo console bench-console gas bench-audit bench-oracle bench-index lint slither clean
 
 help:
 	@echo "make demo   run the demo scenario on a local anvil chain"
 	@echo "make test   run every test (contracts, invariants, gas caps)"
+	@echo "make console  the demo, then its index and the overseer console until Ctrl-C"
 	@echo "make gas    measure gas of the hot paths, write reports/gas.json"
 	@echo "make bench-audit  audit throughput on 100,000+ events, reports/audit-bench.json"
 	@echo "make bench-oracle  oracle nodes end to end, 1,000 milestones, reports/oracle-bench.json"
 	@echo "make bench-index  the ledger index: ingest into SQLite and PostgreSQL, reports/index-bench.json"
+	@echo "make bench-console  the console's pages at a million events, reports/console-bench.json"
 	@echo "make lint   ruff, mypy (strict) and slither"
 	@echo "make setup  install the toolchain (idempotent; test/demo run it)"
 
@@ -69,6 +71,12 @@ demo: setup
 	$(BIN)/python -m disburse.chain.localchain --state .demo/chain-state.json --port 8545 --free-gas -- \
 	  $(BIN)/python -m scripts.run_demo
 
+# The demo, then its index kept current and the overseer console serving it until Ctrl-C.
+console: setup
+	mkdir -p .demo
+	$(BIN)/python -m disburse.chain.localchain --state .demo/chain-state.json --port 8545 --free-gas -- \
+	  $(BIN)/python -m scripts.run_console
+
 # The benchmarks' and the gas table's chain is started with explicit parameters, never from the
 # user's ~/.brownie (a fresh one gives a 12,000,000 block gas limit); brownie attaches on 8545.
 BENCH_CHAIN := $(BIN)/python -m disburse.chain.localchain --port 8545 --gas-limit 30000000 --base-fee 0 --
@@ -84,6 +92,10 @@ bench-oracle: setup
 
 bench-index: setup
 	$(BENCH_CHAIN) $(BIN)/brownie run scripts/bench_index.py
+
+# No chain: the console over a synthetic million-event index (scripts/bench_console.py).
+bench-console: setup
+	$(BIN)/python -m scripts.bench_console
 
 lint: setup slither
 	$(BIN)/ruff check disburse oracle scripts tests tools/slither

@@ -191,10 +191,16 @@ def synthetic_events(
     return out, end
 
 
-def write_history(url: str, events: int, *, seed: int = 12) -> int:
-    """Builds a new index of about `events` events at `url`; returns how many it holds."""
+LogOf = Callable[[FoldEvent], tuple[str, str]]
+"""A stored log's topics (comma-joined) and data for a decoded event."""
+
+
+def write_history(url: str, events: int, *, seed: int = 12, log_of: LogOf | None = None) -> int:
+    """Builds a new index of about `events` events at `url`; returns how many it holds. Its
+    stored logs are stand-ins unless `log_of` encodes them (the console decodes them)."""
     history, end = synthetic_events(Shape.for_events(events), seed=seed)
     topics = {name: "0x" + keccak(text=name).hex() for name in {e.name for _, _, e in history}}
+    encode: LogOf = log_of or (lambda e: (topics[e.name], "0x"))
     fold = Fold()
     store = IndexStore.open(url, DEPLOYMENT)
     try:
@@ -208,7 +214,7 @@ def write_history(url: str, events: int, *, seed: int = 12) -> int:
                 blocks[block] = ("0x" + f"{block:064x}", when)
             event = FoldEvent(e.name, e.values, block, log_index, when)
             folded.append(event)
-            rows.append(_event_row(event, topics[e.name]))
+            rows.append(_event_row(event, *encode(event)))
             log_index += 1
             if len(rows) >= WINDOW and log_index == 1:
                 _write(store, fold, rows, folded, blocks, block, stamp)
@@ -246,7 +252,7 @@ _PROGRAM_AT: Final = {
 }
 
 
-def _event_row(e: FoldEvent, topic: str) -> tuple[Any, ...]:
+def _event_row(e: FoldEvent, topics: str, data: str) -> tuple[Any, ...]:
     """The events table's row of a synthetic event, with the filter columns the indexer sets
     (disburse.index.ingest: the program, milestone and proposal an event names)."""
     program = milestone = None
@@ -263,8 +269,8 @@ def _event_row(e: FoldEvent, topic: str) -> tuple[Any, ...]:
         tx,
         DEPLOYMENT.escrow.lower(),
         e.name,
-        topic,
-        "0x",
+        topics,
+        data,
         None,
         program,
         milestone,
