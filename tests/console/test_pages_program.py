@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from disburse.analytics.alerts import Thresholds
-from disburse.console.views.program import bands
+from disburse.console.views.program import bands, curve_times
 from disburse.index import schema
 from tests.console._html import assert_no_inline_script, attrs, json_block
 
@@ -151,3 +151,14 @@ def test_the_page_speaks_japanese(client_as):
     assert 'lang="ja"' in page
     assert "計画価値（PV）" in page and "マイルストーン" in page  # noqa: RUF001
     assert "Planned value" not in page
+
+
+def test_the_s_curve_samples_are_bounded(reader):
+    """A program of many milestones is sampled at a bounded number of instants, from its start
+    to its end, now among them (each sample is a pass over the milestones)."""
+    at = reader.queries.program(1)
+    every = curve_times(at.value, at.cursor.timestamp)
+    bounded = curve_times(at.value, at.cursor.timestamp, limit=8)
+    assert len(every) > 8 >= len(bounded) - 1
+    assert bounded[0] == every[0] and bounded[-1] == every[-1]
+    assert at.cursor.timestamp in bounded

@@ -15,14 +15,24 @@ from disburse.console.auth import Viewer, current_viewer
 from disburse.console.pages._detail import page_context, reader_of, visible_programs
 from disburse.console.render import render
 from disburse.console.views.oracles import OracleLine, oracle_lines
+from disburse.index.store import Cursor, read_cursor
 
 router = APIRouter()
 
 
 def _lines(request: Request, viewer: Viewer) -> tuple[OracleLine, ...]:
     visible = visible_programs(request, viewer)
-    with reader_of(request).store.engine.connect() as conn:
-        return oracle_lines(conn, visible)
+    reader = reader_of(request)
+
+    def compute() -> tuple[Cursor, tuple[OracleLine, ...]]:
+        with reader.store.engine.connect() as conn, conn.begin():
+            cursor = read_cursor(conn)
+            assert cursor is not None  # the reader answers only a ready index
+            return cursor, oracle_lines(conn, visible)
+
+    # A GROUP BY over every attestation: once per block the index reads, shared by requests.
+    name = "oracles" if visible is None else f"oracles:{','.join(map(str, sorted(visible)))}"
+    return reader.per_cursor(name, compute)[1]
 
 
 @router.get("/oracles", response_class=HTMLResponse)

@@ -11,7 +11,7 @@ chart's points are exact, not interpolated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from sqlalchemy import Connection, select
 
@@ -24,6 +24,8 @@ from disburse.index.queries import IndexQueries, ProgramAnswer
 from disburse.index.store import Cursor
 
 Band = Literal["green", "amber", "red", "none"]
+MAX_POINTS: Final = 240
+"""Samples of the S-curves at most (a chart this wide shows no more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +158,11 @@ def cash_history(conn: Connection, program_id: int) -> tuple[CashPoint, ...]:
     return tuple(points)
 
 
-def curve_times(answer: ProgramAnswer, now: int) -> list[int]:
+def curve_times(answer: ProgramAnswer, now: int, *, limit: int = MAX_POINTS) -> list[int]:
     """Every instant the S-curves can move, from the program's creation to its last deadline or
     now: each deadline, verification and release, and the instant before each (so a step is
-    drawn as a step)."""
+    drawn as a step). Past `limit` instants (a program of hundreds of milestones), `limit`
+    evenly spaced samples and now: each sample costs a pass over the milestones."""
     start = answer.facts.created_time
     moments = {start, now}
     for m in answer.milestones:
@@ -167,7 +170,11 @@ def curve_times(answer: ProgramAnswer, now: int) -> list[int]:
             if t is not None:
                 moments.update((t - 1, t))
     end = max(moments)
-    return sorted(t for t in moments if start <= t <= end)
+    found = sorted(t for t in moments if start <= t <= end)
+    if len(found) <= limit:
+        return found
+    step = (end - start) / (limit - 2)
+    return sorted({*(start + round(i * step) for i in range(limit - 1)), now, end})
 
 
 def milestone_lines(conn: Connection, answer: ProgramAnswer) -> tuple[MilestoneLine, ...]:
