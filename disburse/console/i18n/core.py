@@ -67,7 +67,6 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "portfolio.baseline": "Baseline",
         "portfolio.execution": "Execution rate",
         "portfolio.year_elapsed": "Fiscal year elapsed",
-        "portfolio.execution_vs_year": "Execution {rate} with {elapsed} of the fiscal year elapsed",
         "portfolio.alerts": "Alerts needing attention",
         "portfolio.alerts_none": "No alerts.",
         "portfolio.alerts_more": "{count} more on the alerts page",
@@ -81,7 +80,10 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "portfolio.by.fiscal_year": "By fiscal year",
         "portfolio.group": "Group",
         "portfolio.treemap": "Where the funds are",
-        "portfolio.treemap_note": "Area: funds of each program, split by the recipients paid",
+        "portfolio.treemap_note": (
+            "Area: each program's funds. Dark: paid to one of its top recipients; light: not "
+            "paid yet or paid to others. Select a program to open it."
+        ),
         "portfolio.treemap_table": "The treemap's numbers",
         "portfolio.organisation": "Organisation",
         "portfolio.recipient": "Recipient",
@@ -92,6 +94,12 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "portfolio.token": "Token",
         "portfolio.percent": "{value} %",
         "portfolio.na": "n/a",
+        "portfolio.amount": "Amount",
+        "portfolio.program_list": "Programs",
+        "portfolio.execution_note": (
+            "Execution rate is paid over the current baseline; compare it with the share of "
+            "the fiscal year elapsed."
+        ),
         "portfolio.kind": "Kind",
         "portfolio.kind.spi": "schedule (SPI)",
         "portfolio.kind.cpi": "cost (CPI)",
@@ -169,7 +177,6 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "portfolio.baseline": "予算",
         "portfolio.execution": "執行率",
         "portfolio.year_elapsed": "年度経過率",
-        "portfolio.execution_vs_year": "執行率 {rate}（年度経過 {elapsed}）",
         "portfolio.alerts": "要対応のアラート",
         "portfolio.alerts_none": "アラートはありません。",
         "portfolio.alerts_more": "ほか {count} 件はアラートページに",
@@ -183,7 +190,10 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "portfolio.by.fiscal_year": "年度別",
         "portfolio.group": "グループ",
         "portfolio.treemap": "資金の所在",
-        "portfolio.treemap_note": "面積：各プログラムの資金（支払先ごとに分割）",
+        "portfolio.treemap_note": (
+            "面積：各プログラムの資金。濃い色：上位の支払先への支払、"
+            "薄い色：未払いまたはその他への支払。プログラムを選ぶと開きます。"
+        ),
         "portfolio.treemap_table": "ツリーマップの数値",
         "portfolio.organisation": "組織",
         "portfolio.recipient": "支払先",
@@ -194,6 +204,9 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "portfolio.token": "トークン",
         "portfolio.percent": "{value} %",
         "portfolio.na": "該当なし",
+        "portfolio.amount": "金額",
+        "portfolio.program_list": "プログラム一覧",
+        "portfolio.execution_note": "執行率は支払額÷現在の予算です。年度経過率と比べてください。",
         "portfolio.kind": "種類",
         "portfolio.kind.spi": "スケジュール（SPI）",
         "portfolio.kind.cpi": "コスト（CPI）",

@@ -32,32 +32,58 @@ TOP_RECIPIENTS: Final = 3
 ALERTS_SHOWN: Final = 10
 WIDTH: Final = 1000
 HEIGHT: Final = 560
-LABEL_MIN: Final = (90.0, 28.0)
+LABEL_MIN: Final = (60.0, 22.0)
 """A treemap cell is labelled only when at least this wide and tall (viewBox units)."""
+ORG_HEADER: Final = 22.0
+"""The band at the top of an organisation's rectangle that holds its name."""
+PALETTE: Final = 6
+"""Colours of the organisations (console.css: tm-shade-0 .. tm-shade-5)."""
 
 router = APIRouter()
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One rectangle of the treemap (viewBox units) and what it stands for."""
+class Box:
+    """A rectangle of the treemap, in viewBox units."""
 
     x: float
     y: float
     w: float
     h: float
-    level: str
-    """"org", "program" or "recipient"."""
-    label: str
-    amount: int
-    token: TokenFacts
-    shade: int
-    """Which of the palette's colours (by organisation)."""
-    href: str | None = None
 
-    @property
-    def labelled(self) -> bool:
-        return self.w >= LABEL_MIN[0] and self.h >= LABEL_MIN[1]
+    def fits(self, chars: int = 4) -> bool:
+        """Whether a label of about `chars` characters can be written inside."""
+        return self.w >= LABEL_MIN[0] and self.h >= LABEL_MIN[1] and self.w >= chars * 4
+
+    def chars(self) -> int:
+        """How many characters of a label fit across (the label font is ~8.5 units wide)."""
+        return max(0, int((self.w - 10) / 8.5))
+
+
+@dataclass(frozen=True)
+class Part:
+    """A share of a program's funds: paid to one recipient, or the rest (`recipient` None)."""
+
+    box: Box
+    recipient: str | None
+    amount: int
+
+
+@dataclass(frozen=True)
+class ProgramBox:
+    box: Box
+    program: ProgramRow
+    token: TokenFacts
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class OrgBox:
+    box: Box
+    name: str
+    shade: int
+    """Which of the palette's colours."""
+    programs: tuple[ProgramBox, ...]
 
 
 @dataclass(frozen=True)
@@ -82,7 +108,7 @@ class Portfolio:
     tokens: dict[int, TokenFacts]
     alerts: list[Alert]
     alerts_more: int
-    cells: list[Cell]
+    treemap: tuple[OrgBox, ...]
     tree_rows: list[TreeRow]
 
 
@@ -162,7 +188,7 @@ def portfolio(reader: IndexReader, viewer: Viewer) -> Portfolio:
         for a in reader.all_alerts()
         if (a.program_id in seen if a.program_id is not None else viewer.sees_everything)
     ]
-    cells, tree_rows = treemap(reader, visible, tokens)
+    boxes, tree_rows = treemap(reader, visible, tokens)
     return Portfolio(
         cursor=cursor,
         totals=sum_totals(everything["organisation"]),
@@ -172,7 +198,7 @@ def portfolio(reader: IndexReader, viewer: Viewer) -> Portfolio:
         tokens=tokens,
         alerts=alerts[:ALERTS_SHOWN],
         alerts_more=max(0, len(alerts) - ALERTS_SHOWN),
-        cells=cells,
+        treemap=boxes,
         tree_rows=tree_rows,
     )
 
@@ -180,21 +206,48 @@ def portfolio(reader: IndexReader, viewer: Viewer) -> Portfolio:
 # ---------------------------------------------------------------------- the treemap
 
 
-def _split(
-    x: float, y: float, w: float, h: float, weights: list[float], horizontal: bool
-) -> list[tuple[float, float, float, float]]:
-    """Slices of a rectangle proportional to `weights`, side by side (horizontal) or stacked:
-    slice-and-dice, so each level reads in one direction."""
+def _worst(row: list[float], side: float) -> float:
+    """The worst aspect ratio of a row of areas laid along a side of this length."""
+    total = sum(row)
+    return max(max(row) * side**2 / total**2, total**2 / (side**2 * min(row)))
+
+
+def squarify(weights: list[float], box: Box) -> list[Box]:
+    """Rectangles of `box` with areas proportional to `weights` (all positive), as square as the
+    squarified layout makes them (Bruls, Huizing, van Wijk 2000): the largest first, rows laid
+    along the shorter side while adding one more does not make the row's worst ratio worse."""
     total = sum(weights)
-    out = []
-    offset = 0.0
-    for weight in weights:
-        share = weight / total if total else 1 / len(weights)
-        if horizontal:
-            out.append((x + offset * w, y, share * w, h))
-        else:
-            out.append((x, y + offset * h, w, share * h))
-        offset += share
+    scale = box.w * box.h / total if total > 0 else 0.0
+    order = sorted(range(len(weights)), key=lambda i: (-weights[i], i))
+    out: list[Box] = [Box(box.x, box.y, 0.0, 0.0)] * len(weights)
+    x, y, w, h = box.x, box.y, box.w, box.h
+    i = 0
+    while i < len(order) and w > 0 and h > 0:
+        side = min(w, h)
+        row = [order[i]]
+        i += 1
+        while i < len(order) and _worst(
+            [weights[j] * scale for j in [*row, order[i]]], side
+        ) <= _worst([weights[j] * scale for j in row], side):
+            row.append(order[i])
+            i += 1
+        area = sum(weights[j] * scale for j in row)
+        if w >= h:  # a column at the left
+            width = area / h
+            offset = y
+            for j in row:
+                height = weights[j] * scale / width
+                out[j] = Box(x, offset, width, height)
+                offset += height
+            x, w = x + width, w - width
+        else:  # a row at the top
+            height = area / w
+            offset = x
+            for j in row:
+                width = weights[j] * scale / height
+                out[j] = Box(offset, y, width, height)
+                offset += width
+            y, h = y + height, h - height
     return out
 
 
@@ -203,48 +256,48 @@ def _weight(amount: int, token: TokenFacts) -> float:
     return float(amount) / float(10**token.decimals)
 
 
+def _inset(box: Box, top: float, side: float) -> Box:
+    return Box(box.x + side, box.y + top, max(0.0, box.w - 2 * side), max(0.0, box.h - top - side))
+
+
 def treemap(
     reader: IndexReader, programs: list[ProgramRow], tokens: dict[int, TokenFacts]
-) -> tuple[list[Cell], list[TreeRow]]:
-    """The funds of these programs as rectangles: organisations side by side, each one's
-    programs stacked, each program split into its top recipients' payments and the rest of its
-    funds (not paid, or paid to others)."""
+) -> tuple[tuple[OrgBox, ...], list[TreeRow]]:
+    """The funds of these programs as nested rectangles, area for amount: organisations, in
+    each its programs, in each its top recipients' payments and the rest of its funds (not paid
+    yet, or paid to others); and the same numbers as rows of a table."""
     funded = [p for p in programs if p.funded > 0]
     by_org: dict[str, list[ProgramRow]] = {}
     for p in funded:
         by_org.setdefault(p.organisation, []).append(p)
     paid_to = reader.top_recipients([p.program_id for p in funded], TOP_RECIPIENTS)
-    cells: list[Cell] = []
-    rows: list[TreeRow] = []
     orgs = sorted(by_org)
-    org_weights = [sum(_weight(p.funded, tokens[p.program_id]) for p in by_org[o]) for o in orgs]
-    for shade, (org, (ox, oy, ow, oh)) in enumerate(
-        zip(orgs, _split(0, 0, WIDTH, HEIGHT, org_weights, True), strict=True)
+    weights = [sum(_weight(p.funded, tokens[p.program_id]) for p in by_org[o]) for o in orgs]
+    out: list[OrgBox] = []
+    rows: list[TreeRow] = []
+    for shade, (org, org_box) in enumerate(
+        zip(orgs, squarify(weights, Box(0, 0, WIDTH, HEIGHT)), strict=True)
     ):
         members = by_org[org]
-        token = tokens[members[0].program_id]
-        total = sum(p.funded for p in members)
-        cells.append(Cell(ox, oy, ow, oh, "org", org, total, token, shade % 6))
-        weights = [_weight(p.funded, tokens[p.program_id]) for p in members]
-        for p, (px, py, pw, ph) in zip(
-            members, _split(ox, oy, ow, oh, weights, False), strict=True
-        ):
-            tok = tokens[p.program_id]
-            href = f"/programs/{p.program_id}"
-            cells.append(Cell(px, py, pw, ph, "program", p.title, p.funded, tok, shade % 6, href))
-            parts = [(b, amount) for b, amount in paid_to[p.program_id] if amount > 0]
-            rest = p.funded - sum(amount for _, amount in parts)
-            pieces: list[tuple[str | None, int]] = [*parts, *([(None, rest)] if rest > 0 else [])]
-            for (who, amount), (rx, ry, rw, rh) in zip(
-                pieces,
-                _split(px, py, pw, ph, [_weight(a, tok) for _, a in pieces], True),
-                strict=True,
-            ):
-                cells.append(
-                    Cell(rx, ry, rw, rh, "recipient", who or "", amount, tok, shade % 6, href)
-                )
-                rows.append(TreeRow(org, p, who, amount, tok))
-    return cells, rows
+        inner = _inset(org_box, ORG_HEADER if org_box.h > 3 * ORG_HEADER else 2, 2)
+        boxes = squarify([_weight(p.funded, tokens[p.program_id]) for p in members], inner)
+        placed = []
+        for p, program_box in zip(members, boxes, strict=True):
+            token = tokens[p.program_id]
+            pieces: list[tuple[str | None, int]] = [
+                (b, amount) for b, amount in paid_to[p.program_id] if amount > 0
+            ]
+            rest = p.funded - sum(amount for _, amount in pieces)
+            if rest > 0:
+                pieces.append((None, rest))
+            part_boxes = squarify([_weight(a, token) for _, a in pieces], _inset(program_box, 1, 1))
+            parts = tuple(
+                Part(b, who, amount) for (who, amount), b in zip(pieces, part_boxes, strict=True)
+            )
+            placed.append(ProgramBox(program_box, p, token, parts))
+            rows.extend(TreeRow(org, p, part.recipient, part.amount, token) for part in parts)
+        out.append(OrgBox(org_box, org, shade % PALETTE, tuple(placed)))
+    return tuple(out), rows
 
 
 # ---------------------------------------------------------------------- routes
