@@ -81,6 +81,15 @@ def test_every_event_argument_state_action_and_alert_has_a_label():
         assert f"status.{status}" in CATALOG["en"], status
     for action in [*ACTIONS, "unknown"]:
         assert f"action.{action}" in CATALOG["en"], action
+    functions = {
+        item["name"]: item
+        for contract in ("MilestoneEscrow", "OversightCouncil")
+        for item in load_abi(contract)
+        if item.get("type") == "function"
+    }
+    for spec in ACTIONS.values():  # a proposal's call arguments are labelled too
+        for arg in functions[spec.function]["inputs"]:
+            assert f"arg.{arg['name'].rstrip('_')}" in CATALOG["en"], (spec.name, arg["name"])
     source = Path("disburse/analytics/alerts.py").read_text()
     for kind in ALERT_KINDS:
         assert f'"{kind}"' in source, kind  # still a kind the analytics raise

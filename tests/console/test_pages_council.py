@@ -80,6 +80,9 @@ def test_an_open_force_release_is_decoded_counted_and_warned(
     article = _article(page, open_proposals["force"])
     assert 'data-state="open"' in article
     assert "force-release milestone A/M8" in article  # the CLI's describer, in words
+    arguments = article[article.index("data-arguments>") :]
+    assert "0x" + h.ids["A/M8"].hex() in arguments  # and its arguments, each labelled
+    assert 'data-arg="milestoneId"' in arguments and 'data-arg="reasonHash"' in arguments
     assert 'data-warning="money"' in article and 'role="alert"' in article
     assert 'data-approvals="1"' in article and 'data-threshold="2"' in article
     approved = re.search(r"data-approved-by>(.*?)</dd>", article, re.DOTALL).group(1)
@@ -136,5 +139,5 @@ def test_the_page_speaks_japanese(client_as, open_proposals):
     client = client_as("overseer")
     client.cookies.set("lang", "ja")
     page = client.get("/council").text
-    assert "監督評議会" in page and "強制支払" in page and "警告" in page
+    assert "監督評議会" in page and "強制支払" in page and "警告" in page and "理由" in page
     assert "Open proposals" not in page

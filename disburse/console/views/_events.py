@@ -29,7 +29,7 @@ _AMOUNTS: Final = frozenset({"amount", "baseline"})
 """uint256 arguments that are money of the event's program."""
 _DURATIONS: Final = frozenset({"challengeWindow"})
 _TIMES: Final = frozenset({"deadline", "expiry"})
-_AMOUNT_OF: Final = {("BaselineChanged", "previous")}
+_AMOUNT_OF: Final = {("BaselineChanged", "previous"), ("setBaseline", "baseline")}
 """Arguments named otherwise that are money (a baseline's previous value)."""
 
 COUNCIL_ACTED: Final = frozenset(
@@ -106,7 +106,8 @@ def event_columns() -> Select[Any]:
     ).join(b, b.c.number == e.c.block)
 
 
-def _kind(event: str, name: str, value: Any) -> ArgKind:
+def arg_kind(event: str, name: str, value: Any) -> ArgKind:
+    """How an event's (or a call's) argument is shown, from its name and decoded value."""
     if isinstance(value, bytes | bytearray):
         return "ref" if name == "externalRef" else "hash"
     if isinstance(value, list | tuple):
@@ -122,7 +123,8 @@ def _kind(event: str, name: str, value: Any) -> ArgKind:
     return "number"
 
 
-def _shown(kind: ArgKind, value: Any) -> Any:
+def shown_value(kind: ArgKind, value: Any) -> Any:
+    """A decoded argument as a view holds it (hashes as 0x hex, numbers as int)."""
     if kind == "hash":
         return "0x" + bytes(value).hex()
     if kind == "ref":
@@ -168,9 +170,9 @@ class EventDecoding:
             layout, values = decoded
             program = int(r[9]) if r[9] is not None else program_of.get(r[10])
             args = tuple(
-                Arg(n, k, _shown(k, v))
+                Arg(n, k, shown_value(k, v))
                 for n, v in zip(layout.names, values, strict=True)
-                for k in (_kind(layout.name, n, v),)
+                for k in (arg_kind(layout.name, n, v),)
             )
             out.append(
                 EventView(

@@ -22,12 +22,18 @@ from web3.exceptions import Web3Exception
 
 from disburse._format import ref_text
 from disburse.chain.contracts import load_abi
-from disburse.console.views._events import EventDecoding, event_columns
+from disburse.console.views._events import (
+    Arg,
+    EventDecoding,
+    arg_kind,
+    event_columns,
+    shown_value,
+)
 from disburse.council import ACTIONS, PROGRAM_MANAGER_ROLE, Money, describe
 from disburse.council import MilestoneFacts as Described
 from disburse.index import schema
 from disburse.index.store import Cursor, read_cursor
-from disburse.report.facts import TokenLookup
+from disburse.report.facts import TokenFacts, TokenLookup
 
 State = Literal["open", "executable", "expired", "executed"]
 Warning = Literal["money", "decides"]
@@ -62,6 +68,10 @@ class ProposalView:
     """The ACTIONS name of the call (force-release, set-committee …); None for an unknown call."""
     words: str
     """The call in plain words (disburse.council.describe)."""
+    args: tuple[Arg, ...]
+    """The call's arguments decoded, for labels in the viewer's language."""
+    token: TokenFacts | None
+    """The token of the program the call is about (its amounts), if any."""
     description: str
     """What the proposer wrote."""
     expiry: int
@@ -117,6 +127,27 @@ class Describer:
         except (ValueError, Web3Exception):
             return None
         return str(fn.fn_name)
+
+    def args(self, target: str, data: bytes) -> tuple[Arg, ...]:
+        """The call's arguments in ABI order (a role first for grant/revoke), () when unknown.
+        Names lose the trailing underscore Solidity gives a parameter shadowing a function
+        (`threshold_`)."""
+        checked = Web3.to_checksum_address(target)
+        contract = {self.escrow.address: self.escrow, self.council.address: self.council}.get(
+            checked
+        )
+        if contract is None:
+            return ()
+        try:
+            fn, args = contract.decode_function_input(data)
+        except (ValueError, Web3Exception):
+            return ()
+        out = []
+        for raw, value in args.items():
+            name = raw.rstrip("_")
+            kind = arg_kind(str(fn.fn_name), name, value)
+            out.append(Arg(name, kind, shown_value(kind, value)))
+        return tuple(out)
 
     def program(self, conn: Connection, target: str, data: bytes) -> int | None:
         """The program a call is about (named, or its milestone's); None for a call about no
@@ -320,12 +351,20 @@ def _view(
     if fn in CHANGES_WHO_DECIDES:
         warnings.append("decides")
     executed = r["executed_block"] is not None
+    program = describer.program(conn, target, data)
+    token = None
+    if program is not None:
+        p = schema.programs
+        address = conn.execute(select(p.c.token).where(p.c.program_id == program)).scalar()
+        token = None if address is None else describer.token(str(address))
     return ProposalView(
         proposal_id=pid,
         proposer=str(r["proposer"]),
         target=target,
         action=describer.action(target, data),
         words=describer.words(conn, target, data),
+        args=describer.args(target, data),
+        token=token,
         description=str(r["description"]),
         expiry=int(r["expiry"]),
         created_block=int(r["created_block"]),
