@@ -18,6 +18,7 @@ from disburse.console.auth import Viewer, current_viewer
 from disburse.console.pages._detail import page_context, reader_of, views, visible_programs
 from disburse.console.render import render
 from disburse.console.views.council import CouncilPage, council_page
+from disburse.index.store import Cursor
 
 router = APIRouter()
 
@@ -25,8 +26,16 @@ router = APIRouter()
 def _page(request: Request, viewer: Viewer) -> CouncilPage:
     made = views(request)
     visible = visible_programs(request, viewer)
-    with reader_of(request).store.engine.connect() as conn:
-        return council_page(conn, made.decoding, made.describer, visible=visible)
+    reader = reader_of(request)
+
+    def compute() -> tuple[Cursor, CouncilPage]:
+        with reader.store.engine.connect() as conn, conn.begin():
+            page = council_page(conn, made.decoding, made.describer, visible=visible)
+        return page.cursor, page
+
+    # Every proposal described (a hundred decoded calls): once per block the index reads.
+    name = "council" if visible is None else f"council:{','.join(map(str, sorted(visible)))}"
+    return reader.per_cursor(name, compute)[1]
 
 
 @router.get("/council", response_class=HTMLResponse)

@@ -217,21 +217,24 @@ def _tokens(conn: Connection, programs: Iterable[int], token: TokenLookup) -> di
     return {int(pid): token(str(address)) for pid, address in rows}
 
 
-def executed_proposals(conn: Connection, tx_hashes: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """The council proposal executed in each of these transactions, with its executor: who is
-    behind an escrow event the council caused."""
-    wanted = sorted(set(tx_hashes))
+def executed_proposals(conn: Connection, events: Iterable[EventView]) -> dict[str, tuple[int, str]]:
+    """The council proposal executed in each of these events' transactions, with its executor:
+    who is behind an escrow event the council caused. Looked up by block (the events' primary
+    key) and then transaction, never by a scan of the transactions."""
+    wanted = {(v.block, v.tx_hash) for v in events}
     if not wanted:
         return {}
     p, e = schema.proposals, schema.events
+    blocks = sorted({block for block, _ in wanted})
     found: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for start in range(0, len(blocks), 500):
+        chunk = blocks[start : start + 500]
         rows = conn.execute(
-            select(e.c.tx_hash, p.c.proposal_id, p.c.executor)
+            select(e.c.block, e.c.tx_hash, p.c.proposal_id, p.c.executor)
             .join(p, p.c.proposal_id == e.c.proposal_id)
-            .where(e.c.tx_hash.in_(chunk), e.c.name == "ProposalExecuted")
+            .where(e.c.block.in_(chunk), e.c.name == "ProposalExecuted")
         )
-        for tx, pid, executor in rows:
-            found[str(tx)] = (int(pid), str(executor))
+        for block, tx, pid, executor in rows:
+            if (int(block), str(tx)) in wanted:
+                found[str(tx)] = (int(pid), str(executor))
     return found

@@ -157,7 +157,7 @@ def timeline(
         .limit(MAX_TIMELINE)
     ).all()
     events = decoding.views(conn, rows)
-    council = executed_proposals(conn, (v.tx_hash for v in events if v.name in COUNCIL_ACTED))
+    council = executed_proposals(conn, [v for v in events if v.name in COUNCIL_ACTED])
     steps = []
     for v in events:
         oracle = v.arg("oracle")
