@@ -13,12 +13,14 @@ histories and process lists. The accounts file defaults to one beside the deploy
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from disburse._format import table, when
+from disburse.chain.errors import DisburseError
 from disburse.cli._session import fail, reports_errors, session
 from disburse.cli.index import default_db
 from disburse.console.config import DEFAULT_HOST, DEFAULT_PORT, ConsoleConfig
@@ -30,6 +32,9 @@ from disburse.console.users import (
     check_password,
     check_role,
 )
+
+if TYPE_CHECKING:
+    from disburse.console.data import IndexReader
 
 app = typer.Typer(help="The overseer console (a web browser's view of the index).")
 users_app = typer.Typer(help="Console accounts: add, remove, passwd, list, log.")
@@ -143,10 +148,21 @@ def serve(
         )
     s.deployment()  # a missing or bad deployment file: one error line
     web = create_app(config)  # a missing index: IndexStoreError, one error line
+    threading.Thread(target=_warm, args=(web.state.reader,), daemon=True).start()
     typer.echo(f"console at http://{host}:{port}/ (index {web.state.reader.store.url})", err=True)
     # The client address must be the TCP peer's: forwarded headers would let anyone name the
     # trusted proxy's address.
     uvicorn.run(web, host=host, port=port, proxy_headers=False, log_level="info")
+
+
+def _warm(reader: IndexReader) -> None:
+    """The portfolio's shared answers computed before the first visitor asks."""
+    from disburse.console.pages import portfolio
+
+    try:
+        portfolio.warm(reader)
+    except DisburseError as exc:  # e.g. nothing indexed yet: the pages will say so
+        typer.echo(f"note: {exc}", err=True)
 
 
 @users_app.command("add")

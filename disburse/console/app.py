@@ -30,6 +30,8 @@ from disburse.console.data import IndexReader
 from disburse.console.pages import alerts, council, events, milestone, oracles, portfolio, program
 from disburse.console.render import render
 from disburse.console.users import UserStore
+from disburse.index.queries import UnknownProgramError
+from disburse.index.store import IndexStoreError
 
 PAGES: Final[tuple[ModuleType, ...]] = (
     portfolio,
@@ -155,6 +157,13 @@ def _error_pages(app: FastAPI) -> None:
             for e in exc.errors()
         )
         return _error(request, 400, problems[:500])
+
+    @app.exception_handler(IndexStoreError)
+    async def index_not_ready(request: Request, exc: IndexStoreError) -> Response:
+        if isinstance(exc, UnknownProgramError):
+            return _error(request, 404, "no such program")
+        # e.g. an index that has read no block yet, or is being refolded after a migration
+        return _error(request, 503, str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import httpx
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from disburse.index.store import Cursor, IndexStore, read_cursor
 from disburse.report.facts import NOT_RECORDED, TokenFacts, load_facts
 
 T = TypeVar("T")
+C = TypeVar("C", Cursor, Cursor | None)
 log = logging.getLogger(__name__)
 
 HEAD_TTL_S: Final = 1.0
@@ -42,8 +43,9 @@ _DECIMALS: Final = "0x313ce567"
 
 @dataclass(frozen=True)
 class _Held:
-    cursor: Cursor
+    cursor: Cursor | None
     value: Any
+    """The computation's (cursor, answer)."""
     took: float
 
 
@@ -144,9 +146,14 @@ class IndexReader:
         return Freshness(self.cursor(), self.head(), self.reconciliation())
 
     def programs(self) -> list[ProgramRow]:
-        """Every program (id order, at most PROGRAMS_MAX): identity, manager and money."""
+        """Every program (id order, at most PROGRAMS_MAX): identity, manager and money; read
+        once per cursor (every page asks, to know what its viewer may see)."""
+        return list(self.per_cursor("programs", self._programs)[1])
+
+    def _programs(self) -> tuple[Cursor | None, tuple[ProgramRow, ...]]:
         p = schema.programs
-        with self.store.engine.connect() as conn:
+        with self.store.engine.connect() as conn, conn.begin():
+            cursor = read_cursor(conn)
             rows = conn.execute(
                 select(
                     p.c.program_id,
@@ -165,7 +172,7 @@ class IndexReader:
                 .order_by(p.c.program_id)
                 .limit(PROGRAMS_MAX)
             ).all()
-        return [
+        return cursor, tuple(
             ProgramRow(
                 int(r[0]),
                 r[1] or f"#{r[0]}",
@@ -181,7 +188,7 @@ class IndexReader:
                 bool(r[11]),
             )
             for r in rows
-        ]
+        )
 
     def program_manager(self, program_id: int) -> str | None:
         """The on-chain manager of a program; None when the index holds no such program (pages
@@ -227,39 +234,41 @@ class IndexReader:
         ranked = sorted(found, key=lambda a: (a.severity != "red", a.program_id or 0))
         return facts.cursor, tuple(ranked)
 
-    def per_cursor(self, name: str, compute: Callable[[], tuple[Cursor, T]]) -> tuple[Cursor, T]:
+    def per_cursor(self, name: str, compute: Callable[[], tuple[C, T]]) -> tuple[C, T]:
         """`compute()`'s answer (and the cursor it describes), computed once per cursor and
         shared by every request. When the cursor has moved: computed again at once if that is
         quick (under SYNC_MAX_S last time), else the previous answer is returned while one
         background thread computes the new one, so that no page waits seconds on a big index."""
         cursor = self.cursor()
+        if cursor is None:  # nothing read yet: nothing to keep
+            return compute()
         with self._lock:
             held = self._held.get(name)
             if held is not None and held.cursor == cursor:
-                return held.cursor, held.value
+                return cast(tuple[C, T], held.value)
             if held is not None and held.took > SYNC_MAX_S:
                 if name not in self._refreshing:
                     self._refreshing.add(name)
                     threading.Thread(
                         target=self._refresh, args=(name, compute), daemon=True
                     ).start()
-                return held.cursor, held.value
+                return cast(tuple[C, T], held.value)
             gate = self._computing.setdefault(name, threading.Lock())
         with gate:  # one computation at a time per name; the others then find it held
             with self._lock:
                 held = self._held.get(name)
             if held is not None and held.cursor == cursor:
-                return held.cursor, held.value
+                return cast(tuple[C, T], held.value)
             return self._compute(name, compute)
 
-    def _compute(self, name: str, compute: Callable[[], tuple[Cursor, T]]) -> tuple[Cursor, T]:
+    def _compute(self, name: str, compute: Callable[[], tuple[C, T]]) -> tuple[C, T]:
         started = self._clock()
-        at, value = compute()
+        found = compute()
         with self._lock:
-            self._held[name] = _Held(at, value, self._clock() - started)
-        return at, value
+            self._held[name] = _Held(found[0], found, self._clock() - started)
+        return found
 
-    def _refresh(self, name: str, compute: Callable[[], tuple[Cursor, Any]]) -> None:
+    def _refresh(self, name: str, compute: Callable[[], tuple[Any, Any]]) -> None:
         try:
             with self._computing.setdefault(name, threading.Lock()):
                 self._compute(name, compute)

@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 
 from disburse.analytics.alerts import all_alerts
 from disburse.analytics.rollup import GroupRollup
-from disburse.console.data import IndexReader
-from disburse.console.pages.portfolio import sum_totals
+from disburse.console.data import IndexReader, ProgramRow
+from disburse.console.pages.portfolio import Box, squarify, sum_totals, treemap
 from disburse.console.render import money
-from disburse.report.facts import load_facts
+from disburse.report.facts import TokenFacts, load_facts
 from tests.console.conftest import BASE_URL, login, run_cli, table_rows, units
 
 FIGURES = ("baseline", "funded", "committed", "paid", "refunded", "available")
@@ -273,3 +273,108 @@ def test_a_new_block_indexed_is_announced_and_shown(
             assert f'data-figure="funded" data-units="{funded + units(1_234)}"' in fragment
     finally:
         own.close()
+
+
+# ---------------------------------------------------------------------- pages and limits
+
+
+def test_the_programs_table_is_paged_and_a_page_beyond_is_a_400(console):
+    login(console, "overseer")
+    assert console.get("/?page=1").status_code == 200
+    beyond = console.get("/?page=2")
+    assert beyond.status_code == 400 and "the programs fill 1 page(s)" in beyond.text
+    for bad in ("0", "-1", "x", "1" * 30):
+        assert console.get(f"/?page={bad}").status_code == 400, bad
+    assert 'class="pager"' not in console.get("/").text  # three programs: one page
+
+
+def test_an_index_that_has_read_nothing_yet_is_a_503_saying_so(
+    console_config, console_history, make_app, tmp_path
+):
+    from disburse.chain.deployment import load
+    from disburse.console.app import create_app
+    from disburse.console.users import UserStore
+    from disburse.index.store import IndexStore
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    IndexStore.open(url, load(console_history.history.deployment_file)).close()
+    config = replace(console_config, index_url=url)
+    empty = IndexReader(config)
+    try:
+        app = create_app(config, reader=empty, users=UserStore(config.users_db))
+        with TestClient(app, base_url=BASE_URL, follow_redirects=False) as client:
+            login(client, "overseer")
+            page = client.get("/", headers={"Accept": "text/html"})
+            assert page.status_code == 503
+            assert "has read no block yet: run `disburse index`" in page.text
+            assert client.get("/healthz").json() == {"ok": True, "block": None}
+    finally:
+        empty.close()
+
+
+# ---------------------------------------------------------------------- the layout
+
+
+def _inside(box: Box, outer: Box) -> bool:
+    eps = 1e-6
+    return (
+        box.x >= outer.x - eps
+        and box.y >= outer.y - eps
+        and box.x + box.w <= outer.x + outer.w + eps
+        and box.y + box.h <= outer.y + outer.h + eps
+    )
+
+
+def test_squarify_gives_areas_in_proportion_inside_the_box_without_overlap():
+    outer = Box(10, 20, 600, 300)
+    weights = [50.0, 30.0, 10.0, 5.0, 3.0, 1.5, 0.5]
+    boxes = squarify(weights, outer)
+    total = outer.w * outer.h
+    for weight, box in zip(weights, boxes, strict=True):
+        assert abs(box.w * box.h - weight / sum(weights) * total) < 1e-6 * total
+        assert _inside(box, outer)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            overlap_w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+            overlap_h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+            assert overlap_w <= 1e-6 or overlap_h <= 1e-6
+    # squarified: no sliver worse than the slice-and-dice strip of the largest weight
+    assert max(max(b.w / b.h, b.h / b.w) for b in boxes) < 6
+
+
+class _Recipients:
+    def top_recipients(self, ids, n):
+        return {pid: [(f"0x{pid:040x}", 10**18)] for pid in ids}
+
+
+def test_the_treemap_draws_the_largest_programs_and_groups_the_rest():
+    token = TokenFacts("JPYT", 18)
+    rows = [
+        ProgramRow(
+            i,
+            f"P{i}",
+            f"ORG{i % 3}",
+            "c",
+            2026,
+            "0x" + "1" * 40,
+            "0xT",
+            i * 10**18,
+            0,
+            10**18,
+            0,
+            False,
+        )
+        for i in range(1, 61)
+    ]
+    orgs, table = treemap(_Recipients(), rows, {r.program_id: token for r in rows})
+    drawn = [pb.program.program_id for org in orgs for pb in org.programs]
+    assert sorted(drawn) == list(range(21, 61))  # the 40 largest
+    assert sum(org.others.count for org in orgs if org.others) == 20
+    assert sum(r.amount for r in table) == sum(r.funded for r in rows)
+    for org in orgs:
+        assert _inside(org.box, Box(0, 0, 1000, 560))
+        for pb in org.programs:
+            assert _inside(pb.box, org.box)
+            assert sum(part.amount for part in pb.parts) == pb.program.funded
+            for part in pb.parts:
+                assert _inside(part.box, pb.box)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from disburse.analytics.alerts import Alert
@@ -29,6 +29,11 @@ from disburse.report.facts import TokenFacts
 
 GROUPINGS: Final[tuple[GroupBy, ...]] = ("organisation", "category", "fiscal_year")
 TOP_RECIPIENTS: Final = 3
+TREEMAP_PROGRAMS: Final = 40
+"""The treemap draws this many programs (the largest); each organisation's others are one cell
+(at a thousand programs the picture and its table stay readable, and the page small)."""
+PAGE_SIZE: Final = 100
+"""Programs per page of the programs table."""
 ALERTS_SHOWN: Final = 10
 WIDTH: Final = 1000
 HEIGHT: Final = 560
@@ -78,23 +83,36 @@ class ProgramBox:
 
 
 @dataclass(frozen=True)
+class Others:
+    """An organisation's programs beyond the TREEMAP_PROGRAMS largest, as one rectangle."""
+
+    box: Box
+    count: int
+    amount: int
+    token: TokenFacts
+
+
+@dataclass(frozen=True)
 class OrgBox:
     box: Box
     name: str
     shade: int
     """Which of the palette's colours."""
     programs: tuple[ProgramBox, ...]
+    others: Others | None
 
 
 @dataclass(frozen=True)
 class TreeRow:
-    """A row of the treemap's table: organisation, program, recipient (or none), amount."""
+    """A row of the treemap's table: organisation, program (None: its other programs, `others`
+    of them), recipient (None: the rest of the funds), amount."""
 
     organisation: str
-    program: ProgramRow
+    program: ProgramRow | None
     recipient: str | None
     amount: int
     token: TokenFacts
+    others: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,11 @@ class Portfolio:
     """The one token of every program; None when programs use several (base units shown)."""
     groups: dict[GroupBy, tuple[GroupRollup, ...]]
     programs: list[ProgramRow]
+    """The programs of this page of the table (PAGE_SIZE of the visible ones, id order)."""
+    page: int
+    pages: int
+    visible: int
+    """How many programs the viewer may see."""
     tokens: dict[int, TokenFacts]
     alerts: list[Alert]
     alerts_more: int
@@ -166,7 +189,16 @@ def _number(cursor: Cursor) -> int:
     return cursor.number
 
 
-def portfolio(reader: IndexReader, viewer: Viewer) -> Portfolio:
+def warm(reader: IndexReader) -> None:
+    """Computes what the portfolio shares between requests (roll-ups, programs, alerts), so
+    that the first visitor of a big index does not wait for them (`disburse console serve`
+    calls it in a thread at start)."""
+    reader.per_cursor("portfolio-groups", lambda: _all_groups(reader))
+    reader.programs()
+    reader.all_alerts()
+
+
+def portfolio(reader: IndexReader, viewer: Viewer, page: int = 1) -> Portfolio:
     """Everything the page shows, for this viewer. The roll-ups are computed once per cursor
     (IndexReader.per_cursor: at a million events they take a tenth of a second each)."""
     cursor, everything = reader.per_cursor("portfolio-groups", lambda: _all_groups(reader))
@@ -189,12 +221,18 @@ def portfolio(reader: IndexReader, viewer: Viewer) -> Portfolio:
         if (a.program_id in seen if a.program_id is not None else viewer.sees_everything)
     ]
     boxes, tree_rows = treemap(reader, visible, tokens)
+    pages = max(1, -(-len(visible) // PAGE_SIZE))
+    if page > pages:
+        raise HTTPException(400, f"page {page}: the programs fill {pages} page(s)")
     return Portfolio(
         cursor=cursor,
         totals=sum_totals(everything["organisation"]),
         token=next(iter(distinct)) if len(distinct) == 1 else None,
         groups=groups,
-        programs=visible,
+        programs=visible[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        page=page,
+        pages=pages,
+        visible=len(visible),
         tokens=tokens,
         alerts=alerts[:ALERTS_SHOWN],
         alerts_more=max(0, len(alerts) - ALERTS_SHOWN),
@@ -267,20 +305,36 @@ def treemap(
     each its programs, in each its top recipients' payments and the rest of its funds (not paid
     yet, or paid to others); and the same numbers as rows of a table."""
     funded = [p for p in programs if p.funded > 0]
+    ranked = sorted(funded, key=lambda p: (-_weight(p.funded, tokens[p.program_id]), p.program_id))
+    drawn = {p.program_id for p in ranked[:TREEMAP_PROGRAMS]}
     by_org: dict[str, list[ProgramRow]] = {}
+    rest_of: dict[str, list[ProgramRow]] = {}
     for p in funded:
-        by_org.setdefault(p.organisation, []).append(p)
-    paid_to = reader.top_recipients([p.program_id for p in funded], TOP_RECIPIENTS)
+        (by_org if p.program_id in drawn else rest_of).setdefault(p.organisation, []).append(p)
+        by_org.setdefault(p.organisation, [])
+    paid_to = reader.top_recipients(sorted(drawn), TOP_RECIPIENTS)
     orgs = sorted(by_org)
-    weights = [sum(_weight(p.funded, tokens[p.program_id]) for p in by_org[o]) for o in orgs]
+
+    def weight(p: ProgramRow) -> float:
+        return _weight(p.funded, tokens[p.program_id])
+
+    weights = [sum(map(weight, by_org[o])) + sum(map(weight, rest_of.get(o, []))) for o in orgs]
     out: list[OrgBox] = []
     rows: list[TreeRow] = []
     for shade, (org, org_box) in enumerate(
         zip(orgs, squarify(weights, Box(0, 0, WIDTH, HEIGHT)), strict=True)
     ):
         members = by_org[org]
+        extra = rest_of.get(org, [])
         inner = _inset(org_box, ORG_HEADER if org_box.h > 3 * ORG_HEADER else 2, 2)
-        boxes = squarify([_weight(p.funded, tokens[p.program_id]) for p in members], inner)
+        boxes = squarify(
+            [*map(weight, members), *([sum(map(weight, extra))] if extra else [])], inner
+        )
+        others = None
+        if extra:
+            amount = sum(p.funded for p in extra)
+            others = Others(boxes[-1], len(extra), amount, tokens[extra[0].program_id])
+            boxes = boxes[:-1]
         placed = []
         for p, program_box in zip(members, boxes, strict=True):
             token = tokens[p.program_id]
@@ -296,24 +350,28 @@ def treemap(
             )
             placed.append(ProgramBox(program_box, p, token, parts))
             rows.extend(TreeRow(org, p, part.recipient, part.amount, token) for part in parts)
-        out.append(OrgBox(org_box, org, shade % PALETTE, tuple(placed)))
+        if others is not None:
+            rows.append(TreeRow(org, None, None, others.amount, others.token, others.count))
+        out.append(OrgBox(org_box, org, shade % PALETTE, tuple(placed), others))
     return tuple(out), rows
 
 
 # ---------------------------------------------------------------------- routes
 
+Page = Annotated[int, Query(ge=1, le=1_000_000, description="page of the programs table")]
+
 
 @router.get("/", response_class=HTMLResponse)
 def portfolio_page(
-    request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]
+    request: Request, viewer: Annotated[Viewer, Depends(current_viewer)], page: Page = 1
 ) -> HTMLResponse:
-    found = portfolio(request.app.state.reader, viewer)
+    found = portfolio(request.app.state.reader, viewer, page)
     return render(request, viewer, "portfolio.html", p=found, groupings=GROUPINGS)
 
 
 @router.get("/fragment/portfolio", response_class=HTMLResponse)
 def portfolio_fragment(
-    request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]
+    request: Request, viewer: Annotated[Viewer, Depends(current_viewer)], page: Page = 1
 ) -> HTMLResponse:
-    found = portfolio(request.app.state.reader, viewer)
+    found = portfolio(request.app.state.reader, viewer, page)
     return render(request, viewer, "_portfolio.html", p=found, groupings=GROUPINGS)
