@@ -34,6 +34,9 @@ HEAD_TTL_S: Final = 1.0
 SYNC_MAX_S: Final = 0.2
 """A per-cursor answer that took longer than this to compute is refreshed in the background when
 the cursor moves, the previous one served meanwhile (pages say which block they show)."""
+REFRESH_GAP: Final = 2.0
+"""A slow answer is refreshed no sooner than this many times its computing time after the last
+(an index that moves every block would otherwise keep a core busy recomputing it)."""
 RPC_TIMEOUT_S: Final = 0.5
 PROGRAMS_MAX: Final = 10_000
 """At most this many programs on one page (the portfolio's rows and treemap)."""
@@ -47,6 +50,8 @@ class _Held:
     value: Any
     """The computation's (cursor, answer)."""
     took: float
+    done: float
+    """When it was computed (the reader's clock)."""
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,8 @@ class IndexReader:
         """`compute()`'s answer (and the cursor it describes), computed once per cursor and
         shared by every request. When the cursor has moved: computed again at once if that is
         quick (under SYNC_MAX_S last time), else the previous answer is returned while one
-        background thread computes the new one, so that no page waits seconds on a big index."""
+        background thread computes the new one (not sooner than REFRESH_GAP times its cost after
+        the last), so that no page waits seconds on a big index."""
         cursor = self.cursor()
         if cursor is None:  # nothing read yet: nothing to keep
             return compute()
@@ -247,7 +253,9 @@ class IndexReader:
             if held is not None and held.cursor == cursor:
                 return cast(tuple[C, T], held.value)
             if held is not None and held.took > SYNC_MAX_S:
-                if name not in self._refreshing:
+                # at most a third of a core spent on refreshing one slow answer
+                due = self._clock() - held.done >= REFRESH_GAP * held.took
+                if due and name not in self._refreshing:
                     self._refreshing.add(name)
                     threading.Thread(
                         target=self._refresh, args=(name, compute), daemon=True
@@ -265,7 +273,8 @@ class IndexReader:
         started = self._clock()
         found = compute()
         with self._lock:
-            self._held[name] = _Held(found[0], found, self._clock() - started)
+            done = self._clock()
+            self._held[name] = _Held(found[0], found, done - started, done)
         return found
 
     def _refresh(self, name: str, compute: Callable[[], tuple[Any, Any]]) -> None:

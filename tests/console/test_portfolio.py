@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from disburse.analytics.rollup import GroupRollup
 from disburse.console.data import IndexReader, ProgramRow
 from disburse.console.pages.portfolio import Box, squarify, sum_totals, treemap
 from disburse.console.render import money
+from disburse.index.store import Cursor
 from disburse.report.facts import TokenFacts, load_facts
 from tests.console.conftest import BASE_URL, login, run_cli, table_rows, units
 
@@ -378,3 +381,59 @@ def test_the_treemap_draws_the_largest_programs_and_groups_the_rest():
             assert sum(part.amount for part in pb.parts) == pb.program.funded
             for part in pb.parts:
                 assert _inside(part.box, pb.box)
+
+
+# ---------------------------------------------------------------------- shared answers
+
+
+def test_a_quick_answer_is_recomputed_when_the_cursor_moves(console_config):
+    reader = IndexReader(console_config)
+    try:
+        cursors = [Cursor(1, "0x01", 1)]
+        reader.cursor = lambda: cursors[-1]
+        calls = []
+
+        def quick():
+            calls.append(1)
+            return cursors[-1], len(calls)
+
+        assert reader.per_cursor("q", quick) == (cursors[0], 1)
+        assert reader.per_cursor("q", quick) == (cursors[0], 1)
+        cursors.append(Cursor(2, "0x02", 2))
+        assert reader.per_cursor("q", quick) == (cursors[1], 2)
+    finally:
+        reader.close()
+
+
+def test_a_slow_answer_is_served_stale_while_one_thread_recomputes_it(console_config):
+    clock = [0.0]
+    reader = IndexReader(console_config, clock=lambda: clock[0])
+    try:
+        cursors = [Cursor(1, "0x01", 1)]
+        reader.cursor = lambda: cursors[-1]
+        calls = []
+        release = threading.Event()
+
+        def slow():
+            calls.append(cursors[-1])
+            clock[0] += 1.0  # one second of work
+            if len(calls) > 1:
+                assert release.wait(5)
+            return cursors[-1], len(calls)
+
+        assert reader.per_cursor("s", slow) == (cursors[0], 1)
+        cursors.append(Cursor(2, "0x02", 2))
+        # too soon after the last computation (less than twice its cost): the old answer
+        assert reader.per_cursor("s", slow) == (cursors[0], 1)
+        assert len(calls) == 1
+        clock[0] += 2.0
+        assert reader.per_cursor("s", slow) == (cursors[0], 1)  # served at once, stale
+        assert reader.per_cursor("s", slow) == (cursors[0], 1)  # one refresh only
+        release.set()
+        deadline = time.monotonic() + 5
+        while reader.per_cursor("s", slow)[1] != 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert reader.per_cursor("s", slow) == (cursors[1], 2)
+        assert len(calls) == 2
+    finally:
+        reader.close()
