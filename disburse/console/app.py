@@ -112,7 +112,11 @@ def create_app(
                 "403: this request did not come from the console's own pages", status_code=403
             )
         else:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:  # here, not in a handler, so that a 500 gets the headers too
+                log.exception("console error on %s", request.url.path)
+                response = _internal_error(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
@@ -165,10 +169,14 @@ def _error_pages(app: FastAPI) -> None:
         # e.g. an index that has read no block yet, or is being refolded after a migration
         return _error(request, 503, str(exc))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("console error on %s", request.url.path)
+
+def _internal_error(request: Request) -> Response:
+    """A 500 page that says nothing of the inside (the log has the traceback)."""
+    try:
         return _error(request, 500, "")
+    except Exception:  # the page itself cannot be drawn (e.g. the index is gone)
+        log.exception("console error page on %s", request.url.path)
+        return PlainTextResponse("500: the console failed to answer", status_code=500)
 
 
 def _error(

@@ -1,7 +1,8 @@
 """The console's defences over real HTTP, and its templates read as files:
 
-├── headers: the content security policy (own scripts and styles only), nosniff, no referrer,
-│   no framing, on pages, errors, static files, fragments and /healthz; no-store on pages
+├── headers: the content security policy (own scripts and styles only), nosniff, referrer
+│   same-origin, no framing, on pages, errors (500 too), static files, fragments and /healthz;
+│   no-store on pages
 ├── cookies: HttpOnly, SameSite=Strict, Path=/; Secure when configured
 ├── cross-site POSTs (login, logout, language) with another Origin or Referer, or none: 403,
 │   and nothing happens (no session, the session still alive, no cookie set)
@@ -54,6 +55,24 @@ def test_every_kind_of_response_carries_the_security_headers(console):
     assert static.status_code == 200
     _assert_hardened(static)
     assert console.get("/nowhere").status_code == 404
+
+
+def test_an_unexpected_error_is_a_500_with_the_headers_and_nothing_of_the_inside(
+    console_config, make_app
+):
+    app = make_app(console_config)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
+        for accept in ("text/html", "*/*"):
+            response = client.get("/boom", headers={"Accept": accept})
+            assert response.status_code == 500
+            _assert_hardened(response)
+            assert "secret internals" not in response.text
+            assert "Traceback" not in response.text
 
 
 def test_the_session_cookie_is_httponly_strict_and_not_secure_unless_configured(console):
