@@ -208,6 +208,9 @@ def login(
         return render(
             request, None, "login.html", status_code=401, next=target, message=("login.failed", {})
         )
+    previous = request.cookies.get(SESSION_COOKIE, "")
+    if previous:  # a new login never keeps a session the browser brought (fixation)
+        users.end_session(previous, client_host(request), log=False)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, users.start_session(found.name), _config(request))
     return response

@@ -397,8 +397,9 @@ class UserStore:
             return None
         return _account((row[0], row[2], row[3], row[4]))
 
-    def end_session(self, token: str, client: str) -> bool:
-        """Logout: the session is deleted (its cookie opens nothing any more) and logged."""
+    def end_session(self, token: str, client: str, *, log: bool = True) -> bool:
+        """Logout: the session is deleted (its cookie opens nothing any more) and logged (not
+        when a new login replaces it)."""
         if not token or len(token) > 128:
             return False
         digest = token_digest(token)
@@ -409,7 +410,8 @@ class UserStore:
             db.execute("DELETE FROM sessions WHERE token_sha256 = ?", (digest,))
         if row is None:
             return False
-        self.log(row[0], client, "logout")
+        if log:
+            self.log(row[0], client, "logout")
         return True
 
 

@@ -376,3 +376,13 @@ def test_a_managers_single_sign_on_carries_the_managers_limits(sso):
     assert page.status_code == 200
     assert "Harbour crane overhaul" in page.text
     assert "Coastal radar refit" not in page.text
+
+
+def test_a_new_login_ends_the_session_the_browser_brought(clocked):
+    client, _store, _clock = clocked
+    login(client, "auditor")
+    first = client.cookies["console_session"]
+    login(client, "overseer")
+    assert client.cookies["console_session"] != first
+    client.cookies.set("console_session", first)
+    assert client.get("/").status_code == 303
