@@ -135,7 +135,7 @@ def test_alerts_come_first_and_are_the_index_alerts(console, reader):
 def test_the_treemap_and_its_table_split_each_programs_funds(console, reader):
     login(console, "overseer")
     html = console.get("/").text
-    assert re.search(r'<svg class="treemap-svg"[^>]*role="img"', html)
+    assert re.search(r'<svg class="treemap-svg"[^>]*role="group"', html)
     rows = table_rows(html, "treemap-table")
     token = _token(reader)
     for p in reader.programs():

@@ -5,7 +5,8 @@
  * - <table data-sortable>: click (or Enter on) a column header to sort; cells may carry
  *   data-sort with the value to sort by (numbers compare as numbers, exactly for integers).
  * - <input data-filter-for=TABLE_ID>: shows only the rows containing the text.
- * - <span data-countdown="unix-ts">: a live countdown.
+ * - <span data-countdown="unix-ts">: a live countdown ("2d 03:04:05"; 日 in Japanese), class
+ *   "ended" at zero; the server writes the same text first, so it reads without scripts.
  * - <select data-autosubmit>: the language switch posts its form on change.
  */
 (function () {
@@ -117,15 +118,18 @@
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
 
+  var DAYS = { en: "d ", ja: "日 " };
+
   function countdowns() {
     var now = Math.floor(Date.now() / 1000);
+    var days = DAYS[document.body.dataset.lang] || DAYS.en;
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
       var end = parseInt(el.getAttribute("data-countdown"), 10);
       if (isNaN(end)) return;
       var left = Math.max(0, end - now);
       var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
       var m = Math.floor(left % 3600 / 60), s = left % 60;
-      el.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+      el.textContent = (d ? d + days : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
       el.classList.toggle("ended", left === 0);
     });
   }
