@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from disburse.analytics.alerts import Thresholds
-from disburse.console.views.program import bands, curve_times
+from disburse.analytics.evm import evm_at
+from disburse.console.views.program import bands, s_curve
 from disburse.index import schema
 from tests.console._html import assert_no_inline_script, attrs, json_block
 
@@ -153,12 +154,15 @@ def test_the_page_speaks_japanese(client_as):
     assert "Planned value" not in page
 
 
-def test_the_s_curve_samples_are_bounded(reader):
-    """A program of many milestones is sampled at a bounded number of instants, from its start
-    to its end, now among them (each sample is a pass over the milestones)."""
+def test_each_s_curve_point_is_the_analytics_earned_value_at_its_instant(reader):
     at = reader.queries.program(1)
-    every = curve_times(at.value, at.cursor.timestamp)
-    bounded = curve_times(at.value, at.cursor.timestamp, limit=8)
-    assert len(every) > 8 >= len(bounded) - 1
-    assert bounded[0] == every[0] and bounded[-1] == every[-1]
-    assert at.cursor.timestamp in bounded
+    answer = at.value
+    curve = s_curve(answer, at.cursor.timestamp)
+    assert len(curve) > 8 and at.cursor.timestamp in [p.time for p in curve]
+    for p in curve:
+        e = evm_at(answer.facts, answer.milestones, p.time)
+        assert (p.pv, p.ev, p.ac) == (e.pv, e.ev, e.ac), p.time
+    bounded = s_curve(answer, at.cursor.timestamp, limit=6)
+    assert len(bounded) <= 7  # the limit, and now
+    assert bounded[0] == curve[0] and bounded[-1] == curve[-1]
+    assert set(bounded) <= set(curve)

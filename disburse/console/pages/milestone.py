@@ -15,7 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from disburse.analytics.forecast import Forecast
 from disburse.console.auth import Viewer, current_viewer, require_program
+from disburse.console.data import IndexReader
 from disburse.console.pages._detail import page_context, reader_of, views
 from disburse.console.render import render
 from disburse.console.views.milestone import (
@@ -24,6 +26,7 @@ from disburse.console.views.milestone import (
     milestone_row,
     parse_milestone_id,
 )
+from disburse.index.store import Cursor
 
 router = APIRouter()
 NOT_FOUND = "no such milestone"
@@ -43,7 +46,26 @@ def _page(request: Request, viewer: Viewer, text: str) -> MilestonePage:
             require_program(viewer, manager)
         except HTTPException:
             raise HTTPException(404, NOT_FOUND) from None
-        return milestone_page(reader.queries, conn, views(request).decoding, row, manager)
+        return milestone_page(
+            reader.queries,
+            conn,
+            views(request).decoding,
+            row,
+            manager,
+            forecasts=lambda program: _forecasts(reader, program),
+        )
+
+
+def _forecasts(reader: IndexReader, program: int) -> tuple[Forecast, ...]:
+    """A program's forecasts once per cursor: the first at a new cursor reads every milestone
+    (everyone's lateness record), seconds at a million events; later cursors are then served the
+    previous answer while one thread computes the new one (`IndexReader.per_cursor`)."""
+
+    def compute() -> tuple[Cursor, tuple[Forecast, ...]]:
+        at = reader.queries.forecast(program)
+        return at.cursor, at.value
+
+    return reader.per_cursor(f"forecast:{program}", compute)[1]
 
 
 @router.get("/milestones/{milestone}", response_class=HTMLResponse)

@@ -10,6 +10,7 @@ transaction's sender the index keeps (the manager who registered, whoever releas
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -218,8 +219,12 @@ def milestone_page(
     decoding: EventDecoding,
     row: MilestoneRow,
     manager: str,
+    *,
+    forecasts: Callable[[int], tuple[Forecast, ...]] | None = None,
 ) -> MilestonePage:
-    """Everything the milestone page shows, at the index's cursor."""
+    """Everything the milestone page shows, at the index's cursor. `forecasts(program)` gives a
+    program's open milestones' forecasts (default: `IndexQueries.forecast`; the page passes
+    one answered once per cursor)."""
     cursor = read_cursor(conn)
     assert cursor is not None  # the page's row was read from a ready index
     p = schema.programs
@@ -230,7 +235,7 @@ def milestone_page(
     forecast = None
     if row.status not in _SETTLED:
         # The analytics decide which milestones are open (an unexpired overdue one is).
-        found = queries.forecast(row.program_id).value
+        found = forecasts(row.program_id) if forecasts else queries.forecast(row.program_id).value
         forecast = next((f for f in found if f.milestone_id == row.milestone_id), None)
     return MilestonePage(
         cursor=cursor,

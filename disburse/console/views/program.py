@@ -3,13 +3,14 @@ earned value with green/amber/red bands (the analytics' `Thresholds`), funding a
 time, and the milestones.
 
 Earned value comes from `IndexQueries.program` (the analytics' `evm_at` on the program's own
-rows); the curves are `evm_series` sampled at every instant a curve can move (a deadline, a
-verification, a release on the 0/100 method: a step function changes nowhere else), so the
-chart's points are exact, not interpolated.
+rows); the curves are PV, EV and AC at every instant they move (a deadline, a verification, a
+release on the 0/100 method: a step function changes nowhere else), so the chart's points are
+exact, not interpolated (tests hold each equal to `evm_at` at its instant).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -17,15 +18,15 @@ from sqlalchemy import Connection, select
 
 from disburse._format import ref_text
 from disburse.analytics.alerts import Thresholds
-from disburse.analytics.evm import EvmPoint, evm_series
+from disburse.analytics.evm import EvmPoint, baseline, earned
 from disburse.analytics.model import MilestoneFacts
 from disburse.index import schema
 from disburse.index.queries import IndexQueries, ProgramAnswer
 from disburse.index.store import Cursor
 
 Band = Literal["green", "amber", "red", "none"]
-MAX_POINTS: Final = 240
-"""Samples of the S-curves at most (a chart this wide shows no more)."""
+MAX_POINTS: Final = 150
+"""Points of the S-curves at most (a chart this wide shows no more; its table stays short)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ class ProgramPage:
     row: ProgramRow
     answer: ProgramAnswer
     baselines: tuple[BaselineStep, ...]
-    curve: tuple[EvmPoint, ...]
+    curve: tuple[CurvePoint, ...]
     cash: tuple[CashPoint, ...]
     milestones: tuple[MilestoneLine, ...]
     bands: dict[str, Band]
@@ -158,23 +159,42 @@ def cash_history(conn: Connection, program_id: int) -> tuple[CashPoint, ...]:
     return tuple(points)
 
 
-def curve_times(answer: ProgramAnswer, now: int, *, limit: int = MAX_POINTS) -> list[int]:
-    """Every instant the S-curves can move, from the program's creation to its last deadline or
-    now: each deadline, verification and release, and the instant before each (so a step is
-    drawn as a step). Past `limit` instants (a program of hundreds of milestones), `limit`
-    evenly spaced samples and now: each sample costs a pass over the milestones."""
-    start = answer.facts.created_time
-    moments = {start, now}
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    """PV, EV and AC to date at `time` (base units): `evm_at`'s figures at that instant."""
+
+    time: int
+    pv: int
+    ev: int
+    ac: int
+
+
+def s_curve(answer: ProgramAnswer, now: int, *, limit: int = MAX_POINTS) -> tuple[CurvePoint, ...]:
+    """PV, EV and AC at every instant they move (on the 0/100 method a milestone is planned at
+    its deadline, earned at its verification unless forced, spent at its release: the analytics'
+    `baseline` and `earned`), from the program's creation and through now, summed in one pass
+    (`evm_series` at each instant costs a pass over the milestones per instant). Past `limit`
+    instants, evenly spaced ones are kept (each still exact: the sums run over all of them)."""
+    moves: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for m in baseline(answer.milestones):
+        moves[m.deadline][0] += m.amount
+        if m.verified_time is not None and earned(m, m.verified_time):
+            moves[m.verified_time][1] += m.amount
     for m in answer.milestones:
-        for t in (m.deadline, m.verified_time, m.released_time):
-            if t is not None:
-                moments.update((t - 1, t))
-    end = max(moments)
-    found = sorted(t for t in moments if start <= t <= end)
-    if len(found) <= limit:
-        return found
-    step = (end - start) / (limit - 2)
-    return sorted({*(start + round(i * step) for i in range(limit - 1)), now, end})
+        if m.released_time is not None:
+            moves[m.released_time][2] += m.amount
+    instants = sorted({answer.facts.created_time, now, *moves})
+    points: list[CurvePoint] = []
+    pv = ev = ac = 0
+    for t in instants:
+        step = moves.get(t)
+        if step is not None:
+            pv, ev, ac = pv + step[0], ev + step[1], ac + step[2]
+        points.append(CurvePoint(t, pv, ev, ac))
+    if len(points) <= limit:
+        return tuple(points)
+    keep = {round(i * (len(points) - 1) / (limit - 1)) for i in range(limit)}
+    return tuple(p for i, p in enumerate(points) if i in keep or p.time == now)
 
 
 def milestone_lines(conn: Connection, answer: ProgramAnswer) -> tuple[MilestoneLine, ...]:
@@ -251,7 +271,7 @@ def program_page(
         row=row,
         answer=answer,
         baselines=baseline_history(conn, row.program_id),
-        curve=evm_series(answer.facts, answer.milestones, curve_times(answer, now)),
+        curve=s_curve(answer, now),
         cash=cash_history(conn, row.program_id),
         milestones=milestone_lines(conn, answer),
         bands=bands(answer.evm, thresholds),
