@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, or_, select
 
-from disburse.console.views.events import CSV_HEADER
+from disburse.console.views.events import CSV_HEADER, first_block_at
 from disburse.index import schema
 from tests.console._html import assert_no_inline_script
 
@@ -215,3 +215,17 @@ def test_the_page_speaks_japanese(client_as):
     page = client.get("/events").text
     assert "イベント" in page and "マイルストーン支払" in page and "絞り込み" in page
     assert "Filters" not in page
+
+
+def test_the_first_block_at_a_time_is_found_by_bisection(reader):
+    """`first_block_at` (the date filter's bound) agrees with a search of every block."""
+    b = schema.blocks
+    with reader.store.engine.connect() as conn:
+        stored = [(int(n), int(t)) for n, t in conn.execute(select(b.c.number, b.c.timestamp))]
+        stored.sort()
+        for _, time in stored[:: max(1, len(stored) // 25)] + stored[-2:]:
+            for probe in (time - 1, time, time + 1):
+                expected = next((n for n, t in stored if t >= probe), None)
+                assert first_block_at(conn, probe) == expected, probe
+        assert first_block_at(conn, stored[-1][1] + 1) is None
+        assert first_block_at(conn, 0) == stored[0][0]

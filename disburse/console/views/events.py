@@ -153,7 +153,7 @@ def _of_programs(programs: Sequence[int]) -> ColumnElement[bool]:
 
 
 def _where(conn: Connection, f: EventFilter) -> list[ColumnElement[bool]]:
-    e, b = schema.events, schema.blocks
+    e = schema.events
     where: list[ColumnElement[bool]] = []
     if f.visible is not None:
         where.append(_of_programs(sorted(f.visible)) if f.visible else false())
@@ -175,12 +175,47 @@ def _where(conn: Connection, f: EventFilter) -> list[ColumnElement[bool]]:
         )
     # Dates as a block range: block times only grow with the block number.
     if f.since is not None:
-        first = conn.execute(select(func.min(b.c.number)).where(b.c.timestamp >= f.since)).scalar()
+        first = first_block_at(conn, f.since)
         where.append(e.c.block >= first if first is not None else false())
     if f.until is not None:
-        last = conn.execute(select(func.max(b.c.number)).where(b.c.timestamp < f.until)).scalar()
-        where.append(e.c.block <= last if last is not None else false())
+        after = first_block_at(conn, f.until)
+        if after is not None:
+            where.append(e.c.block < after)
     return where
+
+
+def first_block_at(conn: Connection, time: int) -> int | None:
+    """The first stored block at or after `time`, None when every block is older: a binary
+    search over block numbers (their times only grow), a few primary-key reads, where a
+    search by time would read every block."""
+    b = schema.blocks
+    # Apart: SQLite reads min() or max() alone off the key, both together from every row.
+    low = conn.execute(select(func.min(b.c.number))).scalar()
+    high = conn.execute(select(func.max(b.c.number))).scalar()
+    if low is None or high is None:
+        return None
+
+    def at_or_after(number: int) -> tuple[int, int]:
+        """The first stored block from `number` on, and its time."""
+        row = conn.execute(
+            select(b.c.number, b.c.timestamp)
+            .where(b.c.number >= number)
+            .order_by(b.c.number)
+            .limit(1)
+        ).one()
+        return int(row[0]), int(row[1])
+
+    low, high = int(low), int(high)
+    if at_or_after(high)[1] < time:
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        number, stamp = at_or_after(middle)
+        if stamp >= time:
+            high = middle
+        else:
+            low = number + 1
+    return at_or_after(low)[0]
 
 
 def events_page(
