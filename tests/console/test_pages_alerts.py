@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from disburse.console.views.alerts import PAGE_SIZE, page_of
 from tests.console._html import assert_no_inline_script
 
 pytest_plugins = ["tests.console._detail"]
@@ -76,3 +77,16 @@ def test_the_page_speaks_japanese(client_as):
     page = client.get("/alerts").text
     assert "アラート" in page and "期限超過のマイルストーン" in page
     assert "What is wrong" not in page
+
+
+def test_alerts_come_a_page_at_a_time(client_as, reader):
+    alerts = reader.all_alerts()
+    shown, pages = page_of(alerts * 150, 2)  # thousands of alerts, as a big index raises
+    assert pages == -(-len(alerts) * 150 // PAGE_SIZE) and len(shown) == PAGE_SIZE
+    assert shown == (alerts * 150)[PAGE_SIZE : 2 * PAGE_SIZE]
+    client = client_as("overseer")
+    assert client.get("/alerts?page=abc").status_code == 400
+    assert "page" in client.get("/alerts?page=0").text
+    beyond = client.get("/alerts?page=99")  # past the last page: the last page
+    assert beyond.status_code == 200 and len(_rows(beyond.text)) == len(alerts)
+    assert f'data-total="{len(alerts)}"' in beyond.text

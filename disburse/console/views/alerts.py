@@ -9,6 +9,8 @@ from typing import Final
 from disburse.analytics.alerts import Alert
 
 SEVERITY_RANK: Final = {"red": 0, "amber": 1}
+PAGE_SIZE: Final = 200
+"""Alerts on one page (a thousand programs raise thousands: the most severe come first)."""
 
 
 def visible_alerts(alerts: Iterable[Alert], visible: frozenset[int] | None) -> tuple[Alert, ...]:
@@ -29,3 +31,10 @@ def visible_alerts(alerts: Iterable[Alert], visible: frozenset[int] | None) -> t
             ),
         )
     )
+
+
+def page_of(alerts: tuple[Alert, ...], page: int) -> tuple[tuple[Alert, ...], int]:
+    """The alerts of page `page` (from 1) and the number of pages (at least 1)."""
+    pages = max(1, -(-len(alerts) // PAGE_SIZE))
+    start = (min(page, pages) - 1) * PAGE_SIZE
+    return alerts[start : start + PAGE_SIZE], pages
