@@ -38,6 +38,8 @@ REFRESH_GAP: Final = 2.0
 """A slow answer is refreshed no sooner than this many times its computing time after the last
 (an index that moves every block would otherwise keep a core busy recomputing it)."""
 RPC_TIMEOUT_S: Final = 0.5
+TOKEN_RETRY_S: Final = 60.0
+"""A token the chain could not describe is shown in base units this long before asking again."""
 PROGRAMS_MAX: Final = 10_000
 """At most this many programs on one page (the portfolio's rows and treemap)."""
 _SYMBOL: Final = "0x95d89b41"
@@ -114,7 +116,9 @@ class IndexReader:
         self._clock = clock
         self._lock = threading.Lock()
         self._head: tuple[float, int | None] | None = None
-        self._tokens: dict[str, TokenFacts] = {}
+        self._tokens: dict[str, tuple[TokenFacts, float | None]] = {}
+        """Each token's facts and until when they hold (None: for good; a fallback is retried)."""
+        self._http = httpx.Client(timeout=RPC_TIMEOUT_S)
         self._token_override = token
         self.queries = IndexQueries(self.store, token=self.token)
         self._held: dict[str, _Held] = {}
@@ -122,6 +126,7 @@ class IndexReader:
         self._refreshing: set[str] = set()
 
     def close(self) -> None:
+        self._http.close()
         self.store.close()
 
     # ------------------------------------------------------------------ the index
@@ -292,10 +297,9 @@ class IndexReader:
     def _rpc(self, method: str, params: list[Any]) -> Any:
         if self.config.rpc_url is None:
             raise OSError("no RPC URL")
-        response = httpx.post(
+        response = self._http.post(
             self.config.rpc_url,
             json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
-            timeout=RPC_TIMEOUT_S,
         )
         response.raise_for_status()
         body = response.json()
@@ -323,20 +327,26 @@ class IndexReader:
         token the chain cannot describe is shown in base units."""
         if self._token_override is not None:
             return self._token_override(address)
+        now = self._clock()
         with self._lock:
             known = self._tokens.get(address)
-        if known is not None:
-            return known
+        if known is not None and (known[1] is None or now < known[1]):
+            return known[0]
         try:
             symbol = _abi_string(self._call(address, _SYMBOL))
             decimals = int(self._call(address, _DECIMALS), 16)
             if not 0 <= decimals <= 36:
                 raise ValueError(decimals)
         except (OSError, httpx.HTTPError, ValueError):
-            return TokenFacts(f"units of {address[:10]}…", 0)
+            # kept a while too: a page asks for every program's token, and a chain that does
+            # not answer must not cost a timeout each time
+            fallback = TokenFacts(f"units of {address[:10]}…", 0)
+            with self._lock:
+                self._tokens[address] = (fallback, now + TOKEN_RETRY_S)
+            return fallback
         facts = TokenFacts(symbol, decimals)
         with self._lock:
-            self._tokens[address] = facts
+            self._tokens[address] = (facts, None)
         return facts
 
     def _call(self, address: str, selector: str) -> str:

@@ -437,3 +437,22 @@ def test_a_slow_answer_is_served_stale_while_one_thread_recomputes_it(console_co
         assert len(calls) == 2
     finally:
         reader.close()
+
+
+def test_tokens_come_from_the_chain_once_and_a_silent_chain_is_not_asked_each_time(
+    console_config, reader
+):
+    address = reader.programs()[0].token
+    assert reader.token(address) == TokenFacts("JPYT", 18)  # eth_call on the real chain
+    silent = IndexReader(replace(console_config, rpc_url="http://127.0.0.1:9"))
+    try:
+        asked = []
+        real = silent._rpc
+        silent._rpc = lambda method, params: asked.append(method) or real(method, params)
+        first = silent.token(address)
+        assert first.decimals == 0 and first.symbol.startswith("units of 0x")
+        assert silent.token(address) == first
+        assert asked == ["eth_call"]  # the second lookup did not ask again
+        assert silent.head() is None
+    finally:
+        silent.close()
