@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,15 +82,18 @@ def serve() -> None:
         ),
     ]
     url = f"http://127.0.0.1:{PORT}"
+    # Ctrl-C reaches the whole process group at once: the children may be gone before this
+    # process notices, so the signal itself, not their exit, says that the user stopped us.
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
     try:
         _wait_up(url, processes[1])
         print(f"\nThe overseer console: {url}/  login {LOGIN!r}, password {password!r}")
         print("Chain, index and console keep running until Ctrl-C.", flush=True)
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-        raise SystemExit("the indexer or the console stopped: see its output above")
-    except KeyboardInterrupt:
-        pass
+        while not stopping.wait(0.5):
+            if any(p.poll() is not None for p in processes) and not stopping.wait(1.0):
+                raise SystemExit("the indexer or the console stopped: see its output above")
     finally:
         for process in processes:
             if process.poll() is None:
