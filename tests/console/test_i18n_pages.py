@@ -105,3 +105,14 @@ def test_every_label_a_detail_template_asks_for_exists():
         # Keys built from a prefix ("ev." ~ name) have their prefix in the catalog.
         for prefix in re.findall(r"""\bt\(\s*["']([\w.]+\.)["']\s*~""", text):
             assert any(k.startswith(prefix) for k in MERGED["en"]), (name, prefix)
+
+
+def test_no_detail_template_holds_an_english_literal():
+    """Text a viewer reads comes through t(): a template's own text, outside its tags and
+    expressions, has no words."""
+    for name in OURS:
+        text = (TEMPLATES / name).read_text()
+        for pattern in (r"\{#.*?#\}", r"\{%.*?%\}", r"\{\{.*?\}\}", r"<script[^>]*>.*?</script>"):
+            text = re.sub(pattern, "", text, flags=re.DOTALL)
+        text = re.sub(r"<[^>]+>", " ", text)
+        assert re.findall(r"[A-Za-z]{2,}", text) == [], name
