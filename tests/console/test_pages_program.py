@@ -13,6 +13,7 @@ program page
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy import select
 
 from disburse.analytics.alerts import Thresholds
 from disburse.analytics.evm import evm_at
+from disburse.console.pages._detail import json_block as json_block_of
 from disburse.console.views.program import bands, s_curve
 from disburse.index import schema
 from tests.console._html import assert_no_inline_script, attrs, json_block
@@ -166,3 +168,12 @@ def test_each_s_curve_point_is_the_analytics_earned_value_at_its_instant(reader)
     assert len(bounded) <= 7  # the limit, and now
     assert bounded[0] == curve[0] and bounded[-1] == curve[-1]
     assert set(bounded) <= set(curve)
+
+
+def test_a_json_block_cannot_close_its_script_element():
+    """A token symbol is the chain's to choose: in the charts' JSON no text can end the
+    <script type="application/json"> element or open another."""
+    hostile = {"symbol": "</script><script>alert(1)</script>&"}
+    block = str(json_block_of(hostile))
+    assert "<" not in block and ">" not in block and "&" not in block
+    assert json.loads(block) == hostile
