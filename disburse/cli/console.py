@@ -163,6 +163,8 @@ def _warm(reader: IndexReader) -> None:
         portfolio.warm(reader)
     except DisburseError as exc:  # e.g. nothing indexed yet: the pages will say so
         typer.echo(f"note: {exc}", err=True)
+    except Exception as exc:  # the pages compute it themselves then; serving goes on
+        typer.echo(f"note: the portfolio was not computed ahead: {exc}", err=True)
 
 
 @users_app.command("add")
@@ -179,8 +181,8 @@ def add(
 ) -> None:
     """Create an account (the password from a prompt or --password-stdin)."""
     path = _users_path(ctx, users)
-    store = UserStore(path) if path.exists() else None
     try:
+        store = UserStore(path) if path.exists() else None
         check_name(name)
         check_managers(check_role(role), tuple(manager or ()))
         if store is not None and store.get(name) is not None:

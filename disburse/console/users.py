@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import sqlite3
@@ -173,6 +174,10 @@ class UserStore:
         self.path = path
         self.idle_s = idle_s
         self.clock = clock
+        if not path.exists():  # password hashes and session digests: the owner's alone
+            if not path.parent.is_dir():
+                raise UserError(f"{path.parent} is no folder: the accounts file cannot be made")
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
         with self._db() as db:
             db.executescript(_SCHEMA)
 

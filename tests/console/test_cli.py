@@ -238,3 +238,26 @@ def test_serve_binds_localhost_by_default_and_ignores_forwarded_headers(
     assert config.trusted_proxies == frozenset({"10.0.0.1"})
     assert config.index_url == index_url and config.users_db == users_db
     seen["app"].state.reader.close()
+
+
+def test_the_accounts_file_is_readable_by_its_owner_only(cli):
+    result = cli("users", "add", "olga", "--role", "overseer", "--password-stdin", stdin=GOOD)
+    assert result.exit_code == 0
+    assert cli.users.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_accounts_file_in_a_missing_folder_is_refused_by_name(console_history, tmp_path):
+    where = tmp_path / "no-such-folder" / "users.db"
+    result = _run(
+        console_history.history.deployment_file,
+        where,
+        "users",
+        "add",
+        "olga",
+        "--role",
+        "overseer",
+        "--password-stdin",
+        stdin=GOOD,
+    )
+    assert result.exit_code == 2
+    assert f"{where.parent} is no folder" in result.output
