@@ -13,10 +13,14 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
+import pytest
 from sqlalchemy import select
 
 from disburse.analytics.alerts import oracle_rates
+from disburse.chain.deployment import load
+from disburse.console.views._events import cursor_of
 from disburse.index import schema
+from disburse.index.store import IndexStore, IndexStoreError
 from disburse.report.facts import load_facts
 from tests.console._html import assert_no_inline_script
 
@@ -85,3 +89,16 @@ def test_the_page_speaks_japanese(client_as):
     page = client.get("/oracles").text
     assert "オラクル" in page and "平均遅延" in page
     assert "Mean latency" not in page
+
+
+def test_an_index_that_has_read_nothing_yet_is_refused_as_the_read_api_refuses_it(
+    console_history, tmp_path
+):
+    """Not a crash: the app answers IndexStoreError with a 503 naming `disburse index`."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    store = IndexStore.open(url, load(console_history.history.deployment_file))
+    try:
+        with store.engine.connect() as conn, pytest.raises(IndexStoreError, match="disburse index"):
+            cursor_of(conn)
+    finally:
+        store.close()

@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse
 from disburse.console.auth import Viewer, current_viewer
 from disburse.console.pages._detail import page_context, reader_of, visible_programs
 from disburse.console.render import render
+from disburse.console.views._events import cursor_of
 from disburse.console.views.oracles import OracleLine, oracle_lines
-from disburse.index.store import Cursor, read_cursor
+from disburse.index.store import Cursor
 
 router = APIRouter()
 
@@ -26,8 +27,7 @@ def _lines(request: Request, viewer: Viewer) -> tuple[OracleLine, ...]:
 
     def compute() -> tuple[Cursor, tuple[OracleLine, ...]]:
         with reader.store.engine.connect() as conn, conn.begin():
-            cursor = read_cursor(conn)
-            assert cursor is not None  # the reader answers only a ready index
+            cursor = cursor_of(conn)
             return cursor, oracle_lines(conn, visible)
 
     # A GROUP BY over every attestation: once per block the index reads, shared by requests.

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Select, select
 from disburse._format import ref_text
 from disburse.index import schema
 from disburse.index.ingest import Decoder
-from disburse.index.store import EventRow
+from disburse.index.store import Cursor, EventRow, IndexStoreError, read_cursor
 from disburse.report.facts import TokenFacts, TokenLookup
 
 ArgKind = Literal[
@@ -238,3 +238,12 @@ def executed_proposals(conn: Connection, events: Iterable[EventView]) -> dict[st
             if (int(block), str(tx)) in wanted:
                 found[str(tx)] = (int(pid), str(executor))
     return found
+
+
+def cursor_of(conn: Connection) -> Cursor:
+    """The index's cursor on the caller's transaction; an index that has read no block yet is
+    refused as the read API refuses it (the app answers 503, not a crash)."""
+    cursor = read_cursor(conn)
+    if cursor is None:
+        raise IndexStoreError("the index has read no block yet: run `disburse index`")
+    return cursor

@@ -26,13 +26,14 @@ from disburse.console.views._events import (
     Arg,
     EventDecoding,
     arg_kind,
+    cursor_of,
     event_columns,
     shown_value,
 )
 from disburse.council import ACTIONS, PROGRAM_MANAGER_ROLE, Money, describe
 from disburse.council import MilestoneFacts as Described
 from disburse.index import schema
-from disburse.index.store import Cursor, read_cursor
+from disburse.index.store import Cursor
 from disburse.report.facts import TokenFacts, TokenLookup
 
 State = Literal["open", "executable", "expired", "executed"]
@@ -292,8 +293,7 @@ def council_page(
 ) -> CouncilPage:
     """Everything the council page shows, at the index's cursor. With `visible` (a program
     manager's programs), only the proposals about those programs."""
-    cursor = read_cursor(conn)
-    assert cursor is not None
+    cursor = cursor_of(conn)
     now = cursor.timestamp
     members, threshold = membership(conn, decoding)
     p = schema.proposals

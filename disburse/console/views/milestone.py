@@ -23,12 +23,13 @@ from disburse.console.views._events import (
     COUNCIL_ACTED,
     EventDecoding,
     EventView,
+    cursor_of,
     event_columns,
     executed_proposals,
 )
 from disburse.index import schema
 from disburse.index.queries import IndexQueries
-from disburse.index.store import Cursor, read_cursor
+from disburse.index.store import Cursor
 from disburse.report.facts import TokenFacts
 
 _SETTLED: Final = frozenset({"Released", "Cancelled", "Verified", "Frozen"})
@@ -225,8 +226,7 @@ def milestone_page(
     """Everything the milestone page shows, at the index's cursor. `forecasts(program)` gives a
     program's open milestones' forecasts (default: `IndexQueries.forecast`; the page passes
     one answered once per cursor)."""
-    cursor = read_cursor(conn)
-    assert cursor is not None  # the page's row was read from a ready index
+    cursor = cursor_of(conn)
     p = schema.programs
     window, title, token = conn.execute(
         select(p.c.challenge_window, p.c.title, p.c.token).where(p.c.program_id == row.program_id)
