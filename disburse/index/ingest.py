@@ -6,7 +6,11 @@ Reading. Windows come from the one ranged log reader (`disburse.chain.logs.read_
 the profile's block-range cap, steered to about `LOGS_PER_WINDOW` logs), each response read
 whole (`LogStream.body`) and parsed at once (`parsed_logs`). The window's last block is read
 before and after its logs: if its hash changed in between, the chain moved under the read and
-the window is read again, so a stored window is always one chain's. The senders of the events
+the window is read again, so a stored window is always one chain's. Windows are also chained:
+the block before a window's first is read with its extras, and a window is stored only if that
+block is the cursor the previous window left (read ahead, a window can otherwise be of a chain
+that replaced the blocks just stored: a reorganisation between two windows' reads); if not, the
+sync rolls back as below and reads again. The senders of the events
 that name nobody (releases, expiries, overrides) and block times the node did not put in its
 logs (by block hash) are read in batches (`ChainClient.batch`).
 
@@ -82,6 +86,9 @@ class _WindowExtras(NamedTuple):
     """Transaction hash -> sender, for the events that name nobody."""
     times: dict[str, int]
     """Block hash -> time, for logs the node sent without blockTimestamp."""
+    previous: str | None
+    """The hash of the block before the window's first, read in the same batch (None: the
+    window starts at block 0)."""
 
 
 class _Read(NamedTuple):
@@ -92,6 +99,8 @@ class _Read(NamedTuple):
     end: Cursor
     senders: dict[str, str]
     times: dict[str, int]
+    first: int
+    previous: str | None
 
 
 class _Moved(NamedTuple):
@@ -258,12 +267,17 @@ class Indexer:
             if start > end:
                 break
             moved: _Moved | None = None
+            stored_end = None if cursor is None else cursor.hash
             with _ReadAhead(self, start, end) as windows:
                 for item in windows:
                     if isinstance(item, _Moved):
                         moved = item
                         break
+                    if stored_end is not None and item.previous != stored_end:
+                        moved = _Moved(item.first, item.end.number)  # not the stored blocks' child
+                        break
                     stored += self._store(item)
+                    stored_end = item.end.hash
                     moves = 0
                     if progress is not None:
                         progress(item.end.number, stored)
@@ -298,11 +312,11 @@ class Indexer:
             if before is None:
                 raise ChainError(f"the chain has no block {last}: it went back while being read")
             logs = parsed_logs(stream.body(first, last))
-            extras = self._extras(logs, last)
+            extras = self._extras(logs, first, last)
             if extras.end is None or extras.end.hash != before.hash:
                 put(_Moved(first, last))
                 raise _StopRequestedError
-            put(_Read(logs, extras.end, extras.senders, extras.times))
+            put(_Read(logs, extras.end, extras.senders, extras.times, first, extras.previous))
             return len(logs)
 
         with LogStream(self.client, self.addresses) as stream:
@@ -315,10 +329,10 @@ class Indexer:
                 target=LOGS_PER_WINDOW,
             )
 
-    def _extras(self, logs: list[dict[str, Any]], last: int) -> _WindowExtras:
-        """The window's last block again, the senders of its logs that name nobody, and the
-        times of its blocks that the node sent without (by block hash: the very blocks of the
-        logs)."""
+    def _extras(self, logs: list[dict[str, Any]], first: int, last: int) -> _WindowExtras:
+        """The window's last block again, the block before its first, the senders of its logs
+        that name nobody, and the times of its blocks that the node sent without (by block hash:
+        the very blocks of the logs)."""
         txs: dict[str, None] = {}
         times: dict[str, None] = {}
         sender_topics, escrow = self.decoder.sender_topics, self.decoder.escrow
@@ -329,10 +343,13 @@ class Indexer:
             if log.get("blockTimestamp") is None:
                 times[log["blockHash"]] = None
         requests: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(last), False])]
+        if first > 0:
+            requests.append(("eth_getBlockByNumber", [hex(first - 1), False]))
         requests += [("eth_getTransactionByHash", [tx]) for tx in txs]
         requests += [("eth_getBlockByHash", [b, False]) for b in times]
         replies = iter(self.client.batch(requests, what="the index's window reads"))
         end = next(replies)
+        before_first = next(replies) if first > 0 else None
         senders = {
             tx: self.decoder.addresses.of_text(reply["from"])
             for tx, reply in zip(txs, replies, strict=False)
@@ -347,12 +364,13 @@ class Indexer:
             end=None if not end else Cursor(last, end["hash"], int(end["timestamp"], 16)),
             senders=senders,
             times=block_times,
+            previous=str(before_first["hash"]) if before_first else None,
         )
 
     def _store(self, window: _Read) -> int:
         """Decodes a window's logs and stores them with its last block as the cursor, in one
         transaction; returns the events stored."""
-        logs, end, senders, times = window
+        logs, end, senders, times = window.logs, window.end, window.senders, window.times
         positions = self.positions
         layouts = self.decoder.layouts
         rows: list[tuple[Any, ...]] = []

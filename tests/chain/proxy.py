@@ -3,7 +3,9 @@
 over HTTP/1.1, so a client that keeps its connection open is seen doing so. With
 `refuse_batches`, it answers every batch as Besu answers one above --rpc-http-max-batch-size;
 with `answer`, a single request for which it returns an error object gets that error instead of
-the chain's answer (a node that refuses one request, or fails in the middle of a read)."""
+the chain's answer (a node that refuses one request, or fails in the middle of a read); with
+`observe`, every request (single or batch) is shown to it before it is forwarded (a test that
+changes the chain at a chosen moment of a read)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ BATCH_REFUSED = {
 
 Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
 """Given a single JSON-RPC request, the error object to answer it with, or None to forward it."""
+Observe = Callable[[Any], None]
+"""Given a request as sent (a JSON-RPC object, or a list of them for a batch)."""
 
 
 class CountingProxy(ThreadingHTTPServer):
@@ -36,11 +40,13 @@ class CountingProxy(ThreadingHTTPServer):
         *,
         refuse_batches: bool = False,
         answer: Answer | None = None,
+        observe: Observe | None = None,
     ) -> None:
         super().__init__(("127.0.0.1", 0), _Forward)
         self.upstream = upstream
         self.refuse_batches = refuse_batches
         self.answer = answer
+        self.observe = observe
         self.posts = 0
         self.connections = 0
         self.lock = threading.Lock()
@@ -65,6 +71,8 @@ class _Forward(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.posts += 1
         request = json.loads(body)
+        if self.server.observe is not None:
+            self.server.observe(request)
         error = (
             self.server.answer(request)
             if self.server.answer is not None and isinstance(request, dict)
@@ -92,10 +100,14 @@ class _Forward(BaseHTTPRequestHandler):
 
 @contextmanager
 def counting_proxy(
-    upstream: str, *, refuse_batches: bool = False, answer: Answer | None = None
+    upstream: str,
+    *,
+    refuse_batches: bool = False,
+    answer: Answer | None = None,
+    observe: Observe | None = None,
 ) -> Iterator[CountingProxy]:
     """A running proxy to `upstream`, stopped on leaving."""
-    proxy = CountingProxy(upstream, refuse_batches=refuse_batches, answer=answer)
+    proxy = CountingProxy(upstream, refuse_batches=refuse_batches, answer=answer, observe=observe)
     thread = threading.Thread(target=proxy.serve_forever, name="counting-proxy", daemon=True)
     thread.start()
     try:

@@ -33,6 +33,7 @@ from disburse.index import schema
 from disburse.index.ingest import FIRST_SPAN, Indexer
 from disburse.index.store import IndexStore
 from tests.chain.proxy import Answer, counting_proxy
+from tests.conftest import TOKEN_UNIT
 from tests.index.test_index import _logs, _rows, _snapshot
 
 REFUSED = {"code": -32000, "message": "test: the node is shutting down"}
@@ -170,3 +171,53 @@ def test_a_sqlite_index_is_checkpointed_into_its_file_while_open_and_the_thread_
             assert time.monotonic() < deadline, "the file never held the events without its WAL"
             time.sleep(0.05)
     assert not any(t.name == "index-checkpoint" for t in threading.enumerate())
+
+
+def test_blocks_replaced_between_two_windows_are_noticed_and_read_again(
+    db_url, history, roles, tmp_path
+):
+    """A reorganisation after one window was read and before the next: each window is whole by
+    itself (its last block the same before and after its logs), but the second is of the chain
+    that replaced the first one's blocks. The second must not be stored on top of the first:
+    the sync notices that it does not continue the stored cursor, rolls back and reads again."""
+    node = str(web3.provider.endpoint_uri)
+    with _indexer(node, db_url, history) as indexer:
+        indexer.sync()
+    base = web3.eth.block_number
+    manager = {"from": roles.manager}
+    chain.snapshot()
+    history.escrow.fund(1, 7 * TOKEN_UNIT, manager)  # block base + 1: in the first window
+    chain.mine(2 * FIRST_SPAN)
+    height = web3.eth.block_number
+    replaced: list[int] = []
+
+    def reorganise(request: Any) -> None:
+        """Before the second window's first read (its last block's header, alone in a batch):
+        the same heights, other blocks."""
+        if not isinstance(request, list) or len(request) != 1 or replaced:
+            return
+        call = request[0]
+        block = (call.get("params") or [None])[0]
+        if (
+            call.get("method") == "eth_getBlockByNumber"
+            and isinstance(block, str)
+            and block.startswith("0x")
+            and int(block, 16) > base + FIRST_SPAN
+        ):
+            replaced.append(int(block, 16))
+            chain.revert()
+            history.escrow.fund(1, 3 * TOKEN_UNIT, manager)
+            chain.mine(height - web3.eth.block_number)
+
+    with counting_proxy(node, observe=reorganise) as proxy:
+        with _indexer(proxy.url, db_url, history) as indexer:
+            result = indexer.sync()
+    assert replaced, "no second window was read: the test did not test the reorganisation"
+    assert result.cursor.number == height == web3.eth.block_number
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with _indexer(node, fresh, history) as indexer:
+        indexer.sync()
+    assert _snapshot(db_url) == _snapshot(fresh)
+    funded = [e for e in _rows(db_url, schema.events, "block", "log_index") if e["block"] > base]
+    assert [e["name"] for e in funded] == ["ProgramFunded"]
+    assert int(funded[0]["data"], 16) == 3 * TOKEN_UNIT
