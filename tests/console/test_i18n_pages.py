@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 
 from disburse.chain.contracts import load_abi
@@ -116,3 +117,16 @@ def test_no_detail_template_holds_an_english_literal():
             text = re.sub(pattern, "", text, flags=re.DOTALL)
         text = re.sub(r"<[^>]+>", " ", text)
         assert re.findall(r"[A-Za-z]{2,}", text) == [], name
+
+
+def test_every_event_has_a_sentence_naming_only_its_own_arguments():
+    fields = string.Formatter()
+    for contract in ("MilestoneEscrow", "OversightCouncil"):
+        for item in load_abi(contract):
+            if item.get("type") != "event":
+                continue
+            names = {arg["name"] for arg in item["inputs"]}
+            for lang in LANGS:
+                phrase = CATALOG[lang][f"say.{item['name']}"]
+                used = {field for _, field, _, _ in fields.parse(phrase) if field}
+                assert used <= names, (lang, item["name"], used - names)

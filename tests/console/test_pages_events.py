@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, or_, select
 
+from disburse._format import short
+from disburse.console.render import money
 from disburse.console.views.events import CSV_HEADER, first_block_at
 from disburse.index import schema
 from tests.console._html import assert_no_inline_script
@@ -229,3 +231,25 @@ def test_the_first_block_at_a_time_is_found_by_bisection(reader):
                 assert first_block_at(conn, probe) == expected, probe
         assert first_block_at(conn, stored[-1][1] + 1) is None
         assert first_block_at(conn, 0) == stored[0][0]
+
+
+def test_each_event_is_told_in_a_sentence_of_the_viewers_language(
+    client_as, reader, console_history
+):
+    mid = "0x" + console_history.history.ids["A/M1"].hex()
+    p, programs = schema.payments, schema.programs
+    with reader.store.engine.connect() as conn:
+        amount, beneficiary = conn.execute(
+            select(p.c.amount, p.c.beneficiary).where(p.c.milestone_id == mid)
+        ).one()
+        address = conn.execute(select(programs.c.token).where(programs.c.program_id == 1)).scalar()
+    token = reader.token(address)
+    paid = money(int(amount), token.decimals, token.symbol)
+    client = client_as("overseer")
+    page = client.get(f"/events?milestone={mid}&kind=MilestoneReleased").text
+    said = re.findall(r"<span class=\"say\" data-say>(.*?)</span>", page)
+    assert said == [f"milestone A/M1 released: {paid} paid to {short(beneficiary)}"]
+    client.cookies.set("lang", "ja")
+    page = client.get(f"/events?milestone={mid}&kind=MilestoneReleased").text
+    said = re.findall(r"<span class=\"say\" data-say>(.*?)</span>", page)
+    assert said == [f"マイルストーン A/M1 を支払：{short(beneficiary)} へ {paid}"]  # noqa: RUF001

@@ -279,6 +279,121 @@ _JA_ALERTS: Final = {
     "oracle_disagreement": "オラクルの不一致",
 }
 
+_EN_SAY: Final = {
+    "ApprovalRevoked": "{member} withdrew their approval of proposal {proposalId} "
+    "({approvals} left)",
+    "AttestationRecorded": "{milestoneId} attested by oracle {oracle}: evidence {evidenceHash} "
+    "(committee epoch {epoch})",
+    "BaselineChanged": "program {programId} re-baselined by the council to {baseline} "
+    "(was {previous})",
+    "BeneficiaryReplaced": "{milestoneId}: beneficiary {previous} replaced by {beneficiary} "
+    "(the council)",
+    "ChallengeWindowSet": "program {programId}: challenge window set to {challengeWindow} "
+    "by the council",
+    "CommitteeUpdated": "oracle committee of epoch {epoch}: {oracles}, quorum {quorum}",
+    "DisputeResolved": "{milestoneId}: the council settled the dispute for evidence {evidenceHash}",
+    "EIP712DomainChanged": "the escrow's signing domain changed",
+    "EmergencyPause": "emergency pause by council member {member}",
+    "MemberAdded": "council member {member} added",
+    "MemberRemoved": "council member {member} removed",
+    "MilestoneAmended": "{milestoneId} amended: {amount} to {beneficiary}, due {deadline}",
+    "MilestoneCancelled": "{milestoneId} cancelled by the council: {amount} back to program "
+    "{programId}",
+    "MilestoneDisputed": "{milestoneId} disputed: oracle {oracle} attested {conflictingHash} "
+    "against {evidenceHash}",
+    "MilestoneExpired": "{milestoneId} expired: {amount} back to program {programId}",
+    "MilestoneForceReleased": "{milestoneId} force-released by the council without an oracle "
+    "quorum, reason {reasonHash}",
+    "MilestoneFrozen": "{milestoneId} frozen by the council: nobody can release it",
+    "MilestoneRegistered": "{milestoneId} registered in program {programId}: {amount} to "
+    "{beneficiary}, due {deadline}",
+    "MilestoneReleased": "{milestoneId} released: {amount} paid to {beneficiary}",
+    "MilestoneUnfrozen": "{milestoneId} unfrozen by the council",
+    "MilestoneVerified": "{milestoneId} verified: {attestations} attestations agree on "
+    "{evidenceHash}",
+    "Paused": "escrow paused by {account}",
+    "ProgramClosed": "program {programId} closed: no more funding or milestones",
+    "ProgramCreated": "program {programId} created by {manager}, paying in {token}, treasury "
+    "{treasury}, challenge window {challengeWindow}",
+    "ProgramDescribed": "program {programId} is “{title}” of {organisation} ({category}, "
+    "fiscal year {fiscalYear}), baseline {baseline}",
+    "ProgramFunded": "program {programId} funded with {amount} by {funder}",
+    "ProgramManagerChanged": "program {programId} handed to manager {newManager} (was "
+    "{previousManager}) by the council",
+    "ProgramTreasuryChanged": "program {programId} treasury set to {newTreasury} (was "
+    "{previousTreasury}) by the council",
+    "ProposalApproved": "proposal {proposalId} approved by {member} ({approvals} approvals)",
+    "ProposalCreated": "proposal {proposalId} made by {proposer}: {description} (expires {expiry})",
+    "ProposalExecuted": "proposal {proposalId} executed by {executor}",
+    "RemainderWithdrawn": "program {programId} paid its remainder of {amount} back to treasury "
+    "{treasury}",
+    "RoleAdminChanged": "the admin role of {role} changed from {previousAdminRole} to "
+    "{newAdminRole}",
+    "RoleGranted": "{role} role granted to {account} by {sender}",
+    "RoleRevoked": "{role} role revoked from {account} by {sender}",
+    "ThresholdChanged": "council threshold changed from {previous} to {threshold}",
+    "Unpaused": "escrow unpaused by {account}",
+}
+_JA_SAY: Final = {
+    "ApprovalRevoked": "{member} が提案 {proposalId} の承認を取り消し（残り {approvals} 件）",
+    "AttestationRecorded": "オラクル {oracle} が {milestoneId} を証明：証拠 {evidenceHash}"
+    "（委員会エポック {epoch}）",
+    "BaselineChanged": "評議会がプログラム {programId} のベースラインを {previous} から "
+    "{baseline} に変更",
+    "BeneficiaryReplaced": "評議会が {milestoneId} の受益者を {previous} から {beneficiary} に変更",
+    "ChallengeWindowSet": "評議会がプログラム {programId} の異議申立期間を {challengeWindow} "
+    "に設定",
+    "CommitteeUpdated": "エポック {epoch} のオラクル委員会：{oracles}、定足数 {quorum}",
+    "DisputeResolved": "評議会が {milestoneId} の紛争を証拠 {evidenceHash} で解決",
+    "EIP712DomainChanged": "エスクローの署名ドメインが変更された",
+    "EmergencyPause": "評議会メンバー {member} による緊急停止",
+    "MemberAdded": "評議会メンバー {member} を追加",
+    "MemberRemoved": "評議会メンバー {member} を削除",
+    "MilestoneAmended": "{milestoneId} を修正：{beneficiary} へ {amount}、期限 {deadline}",
+    "MilestoneCancelled": "評議会が {milestoneId} を取消：{amount} をプログラム {programId} に戻す",
+    "MilestoneDisputed": "{milestoneId} に紛争：オラクル {oracle} が {evidenceHash} に対して "
+    "{conflictingHash} を証明",
+    "MilestoneExpired": "{milestoneId} が期限切れ：{amount} をプログラム {programId} に戻す",
+    "MilestoneForceReleased": "評議会がオラクルの定足数なしに {milestoneId} を強制支払"
+    "（理由 {reasonHash}）",
+    "MilestoneFrozen": "評議会が {milestoneId} を凍結：支払はできません",
+    "MilestoneRegistered": "{milestoneId} をプログラム {programId} に登録：{beneficiary} へ "
+    "{amount}、期限 {deadline}",
+    "MilestoneReleased": "{milestoneId} を支払：{beneficiary} へ {amount}",
+    "MilestoneUnfrozen": "評議会が {milestoneId} の凍結を解除",
+    "MilestoneVerified": "{milestoneId} を検証：{attestations} 件の証明が {evidenceHash} で一致",
+    "Paused": "{account} がエスクローを停止",
+    "ProgramClosed": "プログラム {programId} を終了：以後の拠出・マイルストーン登録はできません",
+    "ProgramCreated": "{manager} がプログラム {programId} を作成：支払トークン {token}、"
+    "国庫口座 {treasury}、異議申立期間 {challengeWindow}",
+    "ProgramDescribed": "プログラム {programId} は {organisation} の「{title}」（{category}、"
+    "{fiscalYear} 年度）、ベースライン {baseline}",
+    "ProgramFunded": "{funder} がプログラム {programId} に {amount} を拠出",
+    "ProgramManagerChanged": "評議会がプログラム {programId} の管理者を {previousManager} "
+    "から {newManager} に変更",
+    "ProgramTreasuryChanged": "評議会がプログラム {programId} の国庫口座を {previousTreasury} "
+    "から {newTreasury} に変更",
+    "ProposalApproved": "{member} が提案 {proposalId} を承認（承認 {approvals} 件）",
+    "ProposalCreated": "{proposer} が提案 {proposalId} を作成：{description}（有効期限 {expiry}）",
+    "ProposalExecuted": "{executor} が提案 {proposalId} を実行",
+    "RemainderWithdrawn": "プログラム {programId} の残額 {amount} を国庫口座 {treasury} に返還",
+    "RoleAdminChanged": "{role} の管理ロールを {previousAdminRole} から {newAdminRole} に変更",
+    "RoleGranted": "{sender} が {account} に {role} ロールを付与",
+    "RoleRevoked": "{sender} が {account} から {role} ロールを剥奪",
+    "ThresholdChanged": "評議会の承認数を {previous} から {threshold} に変更",
+    "Unpaused": "{account} がエスクローを再開",
+}
+_EN_WORDS: Final = {
+    "say.milestone": "milestone {ref}",
+    "say.role.program_manager": "program manager",
+    "say.role.admin": "escrow admin",
+}
+_JA_WORDS: Final = {
+    "say.milestone": "マイルストーン {ref}",
+    "say.role.program_manager": "プログラム管理者",
+    "say.role.admin": "エスクロー管理者",
+}
+
 _EN: Final = {
     # shared by the detail pages
     "d.block": "Block",
@@ -704,17 +819,24 @@ def _catalog(
     status: dict[str, str],
     actions: dict[str, str],
     alerts: dict[str, str],
+    say: dict[str, str],
+    words: dict[str, str],
 ) -> dict[str, str]:
-    out = dict(base)
+    out = dict(base) | words
     out.update({f"ev.{k}": v for k, v in events.items()})
     out.update({f"arg.{k}": v for k, v in args.items()})
     out.update({f"status.{k}": v for k, v in status.items()})
     out.update({f"action.{k}": v for k, v in actions.items()})
     out.update({f"akind.{k}": v for k, v in alerts.items()})
+    out.update({f"say.{k}": v for k, v in say.items()})
     return out
 
 
 CATALOG: Final[dict[str, dict[str, str]]] = {
-    "en": _catalog(_EN, _EN_EVENTS, _EN_ARGS, _EN_STATUS, _EN_ACTIONS, _EN_ALERTS),
-    "ja": _catalog(_JA, _JA_EVENTS, _JA_ARGS, _JA_STATUS, _JA_ACTIONS, _JA_ALERTS),
+    "en": _catalog(
+        _EN, _EN_EVENTS, _EN_ARGS, _EN_STATUS, _EN_ACTIONS, _EN_ALERTS, _EN_SAY, _EN_WORDS
+    ),
+    "ja": _catalog(
+        _JA, _JA_EVENTS, _JA_ARGS, _JA_STATUS, _JA_ACTIONS, _JA_ALERTS, _JA_SAY, _JA_WORDS
+    ),
 }

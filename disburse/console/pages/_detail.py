@@ -11,12 +11,15 @@ from typing import Any, Final
 from fastapi import HTTPException, Request
 from markupsafe import Markup
 
+from disburse._format import short
 from disburse.analytics.alerts import Thresholds
 from disburse.console.auth import Viewer
 from disburse.console.data import IndexReader
-from disburse.console.i18n import t
-from disburse.console.render import request_lang
+from disburse.console.i18n import CATALOG, t
+from disburse.console.render import local_text, money, request_lang, request_tz
+from disburse.console.views._events import Arg, EventView
 from disburse.console.views.context import Views, views_of
+from disburse.council import ADMIN_ROLE, PROGRAM_MANAGER_ROLE
 
 ID_DIGITS: Final = 20
 """A program id longer than this is no id (2**64 has 20 digits)."""
@@ -75,7 +78,56 @@ def duration(lang: str, seconds: int) -> str:
     return " ".join(parts) if parts else t(lang, "dur.s", n="0")
 
 
+_ROLES: Final = {
+    "0x" + PROGRAM_MANAGER_ROLE.hex(): "say.role.program_manager",
+    "0x" + ADMIN_ROLE.hex(): "say.role.admin",
+}
+
+
+def _said(lang: str, zone: str, e: EventView, a: Arg) -> str:
+    """One argument as a sentence says it: amounts in the program's token, addresses and hashes
+    shortened (the details beside give them whole), the milestone by its reference."""
+    if a.kind == "amount":
+        return money(a.value, e.token.decimals, e.token.symbol) if e.token else money(a.value, 0)
+    if a.kind == "address":
+        if a.name == "token" and e.token is not None:
+            return f"{e.token.symbol} ({short(a.value)})"
+        return short(a.value)
+    if a.kind == "addresses":
+        return ", ".join(short(v) for v in a.value)
+    if a.kind == "hash" and a.name == "milestoneId":
+        return t(lang, "say.milestone", ref=e.milestone_ref or short(a.value))
+    if a.kind == "hash" and a.name in ("role", "previousAdminRole", "newAdminRole"):
+        key = _ROLES.get(a.value)
+        return t(lang, key) if key else short(a.value)
+    if a.kind == "hash":
+        return short(a.value)
+    if a.kind == "duration":
+        return duration(lang, a.value)
+    if a.kind == "time":
+        return local_text(a.value, zone)
+    return str(a.value)
+
+
+def sentence(lang: str, zone: str, e: EventView) -> str:
+    """The event in one sentence of the viewer's language (`say.NAME`, whose fields are the
+    event's argument names); its kind's name for an event the catalog does not phrase."""
+    template = CATALOG[lang].get(f"say.{e.name}")
+    if template is None:
+        return t(lang, f"ev.{e.name}")
+    values = {a.name: _said(lang, zone, e, a) for a in e.args}
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):  # a phrase naming an argument this ABI lacks
+        return t(lang, f"ev.{e.name}")
+
+
 def page_context(request: Request) -> dict[str, Any]:
-    """Helpers every detail template gets."""
+    """Helpers every detail template gets: durations and event sentences in the viewer's
+    language (and time zone)."""
     lang = request_lang(request)
-    return {"duration": lambda seconds: duration(lang, seconds)}
+    zone = request_tz(request, lang)
+    return {
+        "duration": lambda seconds: duration(lang, seconds),
+        "say": lambda event: sentence(lang, zone, event),
+    }

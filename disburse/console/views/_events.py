@@ -73,6 +73,8 @@ class EventView:
     program_id: int | None
     """The program the event is about: named by it, or its milestone's."""
     milestone_id: str | None
+    milestone_ref: str | None
+    """The milestone's reference as its manager wrote it (A/M1), when the index knows it."""
     proposal_id: int | None
     sender: str | None
     """The transaction's sender, stored for the events that name nobody."""
@@ -147,8 +149,9 @@ class EventDecoding:
     def views(self, conn: Connection, rows: Sequence[Any]) -> list[EventView]:
         """Rows of `event_columns()` as views, in the order given; logs of no known event are
         left out."""
-        milestones = {r[10] for r in rows if r[10] is not None and r[9] is None}
-        program_of = _programs_of(conn, milestones)
+        milestones = {r[10] for r in rows if r[10] is not None}
+        known = _milestones(conn, milestones)
+        program_of = {mid: pid for mid, (pid, _ref) in known.items()}
         programs = {r[9] for r in rows if r[9] is not None} | set(program_of.values())
         tokens = _tokens(conn, programs, self.token)
         out = []
@@ -184,6 +187,7 @@ class EventDecoding:
                     contract="council" if row.address.lower() == self.decoder.council else "escrow",
                     program_id=program,
                     milestone_id=r[10],
+                    milestone_ref=known[r[10]][1] if r[10] in known else None,
                     proposal_id=None if r[11] is None else int(r[11]),
                     sender=row.sender,
                     args=args,
@@ -193,18 +197,19 @@ class EventDecoding:
         return out
 
 
-def _programs_of(conn: Connection, milestones: Iterable[str]) -> dict[str, int]:
+def _milestones(conn: Connection, milestones: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Each milestone's program and reference (as text when it is text)."""
     wanted = sorted(milestones)
     if not wanted:
         return {}
     m = schema.milestones
-    found: dict[str, int] = {}
+    found: dict[str, tuple[int, str]] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for mid, pid in conn.execute(
-            select(m.c.milestone_id, m.c.program_id).where(m.c.milestone_id.in_(chunk))
+        for mid, pid, ref in conn.execute(
+            select(m.c.milestone_id, m.c.program_id, m.c.ref).where(m.c.milestone_id.in_(chunk))
         ):
-            found[str(mid)] = int(pid)
+            found[str(mid)] = (int(pid), ref_text(bytes.fromhex(str(ref)[2:])))
     return found
 
 
