@@ -130,3 +130,19 @@ def test_every_event_has_a_sentence_naming_only_its_own_arguments():
                 phrase = CATALOG[lang][f"say.{item['name']}"]
                 used = {field for _, field, _, _ in fields.parse(phrase) if field}
                 assert used <= names, (lang, item["name"], used - names)
+
+
+def test_every_council_action_has_a_sentence_naming_only_its_call_arguments():
+    fields = string.Formatter()
+    functions = {
+        item["name"]: item
+        for contract in ("MilestoneEscrow", "OversightCouncil")
+        for item in load_abi(contract)
+        if item.get("type") == "function"
+    }
+    for spec in ACTIONS.values():
+        names = {arg["name"].rstrip("_") for arg in functions[spec.function]["inputs"]}
+        for lang in LANGS:
+            phrase = CATALOG[lang][f"propose.{spec.name}"]
+            used = {field for _, field, _, _ in fields.parse(phrase) if field}
+            assert used <= names, (lang, spec.name, used - names)

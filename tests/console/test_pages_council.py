@@ -80,6 +80,8 @@ def test_an_open_force_release_is_decoded_counted_and_warned(
     article = _article(page, open_proposals["force"])
     assert 'data-state="open"' in article
     assert "force-release milestone A/M8" in article  # the CLI's describer, in words
+    said = re.search(r"data-said>(.*?)</dd>", article).group(1)
+    assert said.startswith("pay milestone A/M8 without an oracle quorum, reason 0x")
     arguments = article[article.index("data-arguments>") :]
     assert "0x" + h.ids["A/M8"].hex() in arguments  # and its arguments, each labelled
     assert 'data-arg="milestoneId"' in arguments and 'data-arg="reasonHash"' in arguments
@@ -141,3 +143,4 @@ def test_the_page_speaks_japanese(client_as, open_proposals):
     page = client.get("/council").text
     assert "監督評議会" in page and "強制支払" in page and "警告" in page and "理由" in page
     assert "Open proposals" not in page
+    assert "オラクルの定足数なしに マイルストーン A/M8 を支払" in page

@@ -394,6 +394,51 @@ _JA_WORDS: Final = {
     "say.role.admin": "エスクロー管理者",
 }
 
+_EN_PROPOSE: Final = {
+    "freeze": "freeze {milestoneId}: hold it during its challenge window",
+    "unfreeze": "unfreeze {milestoneId}: it is Verified again",
+    "cancel": "cancel {milestoneId}: its amount returns to the program",
+    "force-release": "pay {milestoneId} without an oracle quorum, reason {reasonHash}",
+    "replace-beneficiary": "pay {milestoneId} to {beneficiary} instead",
+    "resolve-dispute": "settle the dispute on {milestoneId} for evidence {evidenceHash}",
+    "set-committee": "make {oracles} the oracle committee, quorum {quorum}",
+    "set-window": "set the challenge window of program {programId} to {challengeWindow}",
+    "set-baseline": "set the baseline of program {programId} to {baseline}",
+    "grant-manager": "let {account} create programs (program manager role)",
+    "revoke-manager": "take the program manager role from {account}",
+    "close-program": "close program {programId}",
+    "withdraw-remainder": "pay program {programId}'s uncommitted remainder to its treasury",
+    "set-program-manager": "hand program {programId} to manager {manager}",
+    "set-program-treasury": "send program {programId}'s remainder to {treasury} from now on",
+    "pause": "stop the escrow",
+    "unpause": "lift the escrow's pause",
+    "add-member": "add {member} to the council, threshold {threshold}",
+    "remove-member": "remove {member} from the council, threshold {threshold}",
+    "change-threshold": "make the council need {threshold} approvals",
+}
+_JA_PROPOSE: Final = {
+    "freeze": "{milestoneId} を凍結：異議申立期間中の支払を保留",
+    "unfreeze": "{milestoneId} の凍結を解除：検証済みに戻る",
+    "cancel": "{milestoneId} を取消：金額はプログラムに戻る",
+    "force-release": "オラクルの定足数なしに {milestoneId} を支払（理由 {reasonHash}）",
+    "replace-beneficiary": "{milestoneId} の支払先を {beneficiary} に変更",
+    "resolve-dispute": "{milestoneId} の紛争を証拠 {evidenceHash} で解決",
+    "set-committee": "オラクル委員会を {oracles}（定足数 {quorum}）に変更",
+    "set-window": "プログラム {programId} の異議申立期間を {challengeWindow} に設定",
+    "set-baseline": "プログラム {programId} のベースラインを {baseline} に設定",
+    "grant-manager": "{account} にプログラム管理者ロールを付与（プログラムを作成可能）",
+    "revoke-manager": "{account} からプログラム管理者ロールを剥奪",
+    "close-program": "プログラム {programId} を終了",
+    "withdraw-remainder": "プログラム {programId} の未約定残額を国庫口座に返還",
+    "set-program-manager": "プログラム {programId} の管理者を {manager} に変更",
+    "set-program-treasury": "プログラム {programId} の残額の返還先を {treasury} に変更",
+    "pause": "エスクローを停止",
+    "unpause": "エスクローの停止を解除",
+    "add-member": "{member} を評議会に追加（承認数 {threshold}）",
+    "remove-member": "{member} を評議会から削除（承認数 {threshold}）",
+    "change-threshold": "評議会の必要承認数を {threshold} に変更",
+}
+
 _EN: Final = {
     # shared by the detail pages
     "d.block": "Block",
@@ -529,6 +574,7 @@ _EN: Final = {
     "council.action": "Action",
     "council.words": "What it does",
     "council.arguments": "Its arguments",
+    "council.in_full": "In full (the command line's words)",
     "council.description": "Proposer's description",
     "council.proposer": "Proposed by",
     "council.created": "Proposed",
@@ -739,6 +785,7 @@ _JA: Final = {
     "council.action": "操作",
     "council.words": "内容",
     "council.arguments": "引数",
+    "council.in_full": "詳細（コマンドラインの表記、英語）",
     "council.description": "提案者の説明",
     "council.proposer": "提案者",
     "council.created": "提案日時",
@@ -821,6 +868,7 @@ def _catalog(
     alerts: dict[str, str],
     say: dict[str, str],
     words: dict[str, str],
+    propose: dict[str, str],
 ) -> dict[str, str]:
     out = dict(base) | words
     out.update({f"ev.{k}": v for k, v in events.items()})
@@ -829,14 +877,31 @@ def _catalog(
     out.update({f"action.{k}": v for k, v in actions.items()})
     out.update({f"akind.{k}": v for k, v in alerts.items()})
     out.update({f"say.{k}": v for k, v in say.items()})
+    out.update({f"propose.{k}": v for k, v in propose.items()})
     return out
 
 
 CATALOG: Final[dict[str, dict[str, str]]] = {
     "en": _catalog(
-        _EN, _EN_EVENTS, _EN_ARGS, _EN_STATUS, _EN_ACTIONS, _EN_ALERTS, _EN_SAY, _EN_WORDS
+        _EN,
+        _EN_EVENTS,
+        _EN_ARGS,
+        _EN_STATUS,
+        _EN_ACTIONS,
+        _EN_ALERTS,
+        _EN_SAY,
+        _EN_WORDS,
+        _EN_PROPOSE,
     ),
     "ja": _catalog(
-        _JA, _JA_EVENTS, _JA_ARGS, _JA_STATUS, _JA_ACTIONS, _JA_ALERTS, _JA_SAY, _JA_WORDS
+        _JA,
+        _JA_EVENTS,
+        _JA_ARGS,
+        _JA_STATUS,
+        _JA_ACTIONS,
+        _JA_ALERTS,
+        _JA_SAY,
+        _JA_WORDS,
+        _JA_PROPOSE,
     ),
 }

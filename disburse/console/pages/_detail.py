@@ -6,7 +6,7 @@ are data, read by /static/charts.js)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from fastapi import HTTPException, Request
 from markupsafe import Markup
@@ -19,7 +19,9 @@ from disburse.console.i18n import CATALOG, t
 from disburse.console.render import local_text, money, request_lang, request_tz
 from disburse.console.views._events import Arg, EventView
 from disburse.console.views.context import Views, views_of
+from disburse.console.views.council import ProposalView
 from disburse.council import ADMIN_ROLE, PROGRAM_MANAGER_ROLE
+from disburse.report.facts import TokenFacts
 
 ID_DIGITS: Final = 20
 """A program id longer than this is no id (2**64 has 20 digits)."""
@@ -84,7 +86,18 @@ _ROLES: Final = {
 }
 
 
-def _said(lang: str, zone: str, e: EventView, a: Arg) -> str:
+class _Told(Protocol):
+    """What a sentence reads besides the arguments: an event's or a proposal's token and
+    milestone reference."""
+
+    @property
+    def token(self) -> TokenFacts | None: ...
+
+    @property
+    def milestone_ref(self) -> str | None: ...
+
+
+def _said(lang: str, zone: str, e: _Told, a: Arg) -> str:
     """One argument as a sentence says it: amounts in the program's token, addresses and hashes
     shortened (the details beside give them whole), the milestone by its reference."""
     if a.kind == "amount":
@@ -122,6 +135,20 @@ def sentence(lang: str, zone: str, e: EventView) -> str:
         return t(lang, f"ev.{e.name}")
 
 
+def proposal_sentence(lang: str, zone: str, p: ProposalView) -> str | None:
+    """A proposal's call in one sentence of the viewer's language (`propose.ACTION`); None for a
+    call that is none of the council's actions."""
+    if p.action is None:
+        return None
+    values = {a.name: _said(lang, zone, p, a) for a in p.args}
+    try:
+        return (
+            t(lang, f"propose.{p.action}", **values) if values else t(lang, f"propose.{p.action}")
+        )
+    except (KeyError, IndexError):
+        return None
+
+
 def page_context(request: Request) -> dict[str, Any]:
     """Helpers every detail template gets: durations and event sentences in the viewer's
     language (and time zone)."""
@@ -130,4 +157,5 @@ def page_context(request: Request) -> dict[str, Any]:
     return {
         "duration": lambda seconds: duration(lang, seconds),
         "say": lambda event: sentence(lang, zone, event),
+        "propose": lambda proposal: proposal_sentence(lang, zone, proposal),
     }

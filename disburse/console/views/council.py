@@ -73,6 +73,8 @@ class ProposalView:
     """The call's arguments decoded, for labels in the viewer's language."""
     token: TokenFacts | None
     """The token of the program the call is about (its amounts), if any."""
+    milestone_ref: str | None
+    """The reference of the milestone the call is about, if any."""
     description: str
     """What the proposer wrote."""
     expiry: int
@@ -268,6 +270,16 @@ def approvals(
     return standing
 
 
+def _ref(conn: Connection, args: tuple[Arg, ...]) -> str | None:
+    """The reference of the milestone a call names, if it names one the index knows."""
+    mid = next((a.value for a in args if a.name == "milestoneId"), None)
+    if mid is None:
+        return None
+    m = schema.milestones
+    ref = conn.execute(select(m.c.ref).where(m.c.milestone_id == mid)).scalar()
+    return None if ref is None else ref_text(bytes.fromhex(str(ref)[2:]))
+
+
 def _key(row: Any) -> tuple[int, int]:
     """Chain order of an `event_columns()` row."""
     return int(row[0]), int(row[1])
@@ -358,6 +370,7 @@ def _view(
         warnings.append("decides")
     executed = r["executed_block"] is not None
     program = describer.program(conn, target, data)
+    args = describer.args(target, data)
     token = None
     if program is not None:
         p = schema.programs
@@ -369,8 +382,9 @@ def _view(
         target=target,
         action=describer.action(target, data),
         words=describer.words(conn, target, data),
-        args=describer.args(target, data),
+        args=args,
         token=token,
+        milestone_ref=_ref(conn, args),
         description=str(r["description"]),
         expiry=int(r["expiry"]),
         created_block=int(r["created_block"]),
