@@ -39,6 +39,12 @@ def report(
         bool,
         typer.Option("--no-reconcile", help="skip checking the index's ledger against the chain"),
     ] = False,
+    program: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--program", min=1, help="only this program (repeatable): its budget, EV and alerts"
+        ),
+    ] = None,
 ) -> None:
     """Budgets by organisation, category and fiscal year, earned value, alerts and forecasts.
 
@@ -51,7 +57,9 @@ def report(
     deployment = s.deployment()  # a missing or bad file: one `error:` line (reports_errors)
     client = s.client()
     with IndexStore.open_existing(db or default_db(s.deployment_file), deployment) as store:
-        found = make_report(client, deployment, store, reconcile=not no_reconcile)
+        found = make_report(
+            client, deployment, store, reconcile=not no_reconcile, programs=program or ()
+        )
     if output is not None:
         with output.open("w", encoding="utf-8") as out:
             _write(found, out, as_json=as_json, as_csv=as_csv)

@@ -9,6 +9,8 @@ The package: `facts` (index -> the analytics' facts), `model` (the report, compu
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from functools import cache
 
 from web3.exceptions import Web3Exception
@@ -18,8 +20,8 @@ from disburse.chain.client import ChainClient
 from disburse.chain.deployment import Deployment
 from disburse.chain.errors import ContractRevertError
 from disburse.index.history import IndexedHistory
-from disburse.index.store import IndexStore
-from disburse.report.facts import TokenFacts, load_facts
+from disburse.index.store import IndexStore, IndexStoreError
+from disburse.report.facts import IndexFacts, TokenFacts, load_facts
 from disburse.report.model import BudgetReport, Reconciled, build_report
 
 __all__ = ["BudgetReport", "make_report"]
@@ -31,9 +33,12 @@ def make_report(
     store: IndexStore,
     *,
     reconcile: bool = True,
+    programs: Collection[int] = (),
 ) -> BudgetReport:
     """The report of the index as it stands; with `reconcile`, the index's ledger is first
-    checked against the chain's state at the index's block (as `disburse audit --db` does)."""
+    checked against the chain's state at the index's block (as `disburse audit --db` does).
+    With `programs`, of those programs only (roll-ups, alerts and forecasts of theirs; the
+    reconciliation is still the whole index's); a program the index does not hold is refused."""
 
     @cache
     def token(address: str) -> TokenFacts:
@@ -46,7 +51,7 @@ def make_report(
         except (ContractRevertError, Web3Exception, ValueError):
             return TokenFacts(f"units of {address[:10]}…", 0)
 
-    facts = load_facts(store, token=token)
+    facts = only(load_facts(store, token=token), programs)
     reconciled = None
     if reconcile:
         audit = run_audit(client, deployment, history=IndexedHistory(store, deployment))
@@ -63,4 +68,24 @@ def make_report(
         escrow=deployment.escrow,
         chain_head=client.block_number(),
         reconciliation=reconciled,
+    )
+
+
+def only(facts: IndexFacts, programs: Collection[int]) -> IndexFacts:
+    """`facts` of `programs` alone (all of them when empty); IndexStoreError naming a program
+    the index does not hold."""
+    if not programs:
+        return facts
+    wanted = frozenset(programs)
+    missing = sorted(wanted - {p.program_id for p in facts.programs})
+    if missing:
+        held = len(facts.programs)
+        raise IndexStoreError(
+            f"the index holds no program {', '.join(map(str, missing))} "
+            f"(it holds {held} program{'s' if held != 1 else ''}, numbered from 1)"
+        )
+    return replace(
+        facts,
+        programs=tuple(p for p in facts.programs if p.program_id in wanted),
+        milestones=tuple(m for m in facts.milestones if m.program_id in wanted),
     )

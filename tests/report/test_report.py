@@ -111,3 +111,29 @@ def test_a_report_needs_an_index_and_one_format(disburse, tmp_path):
     both = disburse("report", "--json", "--csv")
     assert both.exit_code == 2
     assert "--json and --csv are alternatives" in both.stderr
+
+
+def test_a_report_of_one_program_holds_only_that_program(db_url, disburse):
+    _indexed(disburse, db_url)
+    whole = json.loads(disburse("report", "--db", db_url, "--json", "--no-reconcile").stdout)
+    result = disburse("report", "--db", db_url, "--json", "--no-reconcile", "--program", "2")
+    assert result.exit_code == 0, result.stderr
+    one = json.loads(result.stdout)
+    assert [p["facts"]["program_id"] for p in one["programs"]] == [2]
+    assert [g["key"] for g in one["by_organisation"]] == ["ATLA"]
+    assert {a["program_id"] for a in one["alerts"]} <= {2, None}
+    assert all(a["program_id"] != 1 for a in one["alerts"])
+    program_2 = next(p for p in whole["programs"] if p["facts"]["program_id"] == 2)
+    assert one["programs"][0] == program_2  # the same figures as in the whole report
+    text = disburse("report", "--db", db_url, "--no-reconcile", "--program", "1").stdout
+    assert PROGRAM_A.title in text and PROGRAM_B.title not in text
+
+
+def test_a_report_of_a_program_the_index_does_not_hold_is_refused(db_url, disburse):
+    _indexed(disburse, db_url)
+    result = disburse("report", "--db", db_url, "--program", "1", "--program", "9")
+    assert result.exit_code == 2
+    assert "the index holds no program 9 (it holds 2 programs, numbered from 1)" in result.stderr
+    assert result.stdout == ""
+    zero = disburse("report", "--db", db_url, "--program", "0")
+    assert zero.exit_code == 2 and "--program" in zero.stderr
