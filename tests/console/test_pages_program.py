@@ -22,7 +22,7 @@ from sqlalchemy import select
 from disburse.analytics.alerts import Thresholds
 from disburse.analytics.evm import evm_at
 from disburse.console.pages._detail import json_block as json_block_of
-from disburse.console.views.program import bands, s_curve
+from disburse.console.views.program import bands, cash_history, s_curve
 from disburse.index import schema
 from tests.console._html import assert_no_inline_script, attrs, json_block
 
@@ -177,3 +177,19 @@ def test_a_json_block_cannot_close_its_script_element():
     block = str(json_block_of(hostile))
     assert "<" not in block and ">" not in block and "&" not in block
     assert json.loads(block) == hostile
+
+
+def test_funding_and_payments_to_date_are_the_index_sums(reader):
+    """Each point of the funding chart is the program's movements summed to its instant; the
+    last is the program's funded, paid and refunded; a bounded chart keeps first and last."""
+    with reader.store.engine.connect() as conn:
+        every = cash_history(conn, 2)
+        bounded = cash_history(conn, 2, limit=2)
+    facts = reader.queries.program(2).value.facts
+    assert (every[-1].funded, every[-1].paid, every[-1].withdrawn) == (
+        facts.funded,
+        facts.paid,
+        facts.withdrawn,
+    )
+    assert [p.time for p in every] == sorted({p.time for p in every})
+    assert bounded == (every[0], every[-1])

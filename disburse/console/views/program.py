@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -25,8 +25,10 @@ from disburse.index.queries import IndexQueries, ProgramAnswer
 from disburse.index.store import Cursor
 
 Band = Literal["green", "amber", "red", "none"]
-MAX_POINTS: Final = 150
-"""Points of the S-curves at most (a chart this wide shows no more; its table stays short)."""
+T = TypeVar("T")
+MAX_POINTS: Final = 120
+"""Points of a chart at most (one this wide shows no more, and its table stays readable): the
+S-curves' and the funding and payments'."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +121,12 @@ def baseline_history(conn: Connection, program_id: int) -> tuple[BaselineStep, .
     )
 
 
-def cash_history(conn: Connection, program_id: int) -> tuple[CashPoint, ...]:
+def cash_history(
+    conn: Connection, program_id: int, *, limit: int = MAX_POINTS
+) -> tuple[CashPoint, ...]:
     """Funding (ProgramFunded), payments (the `payments` table) and refunds
-    (RemainderWithdrawn) summed to date, one point per instant any of them moved."""
+    (RemainderWithdrawn) summed to date, one point per instant any of them moved (past `limit`,
+    evenly spaced ones and the last: each still exact, the sums run over every movement)."""
     e, b, pay = schema.events, schema.blocks, schema.payments
     moves: list[tuple[int, int, int, str, int]] = []
     rows = conn.execute(
@@ -156,7 +161,18 @@ def cash_history(conn: Connection, program_id: int) -> tuple[CashPoint, ...]:
             points[-1] = point
         else:
             points.append(point)
-    return tuple(points)
+    return _thinned(points, limit)
+
+
+def _thinned(points: list[T], limit: int, *, keep: int | None = None) -> tuple[T, ...]:
+    """At most `limit` of `points` (and the one at index `keep`), evenly spaced, first and last
+    kept."""
+    if len(points) <= limit:
+        return tuple(points)
+    kept = {round(i * (len(points) - 1) / (limit - 1)) for i in range(limit)}
+    if keep is not None:
+        kept.add(keep)
+    return tuple(p for i, p in enumerate(points) if i in kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +207,7 @@ def s_curve(answer: ProgramAnswer, now: int, *, limit: int = MAX_POINTS) -> tupl
         if step is not None:
             pv, ev, ac = pv + step[0], ev + step[1], ac + step[2]
         points.append(CurvePoint(t, pv, ev, ac))
-    if len(points) <= limit:
-        return tuple(points)
-    keep = {round(i * (len(points) - 1) / (limit - 1)) for i in range(limit)}
-    return tuple(p for i, p in enumerate(points) if i in keep or p.time == now)
+    return _thinned(points, limit, keep=instants.index(now))
 
 
 def milestone_lines(conn: Connection, answer: ProgramAnswer) -> tuple[MilestoneLine, ...]:
