@@ -31,6 +31,8 @@ C = TypeVar("C", Cursor, Cursor | None)
 log = logging.getLogger(__name__)
 
 HEAD_TTL_S: Final = 1.0
+CURSOR_TTL_S: Final = 0.1
+"""The /live streams read the index's cursor at most this often, together."""
 SYNC_MAX_S: Final = 0.2
 """A per-cursor answer that took longer than this to compute is refreshed in the background when
 the cursor moves, the previous one served meanwhile (pages say which block they show)."""
@@ -116,6 +118,7 @@ class IndexReader:
         self._clock = clock
         self._lock = threading.Lock()
         self._head: tuple[float, int | None] | None = None
+        self._cursor: tuple[float, Cursor | None] | None = None
         self._tokens: dict[str, tuple[TokenFacts, float | None]] = {}
         """Each token's facts and until when they hold (None: for good; a fallback is retried)."""
         self._http = httpx.Client(timeout=RPC_TIMEOUT_S)
@@ -135,6 +138,19 @@ class IndexReader:
         """The last block the index has read (None before its first)."""
         with self.store.engine.connect() as conn:
             return read_cursor(conn)
+
+    def live_cursor(self) -> Cursor | None:
+        """The cursor as the /live streams poll it: read at most once per CURSOR_TTL_S however
+        many pages are open (a page's own answers read `cursor()`, exact)."""
+        now = self._clock()
+        with self._lock:
+            if self._cursor is not None and now - self._cursor[0] < CURSOR_TTL_S:
+                return self._cursor[1]
+        with self.store.engine.connect() as conn:
+            found = read_cursor(conn)
+        with self._lock:
+            self._cursor = (now, found)
+        return found
 
     def reconciliation(self) -> Reconciliation | None:
         """The last reconciliation's result, when one was recorded in the index's meta table

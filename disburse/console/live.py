@@ -40,7 +40,7 @@ async def stream(
     request: Request, reader: IndexReader, since: int | None, poll_s: float, max_s: float
 ) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
-    seen = await run_in_threadpool(reader.cursor)
+    seen = await run_in_threadpool(reader.live_cursor)
     if seen is not None and since is not None and seen.number != since:
         yield _event(seen)
     started = last_sent = time.monotonic()
@@ -48,7 +48,7 @@ async def stream(
         await asyncio.sleep(poll_s)
         if await request.is_disconnected():
             return
-        now = await run_in_threadpool(reader.cursor)
+        now = await run_in_threadpool(reader.live_cursor)
         if now is not None and now != seen:
             seen = now
             last_sent = time.monotonic()
