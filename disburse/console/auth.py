@@ -104,13 +104,24 @@ def _trusted(request: Request) -> Viewer | None:
     return Viewer.of(account)
 
 
+def _spoofed(request: Request) -> bool:
+    """A request naming an account in the single sign-on header from a client that is not the
+    trusted proxy: someone tries to be someone; it is not logged in, whatever its cookie."""
+    config = _config(request)
+    return (
+        config.trusted_header is not None
+        and client_host(request) not in config.trusted_proxies
+        and config.trusted_header in request.headers
+    )
+
+
 def viewer_or_none(request: Request) -> Viewer | None:
     """The logged-in viewer of this request, or None."""
     cached = getattr(request.state, "viewer", None)
     if isinstance(cached, Viewer):
         return cached
     viewer = _trusted(request)
-    if viewer is None:
+    if viewer is None and not _spoofed(request):
         token = request.cookies.get(SESSION_COOKIE, "")
         account = _users(request).session(token, client_host(request)) if token else None
         viewer = Viewer.of(account) if account is not None else None

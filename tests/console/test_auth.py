@@ -363,6 +363,16 @@ def test_the_trusted_header_from_any_other_client_is_ignored(sso):
     assert not [e for e in store.entries(limit=10) if e.client.startswith("10.")]
 
 
+def test_the_trusted_header_from_another_client_undoes_even_a_real_session(sso):
+    app, _store = sso
+    with _client(app, "10.0.0.2") as other:
+        login(other, "auditor")
+        assert other.get("/").status_code == 200
+        spoofed = other.get("/", headers={"X-Remote-User": "olive"})
+        assert spoofed.status_code == 303 and spoofed.headers["location"].startswith("/login")
+        assert other.get("/").status_code == 200  # the session itself goes on
+
+
 def test_the_trusted_header_must_name_an_existing_account(sso):
     app, _store = sso
     with _client(app, "10.0.0.1") as proxy:
