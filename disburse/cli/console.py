@@ -152,7 +152,15 @@ def serve(
     typer.echo(f"console at http://{host}:{port}/ (index {web.state.reader.store.url})", err=True)
     # The client address must be the TCP peer's: forwarded headers would let anyone name the
     # trusted proxy's address.
-    uvicorn.run(web, host=host, port=port, proxy_headers=False, log_level="info")
+    # Open pages hold /live streams: Ctrl-C must not wait for them to end on their own.
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        log_level="info",
+        timeout_graceful_shutdown=3,
+    )
 
 
 def _warm(reader: IndexReader) -> None:

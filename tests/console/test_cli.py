@@ -233,6 +233,7 @@ def test_serve_binds_localhost_by_default_and_ignores_forwarded_headers(
     )
     assert result.exit_code == 0, result.output
     assert (seen["host"], seen["port"], seen["proxy_headers"]) == ("127.0.0.1", 8600, False)
+    assert seen["timeout_graceful_shutdown"] <= 5  # open /live streams do not hold up Ctrl-C
     config = seen["app"].state.config
     assert config.trusted_header == "X-Remote-User"
     assert config.trusted_proxies == frozenset({"10.0.0.1"})
