@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS login_log (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS login_log_name ON login_log (name, time);
+CREATE INDEX IF NOT EXISTS sessions_last_seen ON sessions (last_seen);
 CREATE INDEX IF NOT EXISTS login_log_client ON login_log (client, time);
 """
 
@@ -367,6 +368,8 @@ class UserStore:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._now()
         with self._db() as db:
+            # sessions idle past their end that nobody presented again: gone, not kept forever
+            db.execute("DELETE FROM sessions WHERE last_seen < ?", (now - self.idle_s,))
             db.execute(
                 "INSERT INTO sessions (token_sha256, name, created, last_seen, sso) "
                 "VALUES (?, ?, ?, ?, ?)",

@@ -277,6 +277,17 @@ def test_an_idle_session_expires_and_is_logged(clocked):
     assert client.get("/").status_code == 303
 
 
+def test_sessions_idle_past_their_end_are_deleted_when_another_starts(clocked):
+    client, store, clock = clocked
+    login(client, "overseer")
+    clock.now += 601
+    with TestClient(client.app, base_url=BASE_URL, follow_redirects=False) as other:
+        login(other, "auditor")
+    with sqlite3.connect(store.path) as db:
+        names = [r[0] for r in db.execute("SELECT name FROM sessions")]
+    assert names == ["audrey"]
+
+
 def test_logout_ends_the_session_for_good(clocked):
     client, store, _clock = clocked
     login(client, "manager")
