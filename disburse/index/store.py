@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     create_engine,
     delete,
     event,
@@ -440,23 +441,30 @@ def _set_cursor(conn: Connection, cursor: Cursor) -> None:
     )
 
 
-def _event_rows(conn: Connection, *, chunk: int) -> Iterator[EventRow]:
+def event_row_select(*extra: Any) -> Select[Any]:
+    """The columns an `EventRow` is made of (events joined with their blocks' times), then
+    `extra` columns."""
     e, b = schema.events, schema.blocks
+    return select(
+        e.c.block,
+        e.c.log_index,
+        e.c.tx_hash,
+        e.c.address,
+        e.c.name,
+        e.c.topics,
+        e.c.data,
+        e.c.sender,
+        b.c.timestamp,
+        *extra,
+    ).join(b, b.c.number == e.c.block)
+
+
+def _event_rows(conn: Connection, *, chunk: int) -> Iterator[EventRow]:
+    e = schema.events
     after = (-1, -1)
     while True:
         rows = conn.execute(
-            select(
-                e.c.block,
-                e.c.log_index,
-                e.c.tx_hash,
-                e.c.address,
-                e.c.name,
-                e.c.topics,
-                e.c.data,
-                e.c.sender,
-                b.c.timestamp,
-            )
-            .join(b, b.c.number == e.c.block)
+            event_row_select()
             .where((e.c.block > after[0]) | ((e.c.block == after[0]) & (e.c.log_index > after[1])))
             .order_by(e.c.block, e.c.log_index)
             .limit(chunk)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Select, select
 from disburse._format import ref_text
 from disburse.index import schema
 from disburse.index.ingest import Decoder
-from disburse.index.store import Cursor, EventRow, IndexStoreError, read_cursor
+from disburse.index.store import Cursor, EventRow, IndexStoreError, event_row_select, read_cursor
 from disburse.report.facts import TokenFacts, TokenLookup
 
 ArgKind = Literal[
@@ -90,22 +90,9 @@ class EventView:
 
 
 def event_columns() -> Select[Any]:
-    """The columns an `EventRow` is made of, events joined with their blocks' times."""
-    e, b = schema.events, schema.blocks
-    return select(
-        e.c.block,
-        e.c.log_index,
-        e.c.tx_hash,
-        e.c.address,
-        e.c.name,
-        e.c.topics,
-        e.c.data,
-        e.c.sender,
-        b.c.timestamp,
-        e.c.program_id,
-        e.c.milestone_id,
-        e.c.proposal_id,
-    ).join(b, b.c.number == e.c.block)
+    """The columns an `EventRow` is made of, then the event's program, milestone and proposal."""
+    e = schema.events
+    return event_row_select(e.c.program_id, e.c.milestone_id, e.c.proposal_id)
 
 
 def arg_kind(event: str, name: str, value: Any) -> ArgKind:
