@@ -73,6 +73,22 @@ def own_origin(request: Request, config: ConsoleConfig) -> str:
     return f"{request.url.scheme}://{host}"
 
 
+LOOPBACK: Final = ("127.0.0.1", "localhost", "[::1]")
+ANY_ADDRESS: Final = ("0.0.0.0", "::", "")  # noqa: S104 - names of a bind-all, compared only
+
+
+def allowed_hosts(config: ConsoleConfig) -> frozenset[str] | None:
+    """The Host headers the console answers (None: any, for a console bound to every address
+    with no public origin given). Any other name is a page of another site whose name was made
+    to resolve to this machine (DNS rebinding): refused before it reaches a page or the login."""
+    if config.public_origin is not None:
+        return frozenset({urlsplit(config.public_origin).netloc.lower()})
+    if config.host in ANY_ADDRESS:
+        return None
+    names = {config.host.lower(), *LOOPBACK} if config.host in LOOPBACK else {config.host.lower()}
+    return frozenset(f"{name}:{config.port}" for name in names)
+
+
 def _origin_of(request: Request) -> str | None:
     origin = request.headers.get("origin")
     if origin:
@@ -100,15 +116,22 @@ def create_app(
     )
     app.state.reader = reader or IndexReader(config)
     app.state.live_max_s = live_max_s
+    hosts = allowed_hosts(config)
 
     @app.middleware("http")
     async def security(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if request.method not in SAFE_METHODS and _origin_of(request) != own_origin(
+        response: Response
+        if hosts is not None and request.headers.get("host", "").lower() not in hosts:
+            response = PlainTextResponse(
+                "421: this console does not answer to that host name (see --public-origin)",
+                status_code=421,
+            )
+        elif request.method not in SAFE_METHODS and _origin_of(request) != own_origin(
             request, config
         ):
-            response: Response = PlainTextResponse(
+            response = PlainTextResponse(
                 "403: this request did not come from the console's own pages", status_code=403
             )
         else:

@@ -142,6 +142,7 @@ def console_config(
         users_db=users_db,
         rpc_url=str(web3.provider.endpoint_uri),
         poll_s=0.05,
+        public_origin=BASE_URL,  # the test client's host name, which the console must accept
     )
 
 

@@ -160,7 +160,9 @@ def test_each_s_curve_point_is_the_analytics_earned_value_at_its_instant(reader)
     at = reader.queries.program(1)
     answer = at.value
     curve = s_curve(answer, at.cursor.timestamp)
-    assert len(curve) > 8 and at.cursor.timestamp in [p.time for p in curve]
+    # Deadlines (2, 3, 30 and 60 days), verifications and payments: instants that never share a
+    # second whatever the machine's speed (blocks mined within a second share their time).
+    assert len(curve) >= 6 and at.cursor.timestamp in [p.time for p in curve]
     for p in curve:
         e = evm_at(answer.facts, answer.milestones, p.time)
         assert (p.pv, p.ev, p.ac) == (e.pv, e.ev, e.ac), p.time

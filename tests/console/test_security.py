@@ -4,6 +4,7 @@
 │   same-origin, no framing, on pages, errors (500 too), static files, fragments and /healthz;
 │   no-store on pages
 ├── cookies: HttpOnly, SameSite=Strict, Path=/; Secure when configured
+├── another host name in Host (DNS rebinding): 421 before any page or login attempt
 ├── cross-site POSTs (login, logout, language) with another Origin or Referer, or none: 403,
 │   and nothing happens (no session, the session still alive, no cookie set)
 ├── bad parameters: a 400 page naming the parameter
@@ -16,14 +17,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from disburse.console import i18n
-from disburse.console.app import CSP
+from disburse.console.app import CSP, allowed_hosts
 from disburse.console.i18n import core
+from disburse.console.users import UserStore
 from tests.console.conftest import BASE_URL, ORIGIN, PASSWORDS, login
 
 TEMPLATES = Path(__file__).parents[2] / "disburse" / "console" / "templates"
@@ -88,7 +91,7 @@ def test_the_session_cookie_is_httponly_strict_and_not_secure_unless_configured(
 
 
 def test_secure_cookies_when_configured(console_config, make_app):
-    app = make_app(console_config, secure_cookies=True)
+    app = make_app(console_config, secure_cookies=True, public_origin="https://console.test")
     with TestClient(app, base_url="https://console.test", follow_redirects=False) as client:
         name, password = PASSWORDS["auditor"]
         response = client.post(
@@ -255,3 +258,37 @@ def test_a_missing_label_is_an_error_not_a_raw_key():
         i18n.t("en", "no.such.label")
     with pytest.raises(KeyError):
         i18n.t("fr", "portfolio.title")
+
+
+def test_another_host_name_is_refused_before_any_page_or_login(console_config, make_app, users_db):
+    """A page of another site whose name was made to resolve to this machine (DNS rebinding)
+    reaches the console with its own name in Host, and its own origin, which it could match."""
+    app = make_app(console_config)
+    name, password = PASSWORDS["auditor"]
+    logged = len(UserStore.open_existing(users_db).entries(name=name, limit=10_000))
+    with TestClient(app, base_url="http://rebound.example", follow_redirects=False) as client:
+        assert client.get("/login").status_code == 421
+        attempt = client.post(
+            "/login",
+            data={"name": name, "password": password},
+            headers={"Origin": "http://rebound.example"},
+        )
+        assert attempt.status_code == 421
+        assert "set-cookie" not in attempt.headers
+        assert "421" in attempt.text and "host name" in attempt.text
+    assert len(UserStore.open_existing(users_db).entries(name=name, limit=10_000)) == logged
+
+
+@pytest.mark.parametrize(
+    ("host", "public_origin", "expected"),
+    [
+        ("127.0.0.1", None, {"127.0.0.1:8600", "localhost:8600", "[::1]:8600"}),
+        ("10.1.2.3", None, {"10.1.2.3:8600"}),
+        ("0.0.0.0", None, None),
+        ("0.0.0.0", "https://console.example", {"console.example"}),
+    ],
+)
+def test_the_host_names_a_console_answers(console_config, host, public_origin, expected):
+    config = replace(console_config, host=host, public_origin=public_origin)
+    found = allowed_hosts(config)
+    assert (None if found is None else set(found)) == expected
