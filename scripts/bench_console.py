@@ -121,6 +121,10 @@ def _pages(store: IndexStore, rng: random.Random) -> dict[str, Callable[[], str]
                 .limit(5_000)
             )
         ]
+        contractors = [
+            str(r[0])
+            for r in conn.execute(select(schema.milestones.c.beneficiary).distinct().limit(100))
+        ]
     return {
         "portfolio": lambda: "/",
         "program": lambda: f"/programs/{rng.choice(programs)}",
@@ -129,6 +133,7 @@ def _pages(store: IndexStore, rng: random.Random) -> dict[str, Callable[[], str]
         "alerts": lambda: "/alerts",
         "events": lambda: "/events",
         "events_of_a_program": lambda: f"/events?program={rng.choice(programs)}",
+        "events_of_an_address": lambda: f"/events?address={rng.choice(contractors)}",
         "oracles": lambda: "/oracles",
     }
 
