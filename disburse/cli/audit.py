@@ -20,6 +20,7 @@ from disburse.cli.programs import parse_duration
 from disburse.index.history import IndexedHistory
 from disburse.index.store import IndexStore
 from disburse.plans import parse_amount
+from disburse.report import record_reconciliation
 
 
 @reports_errors
@@ -98,6 +99,12 @@ def audit(
             window_policy=policy,
             history=history,
         )
+        if history is not None and report.reconciliation.checked:
+            record_reconciliation(
+                history.store,
+                ok=report.reconciliation.ok,
+                differences=len(report.reconciliation.differences),
+            )
     if output is not None:
         with output.open("w", encoding="utf-8") as out:
             _write(report, out, as_json=as_json, as_csv=as_csv)

@@ -23,7 +23,7 @@ from disburse.chain.deployment import load
 from disburse.console.config import ConsoleConfig
 from disburse.index import schema
 from disburse.index.queries import IndexQueries
-from disburse.index.store import Cursor, IndexStore, read_cursor
+from disburse.index.store import RECONCILIATION_KEY, Cursor, IndexStore, read_cursor
 from disburse.report.facts import NOT_RECORDED, TokenFacts, load_facts
 
 T = TypeVar("T")
@@ -157,7 +157,7 @@ class IndexReader:
         under "reconciliation" (JSON: ok, differences, block); None otherwise."""
         m = schema.meta
         with self.store.engine.connect() as conn:
-            row = conn.execute(select(m.c.value).where(m.c.key == "reconciliation")).first()
+            row = conn.execute(select(m.c.value).where(m.c.key == RECONCILIATION_KEY)).first()
         if row is None:
             return None
         try:

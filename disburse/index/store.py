@@ -8,6 +8,7 @@ it, so a restart neither loses nor doubles a row.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,10 @@ from disburse.index.fold import Fold, FoldEvent
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 REFOLD_BATCH: Final = 5_000
+
+
+RECONCILIATION_KEY: Final = "reconciliation"
+"""The meta row holding the last reconciliation's result (JSON: ok, differences, block)."""
 
 
 class IndexStoreError(DisburseError, ValueError):
@@ -254,6 +259,16 @@ class IndexStore:
                 conn.execute(
                     insert(schema.meta), [{"key": k, "value": v} for k, v in wanted.items()]
                 )
+
+    def record_reconciliation(self, *, block: int, ok: bool, differences: int) -> None:
+        """Keeps the result of the last reconciliation of this index against the chain (the
+        audit's, at `block`) for those who show it (the console's freshness banner): beside the
+        index's identity in its meta table, replacing the one before."""
+        value = json.dumps({"ok": ok, "differences": differences, "block": block})
+        m = schema.meta
+        with self.engine.begin() as conn:
+            conn.execute(delete(m).where(m.c.key == RECONCILIATION_KEY))
+            conn.execute(insert(m).values(key=RECONCILIATION_KEY, value=value))
 
     def needs_refold(self) -> bool:
         """True after a migration that added derived columns: the indexer refolds them."""

@@ -56,6 +56,8 @@ def make_report(
     if reconcile:
         audit = run_audit(client, deployment, history=IndexedHistory(store, deployment))
         r = audit.reconciliation
+        if r.checked:
+            record_reconciliation(store, ok=r.ok, differences=len(r.differences))
         reconciled = Reconciled(
             checked=r.checked,
             ok=r.ok,
@@ -89,3 +91,11 @@ def only(facts: IndexFacts, programs: Collection[int]) -> IndexFacts:
         programs=tuple(p for p in facts.programs if p.program_id in wanted),
         milestones=tuple(m for m in facts.milestones if m.program_id in wanted),
     )
+
+
+def record_reconciliation(store: IndexStore, *, ok: bool, differences: int) -> None:
+    """Keeps a reconciliation's result in the index, at the index's block (where the audit from
+    the index reconciles)."""
+    cursor = store.cursor()
+    if cursor is not None:
+        store.record_reconciliation(block=cursor.number, ok=ok, differences=differences)

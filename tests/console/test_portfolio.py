@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from disburse.analytics.alerts import all_alerts
 from disburse.analytics.rollup import GroupRollup
 from disburse.console.data import IndexReader, ProgramRow
+from disburse.console.i18n import t
 from disburse.console.pages.portfolio import Box, squarify, sum_totals, treemap
 from disburse.console.render import money
 from disburse.index.store import Cursor
@@ -456,3 +457,16 @@ def test_tokens_come_from_the_chain_once_and_a_silent_chain_is_not_asked_each_ti
         assert silent.head() is None
     finally:
         silent.close()
+
+
+def test_the_banner_says_what_the_last_reconciliation_found(console, reader):
+    """`disburse report` and `disburse audit --db` record it in the index (tests/report); the
+    banner shows it, and a later one replaces it."""
+    client = login(console, "auditor")
+    assert t("en", "fresh.reconciled_unknown") in client.get("/").text
+    cursor = reader.cursor()
+    assert cursor is not None
+    reader.store.record_reconciliation(block=cursor.number, ok=False, differences=3)
+    assert t("en", "fresh.reconciled_bad", count=3) in client.get("/").text
+    reader.store.record_reconciliation(block=cursor.number, ok=True, differences=0)
+    assert t("en", "fresh.reconciled_ok") in client.get("/").text

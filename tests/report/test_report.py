@@ -18,7 +18,10 @@ import json
 import re
 
 from brownie import web3
+from sqlalchemy import select
 
+from disburse.index import schema
+from disburse.index.store import RECONCILIATION_KEY, open_engine
 from tests.audit.conftest import PROGRAM_A, PROGRAM_B, RAISED_BASELINE
 from tests.conftest import TOKEN_UNIT
 
@@ -137,3 +140,28 @@ def test_a_report_of_a_program_the_index_does_not_hold_is_refused(db_url, disbur
     assert result.stdout == ""
     zero = disburse("report", "--db", db_url, "--program", "0")
     assert zero.exit_code == 2 and "--program" in zero.stderr
+
+
+def _recorded(db_url):
+    engine = open_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            m = schema.meta
+            row = conn.execute(select(m.c.value).where(m.c.key == RECONCILIATION_KEY)).first()
+            return None if row is None else json.loads(row[0])
+    finally:
+        engine.dispose()
+
+
+def test_a_reconciliation_leaves_its_result_in_the_index_for_the_console(db_url, disburse):
+    _indexed(disburse, db_url)
+    assert _recorded(db_url) is None
+    assert disburse("report", "--db", db_url, "--no-reconcile").exit_code == 0
+    assert _recorded(db_url) is None  # nothing checked, nothing said
+    assert disburse("report", "--db", db_url).exit_code == 0
+    head = web3.eth.block_number
+    assert _recorded(db_url) == {"ok": True, "differences": 0, "block": head}
+    web3.provider.make_request("evm_mine", [])
+    assert disburse("index", "--db", db_url).exit_code == 0
+    assert disburse("audit", "--db", db_url).exit_code == 0
+    assert _recorded(db_url) == {"ok": True, "differences": 0, "block": head + 1}
