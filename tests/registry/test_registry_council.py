@@ -41,8 +41,6 @@ constructor ............................................... delays out of bounds
 
 from __future__ import annotations
 
-from typing import Any
-
 import brownie
 import pytest
 from brownie import ContractorRegistry, OversightCouncil, chain
@@ -59,6 +57,7 @@ from tests.registry.conftest import (
     STATUS_NAMES,
     SUSPENDED,
     VETTING,
+    ZERO,
     addr,
     facts,
     latest_time,
@@ -88,7 +87,15 @@ def test_council_function_called_by_anyone_but_the_council_is_refused_and_change
     cid = in_status(status, contractor)
     if function == "approvePayoutChange" and status != DEBARRED:
         registry.requestPayoutChange(cid, fresh, {"from": contractor})
-    callers = [members[0], roles.manager, oracles[0], contractor, other, roles.outsider, roles.admin]
+    callers = [
+        members[0],
+        roles.manager,
+        oracles[0],
+        contractor,
+        other,
+        roles.outsider,
+        roles.admin,
+    ]
     before = snapshot(registry, cid, contractor, fresh)
     for caller in callers:
         args = COUNCIL_CALLS[function](cid, fresh)
@@ -126,7 +133,9 @@ def test_register_refuses_the_zero_address(registry, by_council):
     assert registry.contractorCount() == 0
 
 
-def test_register_refuses_another_contractors_current_payout(registry, by_council, enroll, payout_keys):
+def test_register_refuses_another_contractors_current_payout(
+    registry, by_council, enroll, payout_keys
+):
     cid = enroll(payout_keys[0])
     with brownie.reverts(f"Registry_AddressTaken: {addr(payout_keys[0])}, {cid}"):
         by_council("register", payout_keys[0], VETTING, chain.time() + DAY)
@@ -147,7 +156,9 @@ def test_register_refuses_another_contractors_former_payout(
 
 
 @pytest.mark.parametrize("which", ["registry", "council"])
-def test_register_refuses_the_registry_or_the_council_as_payout(registry, council, by_council, which):
+def test_register_refuses_the_registry_or_the_council_as_payout(
+    registry, council, by_council, which
+):
     account = registry if which == "registry" else council
     with brownie.reverts(f"Registry_AddressTaken: {addr(account)}, 0"):
         by_council("register", account, VETTING, chain.time() + DAY)
@@ -198,7 +209,9 @@ def test_renew_makes_an_active_or_lapsed_contractor_active_and_payable(
     assert registry.isPayable(payout_keys[0])
 
 
-def test_renew_of_a_suspended_contractor_keeps_it_suspended(registry, by_council, in_status, payout_keys):
+def test_renew_of_a_suspended_contractor_keeps_it_suspended(
+    registry, by_council, in_status, payout_keys
+):
     cid = in_status(SUSPENDED, payout_keys[0])
     by_council("renew", cid, RENEWED, chain.time() + 400 * DAY)
     assert registry.statusOf(cid) == SUSPENDED
@@ -262,7 +275,9 @@ def test_reinstate_makes_a_suspended_contractor_payable_again(
     assert registry.isPayable(payout_keys[0])
 
 
-def test_reinstated_after_the_vetting_ran_out_reads_lapsed(registry, by_council, enroll, payout_keys):
+def test_reinstated_after_the_vetting_ran_out_reads_lapsed(
+    registry, by_council, enroll, payout_keys
+):
     cid = enroll(payout_keys[0], vetted_for=DAY)
     by_council("suspend", cid, REASON)
     chain.sleep(2 * DAY)
@@ -325,10 +340,15 @@ def test_debar_twice_or_without_a_reason_is_refused(by_council, in_status, enrol
 # --------------------------------------------------------------------------- setCouncil
 
 
-def test_set_council_hands_the_registry_over(registry, council, escrow, by_council, members, roles, payout_keys):
+def test_set_council_hands_the_registry_over(
+    registry, council, escrow, by_council, members, roles, payout_keys
+):
     successor = OversightCouncil.deploy(escrow, list(members), 2, {"from": roles.admin})
     run = by_council("setCouncil", successor)
-    assert dict(run.executed.events["CouncilChanged"]) == {"previous": council, "council": successor}
+    assert dict(run.executed.events["CouncilChanged"]) == {
+        "previous": council,
+        "council": successor,
+    }
     assert registry.council() == successor
     with brownie.reverts(not_council(council)):
         by_council("register", payout_keys[0], VETTING, chain.time() + DAY)
@@ -367,3 +387,10 @@ def test_the_deployed_registry_reads_its_council_and_delays(registry, council):
     assert registry.council() == council
     assert (registry.coolingOff(), registry.councilDelay()) == (COOLING_OFF, COUNCIL_DELAY)
     assert registry.contractorCount() == 0
+
+
+def test_nobody_is_payable_before_registration_and_the_zero_address_never(registry, payout_keys):
+    for account in (payout_keys[0], ZERO):
+        assert not registry.isPayable(account)
+        assert registry.contractorOf(account) == 0
+    assert registry.statusOf(1) == 0  # None
