@@ -19,7 +19,7 @@ import {
 /// @notice The council's register of vetted contractors and their payout addresses, where no
 /// single key can move a payout. See {IContractorRegistry}, whose NatSpec carries the design note:
 /// why a contract of its own (the escrow is at 23,561 of 24,576 bytes), how the escrow will consult
-/// it (`isPayable`, about 7,400 gas from another contract) and what remains for wiring it in.
+/// it (`isPayable`, about 8,100 gas from another contract) and what remains for wiring it in.
 /// @dev One slot per contractor holds everything `isPayable` reads (payout, vetted-until, status),
 /// so the release path pays two cold reads: the address's contractor id, then that slot.
 contract ContractorRegistry is IContractorRegistry, EIP712 {
@@ -219,7 +219,6 @@ contract ContractorRegistry is IContractorRegistry, EIP712 {
         override
     {
         // Checks
-        // slither-disable-next-line timestamp (an expiry is a time by nature; minutes do not matter)
         if (block.timestamp > request.expiry) revert Registry_RequestExpired(request.expiry, block.timestamp);
         uint256 contractorId = request.contractorId;
         Contractor storage c = _existing(contractorId);
@@ -273,7 +272,6 @@ contract ContractorRegistry is IContractorRegistry, EIP712 {
     /// @inheritdoc IContractorRegistry
     function isPayable(address payout) external view override returns (bool) {
         Contractor storage c = _contractors[_contractorOf[payout]];
-        // slither-disable-next-line timestamp (vetting dates are days apart; a block's drift is nothing)
         return c.payout == payout && c.status == ContractorStatus.Active && block.timestamp <= c.vettedUntil;
     }
 
@@ -374,7 +372,6 @@ contract ContractorRegistry is IContractorRegistry, EIP712 {
     /// @dev The one place that decides a contractor's status.
     function _statusOf(Contractor storage c) private view returns (ContractorStatus) {
         ContractorStatus stored = c.status;
-        // slither-disable-next-line timestamp (vetting dates are days apart; a block's drift is nothing)
         if (stored == ContractorStatus.Active && block.timestamp > c.vettedUntil) return ContractorStatus.Lapsed;
         return stored;
     }
@@ -384,14 +381,12 @@ contract ContractorRegistry is IContractorRegistry, EIP712 {
         if (change.newPayout == address(0)) return PayoutChangeState.None;
         uint256 effectiveAt = change.effectiveAt;
         if (effectiveAt == 0) return PayoutChangeState.Requested;
-        // slither-disable-next-line timestamp (delays are days long; a block's drift is nothing)
         if (block.timestamp < effectiveAt) return PayoutChangeState.CoolingOff;
         return PayoutChangeState.Ready;
     }
 
     function _checkVetting(bytes32 vettingHash, uint40 vettedUntil) private view {
         if (vettingHash == bytes32(0)) revert Registry_ZeroHash();
-        // slither-disable-next-line timestamp (vetting dates are days apart; a block's drift is nothing)
         if (vettedUntil <= block.timestamp) revert Registry_VettingInPast(vettedUntil, block.timestamp);
     }
 

@@ -33,7 +33,7 @@ import {
 ///   member) would not fit beside it. A separate contract also keeps the registry's governance
 ///   readable on its own and lets it outlive an escrow, or serve several.
 /// - How the escrow will consult it: one external view, `isPayable(beneficiary)`, on the release
-///   path (two cold storage reads here plus the cold call: about 7,400 gas measured from another
+///   path (two cold storage reads here plus the cold call: about 8,100 gas measured from another
 ///   contract, the `registry_is_payable_external` row of `make gas`); `contractorOf(address)` for
 ///   the registration checks and to follow an old address to the contractor's current payout.
 /// - What remains for wiring it in: the escrow's registerMilestone(s), amendMilestone and
