@@ -276,6 +276,13 @@ contract ContractorRegistry is IContractorRegistry, EIP712 {
     }
 
     /// @inheritdoc IContractorRegistry
+    function payableAddressOf(uint256 contractorId) external view override returns (address) {
+        Contractor storage c = _contractors[contractorId];
+        if (c.status != ContractorStatus.Active || block.timestamp > c.vettedUntil) return address(0);
+        return c.payout;
+    }
+
+    /// @inheritdoc IContractorRegistry
     function contractorOf(address account) external view override returns (uint256) {
         return _contractorOf[account];
     }

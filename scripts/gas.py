@@ -91,6 +91,8 @@ CAPS = {
     # What the escrow's release path will pay to ask `isPayable` of a cold registry, measured
     # inside the calling contract (gasleft before and after): the cold account, two cold reads.
     "registry_is_payable_external": 9_000,
+    # The same by contractor id (one read), for an escrow that keeps the id with the milestone.
+    "registry_payable_address_of_external": 7_000,
 }
 
 
@@ -603,6 +605,13 @@ def _measure_registry(escrow: Any, admin: Any) -> list[GasRow]:
     gas = int(probe.lastGas())
     name = "registry_is_payable_external"
     rows.append(GasRow(name, gas, COLD_ACCOUNT + 2 * COLD_READ, CAPS[name]))
+    # A fresh probe, so that the registry is cold again for the call by id.
+    probe = RegistryProbe.deploy({"from": admin})
+    probe.probeId(registry, second, {"from": admin})
+    if not probe.lastAnswer():
+        raise RuntimeError("payableAddressOf refused the contractor")
+    name = "registry_payable_address_of_external"
+    rows.append(GasRow(name, int(probe.lastGas()), COLD_ACCOUNT + COLD_READ, CAPS[name]))
     return rows
 
 

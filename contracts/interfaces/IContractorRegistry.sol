@@ -36,6 +36,13 @@ import {
 ///   path (two cold storage reads here plus the cold call: about 8,100 gas measured from another
 ///   contract, the `registry_is_payable_external` row of `make gas`); `contractorOf(address)` for
 ///   the registration checks and to follow an old address to the contractor's current payout.
+///   Alternatively the escrow keeps the contractor's id with the milestone (a uint24 fits in the
+///   beneficiary slot beside the program id) and asks `payableAddressOf(id)`, one read (the
+///   `registry_payable_address_of_external` row): it then pays the contractor's current address.
+///   Either way the check costs more than the issue's caps allow on top of today's `release`
+///   (59,529 + the check against 64,000; 23,560 per milestone of a batch + the check against
+///   26,000): a cold account (2,600) and a cold slot (2,100) alone take 4,700, so meeting the caps
+///   needs savings in the escrow's release path or caps revised with these figures.
 /// - What remains for wiring it in: the escrow's registerMilestone(s), amendMilestone and
 ///   replaceBeneficiary accept only `isPayable` addresses; release and forceRelease refuse an
 ///   unpayable beneficiary (the money stays committed), releaseBatch skips it, and a debarred
@@ -260,6 +267,14 @@ interface IContractorRegistry {
     /// @param payout The address to be paid.
     /// @return payable_ True when payable.
     function isPayable(address payout) external view returns (bool payable_);
+
+    /// @notice Where a contractor is paid now, if it may be paid now: its current payout address
+    /// when it is Active and its vetting has not lapsed, zero otherwise. One storage read, for an
+    /// escrow that keeps the contractor's id with the milestone: it then pays whatever address the
+    /// contractor has at release time, so a finalized change reaches every unpaid milestone.
+    /// @param contractorId The contractor.
+    /// @return payout The address to pay, or zero.
+    function payableAddressOf(uint256 contractorId) external view returns (address payout);
 
     /// @notice The contractor an address is, or was, the payout address of (an address is never
     /// reassigned to another contractor); zero for none.

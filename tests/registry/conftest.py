@@ -21,14 +21,15 @@ from eth_utils.address import to_checksum_address
 
 from disburse.chain.attestations import to_compact
 from scripts.deploy import deploy_registry
-from tests.council.conftest import (  # noqa: F401 (fixtures re-registered for the registry tests)
-    DAY,
-    Run,
-    governed,
-    members,
-    propose,
-    run_proposal,
-)
+from tests.council import conftest as _council
+from tests.council.conftest import DAY, Run
+
+# The governed deployment's fixtures, registered here too (a conftest's fixtures reach only its
+# own folder).
+governed = _council.governed
+members = _council.members
+propose = _council.propose
+run_proposal = _council.run_proposal
 
 COOLING_OFF = 72 * 3600
 COUNCIL_DELAY = 14 * DAY

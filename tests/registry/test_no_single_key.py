@@ -75,11 +75,15 @@ def try_everything_alone(registry: Any, council: Any, cid: int, key: Any, attack
     # Through the council, with its own approval only (if it is a member at all).
     data = registry.forcePayoutChange.encode_input(cid, attacker, REASON)
     with brownie.reverts():
-        pid = council.propose(registry, data, "force", chain.time() + 86400, {"from": key}).return_value
+        pid = council.propose(
+            registry, data, "force", chain.time() + 86400, {"from": key}
+        ).return_value
         council.approveAndExecute(pid, data, {"from": key})
 
 
-def test_the_program_managers_key_alone_cannot_redirect(registry, council, cid, victim, attacker, roles):
+def test_the_program_managers_key_alone_cannot_redirect(
+    registry, council, cid, victim, attacker, roles
+):
     try_everything_alone(registry, council, cid, roles.manager, attacker)
     assert_not_redirected(registry, cid, victim, attacker)
 
@@ -91,7 +95,9 @@ def test_one_council_members_key_alone_cannot_redirect(
     member = members[seat]
     try_everything_alone(registry, council, cid, member, attacker)
     data = registry.forcePayoutChange.encode_input(cid, attacker, REASON)
-    pid = council.propose(registry, data, "force", chain.time() + 86400, {"from": member}).return_value
+    pid = council.propose(
+        registry, data, "force", chain.time() + 86400, {"from": member}
+    ).return_value
     with brownie.reverts(f"Council_ThresholdNotReached: {pid}, 1, 2"):
         council.approveAndExecute(pid, data, {"from": member})
     assert_not_redirected(registry, cid, victim, attacker)
@@ -102,7 +108,9 @@ def test_one_oracles_key_alone_cannot_redirect(registry, council, cid, victim, a
     assert_not_redirected(registry, cid, victim, attacker)
 
 
-def test_the_contractors_own_key_alone_cannot_redirect(registry, council, cid, victim, attacker, roles):
+def test_the_contractors_own_key_alone_cannot_redirect(
+    registry, council, cid, victim, attacker, roles
+):
     # It can ask (that is its half), but nothing it does alone makes the request take effect.
     registry.requestPayoutChange(cid, attacker, {"from": victim})
     for call in (
@@ -115,22 +123,30 @@ def test_the_contractors_own_key_alone_cannot_redirect(registry, council, cid, v
     assert_not_redirected(registry, cid, victim, attacker)
 
 
-def test_contractor_and_manager_together_cannot_redirect(registry, council, cid, victim, attacker, roles):
+def test_contractor_and_manager_together_cannot_redirect(
+    registry, council, cid, victim, attacker, roles
+):
     registry.requestPayoutChange(cid, attacker, {"from": victim})
     try_everything_alone(registry, council, cid, roles.manager, attacker)
     assert_not_redirected(registry, cid, victim, attacker)
 
 
-def test_contractor_and_oracle_together_cannot_redirect(registry, council, cid, victim, attacker, oracles):
+def test_contractor_and_oracle_together_cannot_redirect(
+    registry, council, cid, victim, attacker, oracles
+):
     registry.requestPayoutChange(cid, attacker, {"from": victim})
     try_everything_alone(registry, council, cid, oracles[0], attacker)
     assert_not_redirected(registry, cid, victim, attacker)
 
 
-def test_contractor_and_one_member_together_cannot_redirect(registry, council, cid, victim, attacker, members):
+def test_contractor_and_one_member_together_cannot_redirect(
+    registry, council, cid, victim, attacker, members
+):
     registry.requestPayoutChange(cid, attacker, {"from": victim})
     data = registry.approvePayoutChange.encode_input(cid, attacker)
-    pid = council.propose(registry, data, "approve", chain.time() + 86400, {"from": members[0]}).return_value
+    pid = council.propose(
+        registry, data, "approve", chain.time() + 86400, {"from": members[0]}
+    ).return_value
     with brownie.reverts(f"Council_ThresholdNotReached: {pid}, 1, 2"):
         council.approveAndExecute(pid, data, {"from": members[0]})
     assert_not_redirected(registry, cid, victim, attacker)
@@ -142,7 +158,9 @@ def test_one_member_and_a_manager_or_oracle_together_cannot_redirect(
 ):
     helper = roles.manager if outsider_kind == "manager" else oracles[0]
     data = registry.forcePayoutChange.encode_input(cid, attacker, REASON)
-    pid = council.propose(registry, data, "force", chain.time() + 86400, {"from": members[0]}).return_value
+    pid = council.propose(
+        registry, data, "force", chain.time() + 86400, {"from": members[0]}
+    ).return_value
     council.approve(pid, {"from": members[0]})
     with brownie.reverts(f"Council_NotMember: {addr(helper)}"):
         council.approve(pid, {"from": helper})

@@ -137,17 +137,36 @@ def test_request_of_a_debarred_contractor_is_refused(registry, in_status, contra
 
 @pytest.mark.parametrize("status", sorted(STATUS_NAMES), ids=STATUS_NAMES.get)
 def test_request_from_anyone_but_the_payout_address_is_refused_and_changes_nothing(
-    registry, council, in_status, payout_keys, members, roles, oracles, contractor, new_address, status
+    registry,
+    council,
+    in_status,
+    payout_keys,
+    members,
+    roles,
+    oracles,
+    contractor,
+    new_address,
+    status,
 ):
     cid = in_status(status, contractor)
     before = snapshot(registry, cid, contractor, new_address)
-    for caller in [*members, roles.manager, oracles[0], roles.outsider, roles.admin, new_address, payout_keys[2]]:
+    for caller in [
+        *members,
+        roles.manager,
+        oracles[0],
+        roles.outsider,
+        roles.admin,
+        new_address,
+        payout_keys[2],
+    ]:
         with brownie.reverts(f"Registry_NotPayout: {cid}, {addr(caller)}"):
             registry.requestPayoutChange(cid, new_address, {"from": caller})
     assert snapshot(registry, cid, contractor, new_address) == before
 
 
-def test_a_second_request_while_one_is_pending_is_refused(registry, cid, contractor, new_address, payout_keys):
+def test_a_second_request_while_one_is_pending_is_refused(
+    registry, cid, contractor, new_address, payout_keys
+):
     registry.requestPayoutChange(cid, new_address, {"from": contractor})
     with brownie.reverts(f"Registry_UnexpectedChangeState: {cid}, {REQUESTED}"):
         registry.requestPayoutChange(cid, payout_keys[2], {"from": contractor})
@@ -187,7 +206,9 @@ def test_request_for_an_unknown_contractor_is_refused(registry, contractor, new_
 # --------------------------------------------------------------------------- signed requests
 
 
-def test_a_signed_request_is_relayed_by_anyone(registry, cid, contractor, new_address, roles, signed_request):
+def test_a_signed_request_is_relayed_by_anyone(
+    registry, cid, contractor, new_address, roles, signed_request
+):
     request, sig = signed_request(contractor, cid, new_address)
     tx = registry.requestPayoutChangeWithSignature(request, sig, {"from": roles.outsider})
     assert dict(tx.events["PayoutChangeRequested"]) == {
@@ -203,13 +224,19 @@ def test_a_signed_request_is_relayed_by_anyone(registry, cid, contractor, new_ad
 def test_the_signed_digest_is_the_registrys(registry, cid, new_address):
     request = (cid, str(new_address), 3, 1_900_000_000)
     ours = request_digest(
-        chain_id=chain.id, registry=registry.address, contractor_id=cid,
-        new_payout=str(new_address), nonce=3, expiry=1_900_000_000,
+        chain_id=chain.id,
+        registry=registry.address,
+        contractor_id=cid,
+        new_payout=str(new_address),
+        nonce=3,
+        expiry=1_900_000_000,
     )
     assert bytes(registry.payoutChangeDigest(request)) == ours
 
 
-def test_a_signed_request_cannot_be_replayed(registry, cid, contractor, new_address, roles, signed_request):
+def test_a_signed_request_cannot_be_replayed(
+    registry, cid, contractor, new_address, roles, signed_request
+):
     request, sig = signed_request(contractor, cid, new_address)
     registry.requestPayoutChangeWithSignature(request, sig, {"from": roles.outsider})
     registry.cancelPayoutChange(cid, {"from": contractor})
@@ -249,9 +276,11 @@ def test_a_request_signed_by_another_key_is_refused(
     registry, cid, new_address, payout_keys, roles, signed_request, enroll, signer_kind
 ):
     enroll(payout_keys[3])
-    signer = {"other-contractor": payout_keys[3], "new-address": new_address, "unrelated-key": payout_keys[4]}[
-        signer_kind
-    ]
+    signer = {
+        "other-contractor": payout_keys[3],
+        "new-address": new_address,
+        "unrelated-key": payout_keys[4],
+    }[signer_kind]
     request, sig = signed_request(signer, cid, new_address)
     with brownie.reverts(f"Registry_NotPayout: {cid}, {addr(signer)}"):
         registry.requestPayoutChangeWithSignature(request, sig, {"from": roles.outsider})
@@ -265,7 +294,9 @@ def test_a_request_signed_for_something_else_is_refused(
     if tamper == "chain-id":
         request, sig = signed_request(contractor, cid, new_address, chain_id=chain.id + 1)
     elif tamper == "registry":
-        request, sig = signed_request(contractor, cid, new_address, verifying_contract=escrow.address)
+        request, sig = signed_request(
+            contractor, cid, new_address, verifying_contract=escrow.address
+        )
     else:
         signed, sig = signed_request(contractor, cid, new_address)
         request = (signed[0], str(payout_keys[5]), signed[2], signed[3])
@@ -312,7 +343,9 @@ def test_approval_of_another_address_than_requested_is_refused(
     assert change_of(registry, cid)[1] == REQUESTED
 
 
-def test_approval_without_a_request_or_twice_is_refused(registry, cid, contractor, new_address, by_council):
+def test_approval_without_a_request_or_twice_is_refused(
+    registry, cid, contractor, new_address, by_council
+):
     with brownie.reverts(f"Registry_UnexpectedChangeState: {cid}, {NO_CHANGE}"):
         by_council("approvePayoutChange", cid, new_address)
     registry.requestPayoutChange(cid, new_address, {"from": contractor})
@@ -369,7 +402,14 @@ def test_cancel_by_anyone_else_is_refused_and_changes_nothing(
 ):
     enroll(payout_keys[2])
     before = snapshot(registry, cid, contractor, new_address)
-    for caller in (roles.manager, oracles[0], roles.outsider, roles.admin, new_address, payout_keys[2]):
+    for caller in (
+        roles.manager,
+        oracles[0],
+        roles.outsider,
+        roles.admin,
+        new_address,
+        payout_keys[2],
+    ):
         with brownie.reverts(f"Registry_NotAllowedToCancel: {cid}, {addr(caller)}"):
             registry.cancelPayoutChange(cid, {"from": caller})
     assert snapshot(registry, cid, contractor, new_address) == before
@@ -401,6 +441,7 @@ def test_finalize_is_refused_a_second_before_the_cooling_off_ends_and_works_at_i
     }
     assert facts(registry, cid)[0] == str(new_address)
     assert registry.isPayable(new_address) and not registry.isPayable(contractor)
+    assert registry.payableAddressOf(cid) == new_address
     assert registry.contractorOf(new_address) == cid == registry.contractorOf(contractor)
     assert change_of(registry, cid)[1] == NO_CHANGE
 

@@ -394,3 +394,14 @@ def test_nobody_is_payable_before_registration_and_the_zero_address_never(regist
         assert not registry.isPayable(account)
         assert registry.contractorOf(account) == 0
     assert registry.statusOf(1) == 0  # None
+
+
+@pytest.mark.parametrize("status", sorted(STATUS_NAMES), ids=STATUS_NAMES.get)
+def test_payable_address_of_is_the_payout_only_while_payable(
+    registry, in_status, payout_keys, status
+):
+    cid = in_status(status, payout_keys[0])
+    expected = str(payout_keys[0]) if status == ACTIVE else ZERO
+    assert registry.payableAddressOf(cid) == expected
+    assert registry.isPayable(payout_keys[0]) == (status == ACTIVE)
+    assert registry.payableAddressOf(cid + 1) == ZERO  # unknown

@@ -13,7 +13,7 @@ Invariants, after every step (each failure message names its invariant):
 2. its computed status (Lapsed from the time) is the model's;
 3. its pending change (address, state, effective time, forced) is the model's;
 4. `isPayable(a)` for every address is true exactly for the current payout of an Active contractor
-   whose vetting has not lapsed;
+   whose vetting has not lapsed, and `payableAddressOf(id)` is that payout (zero otherwise);
 5. `contractorOf(a)` is the contractor whose payout `a` is or was, and never changes once set;
 6. a payout moved only by finalizing a change the contractor's key asked for and the council
    approved, after the cooling-off period, or that the council forced, after its longer delay.
@@ -517,6 +517,11 @@ class RegistryMachine(RuleBasedStateMachine):
             )
             assert self.registry.contractorOf(a) == self.bound.get(a, 0), (
                 f"invariant 5: contractorOf({a}); {self._trace()}"
+            )
+        for cid, g in self.ghosts.items():
+            want = g.payout if self._status(g) == ACTIVE else "0x" + "00" * 20
+            assert self.registry.payableAddressOf(cid) == want, (
+                f"invariant 4: payableAddressOf({cid}); {self._trace()}"
             )
 
     def teardown(self) -> None:
