@@ -34,11 +34,12 @@ cancelPayoutChange(id)
 │                                                          by); the payout stays
 ├── each single member, directly, no proposal ............. cancelled
 ├── the council by proposal ............................... cancelled
-├── manager, oracle, outsider, the new address, another
-│   contractor ............................................ Registry_NotAllowedToCancel; unchanged
+├── manager, oracle, outsider, the deployer, the new address,
+│   another contractor; Active, Lapsed or Suspended;
+│   requested, approved or forced ......................... Registry_NotAllowedToCancel; unchanged
 ├── the contractor, on a forced change .................... Registry_NotAllowedToCancel
 └── nothing pending ....................................... Registry_UnexpectedChangeState(id, 0)
-finalizePayoutChange(id), by anyone
+finalizePayoutChange(id), by anyone (manager, oracle, member, contractor, the new address)
 ├── one second before the cooling-off ends ................ Registry_UnexpectedChangeState(id, 2)
 ├── at its end ............................................ PayoutChanged(id, old, new, false);
 │                                                          isPayable(new), not old; contractorOf
@@ -397,10 +398,29 @@ def test_the_council_can_cancel_by_proposal(registry, council, cid, approved, by
     assert change_of(registry, cid)[1] == NO_CHANGE
 
 
+@pytest.mark.parametrize("stage", ["requested", "cooling-off", "forced"])
+@pytest.mark.parametrize("status", [ACTIVE, LAPSED, SUSPENDED], ids=STATUS_NAMES.get)
 def test_cancel_by_anyone_else_is_refused_and_changes_nothing(
-    registry, cid, contractor, new_address, approved, payout_keys, roles, oracles, enroll
+    registry,
+    in_status,
+    contractor,
+    new_address,
+    payout_keys,
+    roles,
+    oracles,
+    enroll,
+    by_council,
+    status,
+    stage,
 ):
+    cid = in_status(status, contractor)
     enroll(payout_keys[2])
+    if stage == "forced":
+        by_council("forcePayoutChange", cid, new_address, REASON)
+    else:
+        registry.requestPayoutChange(cid, new_address, {"from": contractor})
+        if stage == "cooling-off":
+            by_council("approvePayoutChange", cid, new_address)
     before = snapshot(registry, cid, contractor, new_address)
     for caller in (
         roles.manager,
@@ -444,6 +464,22 @@ def test_finalize_is_refused_a_second_before_the_cooling_off_ends_and_works_at_i
     assert registry.payableAddressOf(cid) == new_address
     assert registry.contractorOf(new_address) == cid == registry.contractorOf(contractor)
     assert change_of(registry, cid)[1] == NO_CHANGE
+
+
+@pytest.mark.parametrize("who", ["manager", "oracle", "member", "contractor", "new-address"])
+def test_anyone_may_finalize_once_the_delay_is_over(
+    registry, cid, contractor, new_address, approved, roles, oracles, members, who
+):
+    caller = {
+        "manager": roles.manager,
+        "oracle": oracles[0],
+        "member": members[0],
+        "contractor": contractor,
+        "new-address": new_address,
+    }[who]
+    chain.sleep(COOLING_OFF)
+    registry.finalizePayoutChange(cid, {"from": caller})
+    assert facts(registry, cid)[0] == str(new_address)
 
 
 def test_finalize_of_an_unapproved_request_is_refused_however_long_it_waits(
