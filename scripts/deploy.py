@@ -13,6 +13,10 @@ Settings come from the environment:
     DISBURSE_ORACLES     comma-separated committee addresses (optional; later a council proposal)
     DISBURSE_QUORUM      matching attestations needed (required with DISBURSE_ORACLES)
     DISBURSE_MANAGERS    comma-separated program-manager addresses (optional)
+    DISBURSE_REGISTRY    "1" also deploys the contractor registry, governed by the council (default
+                         off: the escrow does not consult it yet)
+    DISBURSE_COOLING_OFF seconds a requested payout change waits after approval (default 72 hours)
+    DISBURSE_COUNCIL_DELAY seconds a payout change the council makes alone waits (default 14 days)
 """
 
 from __future__ import annotations
@@ -22,11 +26,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from brownie import MilestoneEscrow, OversightCouncil, SettlementToken, accounts, chain, network
+from brownie import (
+    ContractorRegistry,
+    MilestoneEscrow,
+    OversightCouncil,
+    SettlementToken,
+    accounts,
+    chain,
+    network,
+)
 
 from disburse.chain.deployment import Deployment, default_path, save
 
 LOCAL_NETWORKS = {"development"}
+COOLING_OFF = 72 * 3600
+"""Default cooling-off period of a payout-address change the contractor asked for, in seconds."""
+COUNCIL_DELAY = 14 * 24 * 3600
+"""Default delay of a payout-address change the council makes alone, in seconds."""
 
 
 def is_local() -> bool:
@@ -74,6 +90,21 @@ def deploy(
     return record, escrow, council, token
 
 
+def deploy_registry(
+    *,
+    deployer: Any,
+    council: Any,
+    cooling_off: int = COOLING_OFF,
+    council_delay: int = COUNCIL_DELAY,
+) -> Any:
+    """Deploys the contractor registry with `council` as its only admin (the registry has no
+    other privileged key: the deployer keeps nothing) and returns it."""
+    registry = ContractorRegistry.deploy(council, cooling_off, council_delay, {"from": deployer})
+    if registry.council() != str(council):
+        raise RuntimeError("the registry is not governed by the council")
+    return registry
+
+
 def _addresses(name: str) -> list[str]:
     return [a.strip() for a in os.environ.get(name, "").split(",") if a.strip()]
 
@@ -106,3 +137,12 @@ def main() -> None:
         f"escrow {escrow.address} at block {record.deployment_block}, governed by council "
         f"{record.council} ({threshold} of {len(members)}); written to {path}"
     )
+    if os.environ.get("DISBURSE_REGISTRY", "0") == "1":
+        registry = deploy_registry(
+            deployer=deployer,
+            council=_council,
+            cooling_off=int(os.environ.get("DISBURSE_COOLING_OFF", str(COOLING_OFF))),
+            council_delay=int(os.environ.get("DISBURSE_COUNCIL_DELAY", str(COUNCIL_DELAY))),
+        )
+        # The deployment file gains the registry's address when the escrow is wired to it.
+        print(f"contractor registry {registry.address}, governed by council {record.council}")

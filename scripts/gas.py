@@ -19,10 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brownie import MilestoneEscrow, OversightCouncil, SettlementToken, accounts, chain
+from brownie import (
+    ContractorRegistry,
+    MilestoneEscrow,
+    OversightCouncil,
+    RegistryProbe,
+    SettlementToken,
+    accounts,
+    chain,
+)
+from eth_keys.datatypes import PrivateKey
 from eth_utils import keccak
 
-from disburse.chain.attestations import external_ref, milestone_id, sign_attestation
+from disburse.chain.attestations import external_ref, milestone_id, sign_attestation, to_compact
 from disburse.chain.escrow import ProgramFacts
 from scripts.bench_common import BENCH_FACTS
 
@@ -69,6 +78,21 @@ CAPS = {
     "council_propose": 120_000,
     "council_approve": 60_000,
     "council_approve_and_execute_freeze": 110_000,
+    # Issue 14 (the contractor registry, not yet consulted by the escrow). The council's rows are
+    # the executing member's approveAndExecute, council and registry together, as in
+    # council_approve_and_execute_freeze.
+    "registry_register_via_council": 135_000,
+    "registry_suspend_via_council": 64_000,
+    "registry_request_change": 63_000,
+    "registry_request_change_signed": 70_000,
+    "registry_approve_change_via_council": 67_000,
+    "registry_cancel_change_by_member": 41_000,
+    "registry_finalize_change": 63_000,
+    # What the escrow's release path will pay to ask `isPayable` of a cold registry, measured
+    # inside the calling contract (gasleft before and after): the cold account, two cold reads.
+    "registry_is_payable_external": 9_000,
+    # The same by contractor id (one read), for an escrow that keeps the id with the milestone.
+    "registry_payable_address_of_external": 7_000,
 }
 
 
@@ -399,6 +423,7 @@ def measure() -> list[GasRow]:
         _bounds_register(calldata_cost(_tx_calldata(tx)), 1) + COLD_READ,
     )
     rows.extend(_measure_council(escrow, manager, program, oracles, admin, sigs, terms, mid))
+    rows.extend(_measure_registry(escrow, admin))
     return rows
 
 
@@ -450,6 +475,143 @@ def _measure_council(
     cd = calldata_cost(_tx_calldata(tx))
     name = "council_approve_and_execute_freeze"
     rows.append(GasRow(name, tx.gas_used, _bounds_approve_and_execute_freeze(cd), CAPS[name]))
+    return rows
+
+
+REGISTERED_CONTRACTOR = log_cost(3, 2 * 32)
+SUSPENDED = log_cost(2, 32)
+CHANGE_REQUESTED = log_cost(4, 32)
+CHANGE_APPROVED = log_cost(3, 32)
+CHANGE_CANCELLED = log_cost(4, 0)
+PAYOUT_CHANGED = log_cost(4, 32)
+
+
+def _bounds_council_execute(calldata: int) -> int:
+    """The council's part of the executing member's approveAndExecute, and the registry's
+    account and council slot (read by its council check)."""
+    council = BASE + calldata + 3 * COLD_READ + 2 * COLD_UPDATE + APPROVED + EXECUTED
+    return council + COLD_ACCOUNT + COLD_READ
+
+
+def _bounds_registry_register(calldata: int) -> int:
+    # The council slot holds the contractor count (updated, not only read); new: the contractor's
+    # two slots and the address's contractor id.
+    return (
+        _bounds_council_execute(calldata)
+        + (COLD_UPDATE - COLD_READ)
+        + 3 * NEW_SLOT
+        + (REGISTERED_CONTRACTOR)
+    )
+
+
+def _bounds_registry_suspend(calldata: int) -> int:
+    return _bounds_council_execute(calldata) + COLD_UPDATE + SUSPENDED
+
+
+def _bounds_registry_request(calldata: int, *, signed: bool) -> int:
+    # The contractor's slot (its nonce), the change's first slot (new), the new address's
+    # contractor id and the council slot (neither may be the payout).
+    bound = BASE + calldata + COLD_UPDATE + NEW_SLOT + 2 * COLD_READ + CHANGE_REQUESTED
+    return bound + (ECRECOVER if signed else 0)
+
+
+def _bounds_registry_approve(calldata: int) -> int:
+    # The contractor's status read; the change's first slot updated.
+    return _bounds_council_execute(calldata) + COLD_READ + COLD_UPDATE + CHANGE_APPROVED
+
+
+def _bounds_registry_cancel(calldata: int) -> int:
+    # The contractor, the change's two slots (cleared: most of it is refunded, so counted as
+    # reads) and the council slot read; the council's account and the member's seat.
+    return BASE + calldata + 4 * COLD_READ + COLD_ACCOUNT + COLD_READ + CHANGE_CANCELLED
+
+
+def _bounds_registry_finalize(calldata: int) -> int:
+    # The contractor's slot updated; the change's two slots cleared (refunded: counted as reads);
+    # the council slot read; the new address's contractor id written.
+    return BASE + calldata + COLD_UPDATE + 3 * COLD_READ + NEW_SLOT + PAYOUT_CHANGED
+
+
+def _measure_registry(escrow: Any, admin: Any) -> list[GasRow]:
+    """A registry governed by a council of three (threshold two): a contractor registered and
+    suspended, and a second one's payout moved by request, approval and the cooling-off period."""
+    members = [accounts[4], accounts[5], accounts[6]]
+    council = OversightCouncil.deploy(escrow, members, 2, {"from": admin})
+    cooling_off = 72 * 3600
+    registry = ContractorRegistry.deploy(council, cooling_off, 14 * 24 * 3600, {"from": admin})
+    rows: list[GasRow] = []
+
+    def row(name: str, tx: Any, bound: int) -> None:
+        rows.append(GasRow(name, tx.gas_used, bound, CAPS[name]))
+
+    def by_council(data: Any) -> Any:
+        expiry = chain.time() + 7 * 24 * 3600
+        pid = council.propose(registry, data, "registry", expiry, {"from": members[0]}).return_value
+        council.approve(pid, {"from": members[0]})
+        return council.approveAndExecute(pid, data, {"from": members[1]})
+
+    payouts = [accounts.add(keccak(text=f"gas-contractor-{i}").hex()) for i in range(4)]
+    vetting = keccak(text="gas-vetting-record")
+    until = chain.time() + 365 * 24 * 3600
+    tx = by_council(registry.register.encode_input(payouts[0], vetting, until))
+    row(
+        "registry_register_via_council",
+        tx,
+        _bounds_registry_register(calldata_cost(_tx_calldata(tx))),
+    )
+    by_council(registry.register.encode_input(payouts[1], vetting, until))
+    first, second = 1, 2
+    tx = by_council(registry.suspend.encode_input(first, keccak(text="gas-reason")))
+    row(
+        "registry_suspend_via_council",
+        tx,
+        _bounds_registry_suspend(calldata_cost(_tx_calldata(tx))),
+    )
+
+    # The contractor pays its own request (a payout address holds a little ether for it).
+    if payouts[1].balance() < 10**17:
+        admin.transfer(payouts[1], 10**18)
+    tx = registry.requestPayoutChange(second, payouts[2], {"from": payouts[1]})
+    cd = calldata_cost(_tx_calldata(tx))
+    row("registry_request_change", tx, _bounds_registry_request(cd, signed=False))
+    tx = registry.cancelPayoutChange(second, {"from": members[2]})
+    row(
+        "registry_cancel_change_by_member",
+        tx,
+        _bounds_registry_cancel(calldata_cost(_tx_calldata(tx))),
+    )
+    request = (second, str(payouts[2]), registry.contractor(second)[4], chain.time() + 3600)
+    digest = bytes(registry.payoutChangeDigest(request))
+    signed = PrivateKey(bytes.fromhex(payouts[1].private_key[2:])).sign_msg_hash(digest)
+    signature = to_compact(signed.r, signed.s, signed.v).as_tuple()
+    tx = registry.requestPayoutChangeWithSignature(request, signature, {"from": admin})
+    cd = calldata_cost(_tx_calldata(tx))
+    row("registry_request_change_signed", tx, _bounds_registry_request(cd, signed=True))
+    tx = by_council(registry.approvePayoutChange.encode_input(second, payouts[2]))
+    cd = calldata_cost(_tx_calldata(tx))
+    row("registry_approve_change_via_council", tx, _bounds_registry_approve(cd))
+    chain.sleep(cooling_off)
+    tx = registry.finalizePayoutChange(second, {"from": admin})
+    row(
+        "registry_finalize_change",
+        tx,
+        _bounds_registry_finalize(calldata_cost(_tx_calldata(tx))),
+    )
+
+    probe = RegistryProbe.deploy({"from": admin})
+    probe.probe(registry, payouts[2], {"from": admin})
+    if not probe.lastAnswer():
+        raise RuntimeError("isPayable refused the contractor's new payout address")
+    gas = int(probe.lastGas())
+    name = "registry_is_payable_external"
+    rows.append(GasRow(name, gas, COLD_ACCOUNT + 2 * COLD_READ, CAPS[name]))
+    # A fresh probe, so that the registry is cold again for the call by id.
+    probe = RegistryProbe.deploy({"from": admin})
+    probe.probeId(registry, second, {"from": admin})
+    if not probe.lastAnswer():
+        raise RuntimeError("payableAddressOf refused the contractor")
+    name = "registry_payable_address_of_external"
+    rows.append(GasRow(name, int(probe.lastGas()), COLD_ACCOUNT + COLD_READ, CAPS[name]))
     return rows
 
 
