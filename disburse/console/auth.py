@@ -18,6 +18,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
+from disburse.chain.errors import DisburseError
 from disburse.console.config import ConsoleConfig
 from disburse.console.i18n import LANGS
 from disburse.console.users import Account, Throttled, UserStore
@@ -48,7 +49,7 @@ class Viewer:
         return cls(account.name, account.role, frozenset(account.managers))
 
 
-class LoginRequired(Exception):  # noqa: N818 - a control-flow signal, not a failure
+class LoginRequired(DisburseError):  # noqa: N818 - a control-flow signal, not a failure
     """A logged-out browser asking for a page: sent to /login?next=PATH (app.py)."""
 
     def __init__(self, next_path: str) -> None:

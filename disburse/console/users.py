@@ -27,6 +27,8 @@ from typing import Final, Literal, get_args
 
 from eth_utils.address import is_hex_address, to_checksum_address
 
+from disburse.chain.errors import DisburseError
+
 Role = Literal["overseer", "auditor", "manager"]
 ROLES: Final = get_args(Role)
 Outcome = Literal["ok", "bad-password", "unknown-user", "throttled", "logout", "expired"]
@@ -77,7 +79,7 @@ CREATE INDEX IF NOT EXISTS login_log_client ON login_log (client, time);
 """
 
 
-class UserError(ValueError):
+class UserError(DisburseError, ValueError):
     """A request about accounts that cannot be done as asked; the message names the problem."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Connection, false, func, or_, select
 
+from disburse.chain.errors import DisburseError
 from disburse.console.views._events import EventDecoding, EventView, event_columns
 from disburse.console.views.milestone import parse_milestone_id
 from disburse.index import schema
@@ -32,7 +33,7 @@ TEXT_MAX: Final = 100
 """Longest parameter text accepted (an address is 42, a milestone id 66)."""
 
 
-class FilterError(ValueError):
+class FilterError(DisburseError, ValueError):
     """A filter parameter that is not what it should be; the message names it."""
 
 
