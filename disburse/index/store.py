@@ -76,6 +76,21 @@ class EventRow:
     sender: str | None
     timestamp: int
 
+    @classmethod
+    def of(cls, r: Sequence[Any]) -> EventRow:
+        """The row of `event_row_select()` (its first nine columns) as an EventRow."""
+        return cls(
+            block=int(r[0]),
+            log_index=int(r[1]),
+            tx_hash=r[2],
+            address=r[3],
+            name=r[4],
+            topics=r[5].split(","),
+            data=r[6],
+            sender=r[7],
+            timestamp=int(r[8]),
+        )
+
 
 def shown(url: URL) -> str:
     """The URL with any password hidden, for messages."""
@@ -487,17 +502,7 @@ def _event_rows(conn: Connection, *, chunk: int) -> Iterator[EventRow]:
         if not rows:
             return
         for r in rows:
-            yield EventRow(
-                block=int(r[0]),
-                log_index=int(r[1]),
-                tx_hash=r[2],
-                address=r[3],
-                name=r[4],
-                topics=r[5].split(","),
-                data=r[6],
-                sender=r[7],
-                timestamp=int(r[8]),
-            )
+            yield EventRow.of(r)
         after = (int(rows[-1][0]), int(rows[-1][1]))
 
 

@@ -143,17 +143,7 @@ class EventDecoding:
         tokens = _tokens(conn, programs, self.token)
         out = []
         for r in rows:
-            row = EventRow(
-                block=int(r[0]),
-                log_index=int(r[1]),
-                tx_hash=r[2],
-                address=r[3],
-                name=r[4],
-                topics=r[5].split(","),
-                data=r[6],
-                sender=r[7],
-                timestamp=int(r[8]),
-            )
+            row = EventRow.of(r)
             decoded = self.decoder.values(row)
             if decoded is None:
                 continue
